@@ -1,0 +1,61 @@
+package conformance
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/tcptable/tcptable"
+)
+
+// Env creates real (or, for the mock, simulated) endpoints that the provider
+// under test must then report. Every endpoint is owned by the calling
+// process (os.Getpid()) and lives on a loopback address.
+//
+// OSEnv returns the Env of real sockets; *mock.Provider is an Env that
+// simulates the same rows. An Env that cannot offer something (for example
+// IPv6 on a host without ::1) returns an error wrapping
+// tcptable.ErrNotSupported, and the suite skips the affected checks with
+// that error as the reason.
+type Env interface {
+	// Listen opens a listener on the loopback address of network ("tcp4":
+	// 127.0.0.1, "tcp6": ::1) on a port whose two bytes differ, so that a
+	// byte-order bug cannot hide.
+	Listen(network string) (Listener, error)
+	// Dial opens an ESTABLISHED pair over the loopback address of network:
+	// a dialing end and the end a listener accepted. Ports on both ends
+	// have two different bytes. The listener used to accept it may be
+	// closed already when Dial returns.
+	Dial(network string) (Pair, error)
+}
+
+// Listener is a listening endpoint an Env made.
+type Listener interface {
+	// Addr is the listener's local address, e.g. 127.0.0.1:4660.
+	Addr() netip.AddrPort
+	// Close closes the listener; its row then disappears.
+	Close() error
+}
+
+// Pair is an established connection an Env made: two rows, Client→Server
+// and Server→Client.
+type Pair interface {
+	// Client is the local address of the dialing end.
+	Client() netip.AddrPort
+	// Server is the local address of the accepted end.
+	Server() netip.AddrPort
+	// CloseWrite half-closes the pair: the client shuts down writing and
+	// the server reads the EOF without closing. The client's row then
+	// shows FIN-WAIT-2 and the server's CLOSE-WAIT.
+	CloseWrite() error
+	// CloseActive closes the client first and then the server, leaving the
+	// client's row in TIME-WAIT, owned by the kernel (PID 0) and the
+	// server's row gone.
+	CloseActive() error
+	// Close releases everything the pair holds. It is idempotent.
+	Close() error
+}
+
+// MakeProvider returns a fresh provider to test and the Env whose endpoints
+// that provider must report. Run calls it once per subtest and closes the
+// provider when the subtest ends.
+type MakeProvider func(t *testing.T) (tcptable.Provider, Env)

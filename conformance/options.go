@@ -1,0 +1,67 @@
+package conformance
+
+import (
+	"strconv"
+	"time"
+)
+
+// Gap names something a provider cannot do on its platform. Declaring a gap
+// (with DeclareGap) relaxes exactly the checks that need it; the suite logs
+// every declared gap with its reason so nothing is skipped silently.
+type Gap uint8
+
+// The gaps a provider may declare.
+const (
+	// NoListenerPID: listeners are reported with PID 0.
+	NoListenerPID Gap = iota + 1
+	// NoAcceptedPID: the accepted (server) end of a pair has PID 0.
+	NoAcceptedPID
+	// NoDialerPID: the dialing (client) end of a pair has PID 0.
+	NoDialerPID
+	// NoIPv6PID: IPv6 rows have PID 0.
+	NoIPv6PID
+	// NoModule: module names are not resolved for the caller's own rows.
+	NoModule
+)
+
+var gapNames = [...]string{
+	NoListenerPID: "no-listener-pid",
+	NoAcceptedPID: "no-accepted-pid",
+	NoDialerPID:   "no-dialer-pid",
+	NoIPv6PID:     "no-ipv6-pid",
+	NoModule:      "no-module",
+}
+
+// String returns the gap's name, e.g. "no-listener-pid".
+func (g Gap) String() string {
+	if int(g) < len(gapNames) && gapNames[g] != "" {
+		return gapNames[g]
+	}
+	return "Gap(" + strconv.Itoa(int(g)) + ")"
+}
+
+// Option configures Run.
+type Option func(*config)
+
+type config struct {
+	gaps    map[Gap]string
+	timeout time.Duration
+}
+
+// DeclareGap tells Run that the provider cannot do g, for the given reason
+// (which must not be empty). The suite relaxes the checks that need g and
+// logs the gap and reason in every run.
+func DeclareGap(g Gap, reason string) Option {
+	return func(c *config) {
+		if c.gaps == nil {
+			c.gaps = map[Gap]string{}
+		}
+		c.gaps[g] = reason
+	}
+}
+
+// WithTimeout sets how long the suite polls for the OS to show (or drop) an
+// endpoint before failing; the default is 10 seconds.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}

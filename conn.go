@@ -1,0 +1,113 @@
+package tcptable
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Connection is one row of the TCP table: one TCP endpoint of this host.
+//
+// The first six fields keep the semantics of the Windows
+// MIB_TCPROW_OWNER_MODULE / MIB_TCP6ROW_OWNER_MODULE members they mirror;
+// the rest carry what the OS knows beyond that structure, so that nothing a
+// provider learns is lost. docs/model.md maps each field to its source on
+// every OS.
+type Connection struct {
+	// State is the normalized state (dwState). OSState keeps the OS's own code.
+	State State
+	// Local is the local address and port (dwLocalAddr, dwLocalPort and, for
+	// IPv6, dwLocalScopeId as the zone). The port is in host order.
+	Local netip.AddrPort
+	// Remote is the remote address and port (dwRemoteAddr, dwRemotePort).
+	// For a listener it is the unspecified address of Local's family and
+	// port 0: the MIB says the remote members have no meaning there.
+	Remote netip.AddrPort
+	// PID is the owning process (dwOwningPid). 0 means none or unknown;
+	// OwnerStatus says which.
+	PID uint32
+	// Created is when the endpoint was created (liCreateTimestamp, a FILETIME
+	// converted to UTC). The zero Time means the OS does not record it
+	// (Linux, most others); FirstSeen then offers the next best thing.
+	Created time.Time
+	// Module is the owning module (OwningModuleInfo resolved with
+	// GetOwnerModuleFromTcpEntry). On other OSes it is the owning process'
+	// name and executable. ModuleStatus says why it may be empty.
+	Module Module
+
+	// OSState is the OS's own state code for this row: dwState on Windows
+	// (equal to State), the kernel's TCP_* value on Linux (1 ESTABLISHED ...
+	// 12 NEW_SYN_RECV, 13 BOUND_INACTIVE). 0 if the provider has none.
+	OSState uint32
+	// OwnerStatus says whether PID is known and, if not, why.
+	OwnerStatus OwnerStatus
+	// ModuleStatus says whether Module is known and, if not, why.
+	ModuleStatus OwnerStatus
+	// ModuleSource says where Module came from.
+	ModuleSource ModuleSource
+	// OtherPIDs lists, in ascending order, further processes that hold the
+	// same socket (inherited across fork, passed with SCM_RIGHTS or
+	// DuplicateHandle). PID is the lowest owner; OtherPIDs never contains it.
+	OtherPIDs []uint32
+	// OwningModuleInfo is the raw, opaque OwningModuleInfo member
+	// (ULONGLONG[16]) on Windows, nil elsewhere; kept as a pointer so that
+	// other OSes do not pay 128 bytes a row.
+	OwningModuleInfo *[16]uint64
+	// Socket is the OS's identity of the socket where it has one: the socket
+	// inode on Linux. 0 means unknown or none (TIME-WAIT sockets have none).
+	Socket uint64
+	// UID is the owning user on OSes that record one (Linux); meaningful only
+	// when HasUID is true.
+	UID uint32
+	// HasUID reports whether UID is known.
+	HasUID bool
+	// Interface is the index of the network interface the socket is bound to
+	// (SO_BINDTODEVICE on Linux), 0 for none or unknown.
+	Interface uint32
+	// FirstSeen is when a Watch first saw this connection; zero in a plain
+	// Table answer. On OSes that record no creation time it is the best
+	// lower bound on the connection's age that polling can offer.
+	FirstSeen time.Time
+}
+
+// Module names the executable module that owns a connection: on Windows the
+// service or image that GetOwnerModuleFromTcpEntry reports
+// (TCPIP_OWNER_MODULE_BASIC_INFO pModuleName and pModulePath), elsewhere the
+// owning process' name and executable path.
+type Module struct {
+	Name string // module or process name, e.g. "svchost.exe" or "nginx"
+	Path string // full path of the module or executable; may be empty
+}
+
+// IsZero reports whether m names nothing.
+func (m Module) IsZero() bool { return m == Module{} }
+
+// Family returns the address family of the row: IPv4 for plain IPv4
+// addresses, IPv6 for everything else, IPv4-mapped addresses included (they
+// come from dual-stack AF_INET6 sockets).
+func (c *Connection) Family() Family {
+	if c.Local.Addr().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+// Owners returns every owning PID: PID followed by OtherPIDs, or nil if the
+// owner is unknown.
+func (c *Connection) Owners() []uint32 {
+	if c.PID == 0 && len(c.OtherPIDs) == 0 {
+		return nil
+	}
+	return append([]uint32{c.PID}, c.OtherPIDs...)
+}
+
+// Clone returns a deep copy of c, sharing no memory with it.
+func (c Connection) Clone() Connection {
+	if c.OtherPIDs != nil {
+		c.OtherPIDs = append([]uint32(nil), c.OtherPIDs...)
+	}
+	if c.OwningModuleInfo != nil {
+		info := *c.OwningModuleInfo
+		c.OwningModuleInfo = &info
+	}
+	return c
+}

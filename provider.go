@@ -1,0 +1,219 @@
+package tcptable
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Provider is a source of the host's TCP table. Implementations live in
+// providers/...; every one of them passes the conformance suite.
+//
+// A Provider is safe for concurrent use. Table never panics on what the OS
+// returns: malformed data is an error that says what was wrong.
+type Provider interface {
+	// Table returns a snapshot of the TCP table that matches q: exactly the
+	// rows for which q.Match reports true, in no particular order. When ctx
+	// is done before the snapshot is complete, Table returns an error that
+	// wraps ctx.Err().
+	Table(ctx context.Context, q Query) ([]Connection, error)
+	// Close releases the provider's resources. It is idempotent; Table
+	// after Close returns an error wrapping ErrClosed.
+	Close() error
+}
+
+// ErrNotSupported is wrapped by every error that says an operation is not
+// available on this OS or with this provider; the wrapping error names both.
+var ErrNotSupported = errors.New("not supported")
+
+// ErrClosed is wrapped by the error that Table returns after Close.
+var ErrClosed = errors.New("tcptable: provider closed")
+
+// ErrInconsistent is wrapped by the error a provider returns together with a
+// partial table when the OS reported that the table changed while it was
+// being read, and bounded retries did not produce a consistent snapshot.
+var ErrInconsistent = errors.New("tcptable: table changed while it was read; snapshot may be inconsistent")
+
+// Family selects the address family of the rows. The zero value means both.
+type Family uint8
+
+// The address families. A dual-stack (AF_INET6) socket that carries an
+// IPv4-mapped address (::ffff:a.b.c.d) belongs to IPv6, as it does in the
+// OS's own table (MIB_TCP6TABLE on Windows, AF_INET6 in sock_diag).
+const (
+	AnyFamily Family = iota // both IPv4 and IPv6
+	IPv4                    // AF_INET (2)
+	IPv6                    // AF_INET6 (23 on Windows, 10 on Linux)
+)
+
+// String returns "any", "ipv4", "ipv6" or "Family(N)".
+func (f Family) String() string {
+	switch f {
+	case AnyFamily:
+		return "any"
+	case IPv4:
+		return "ipv4"
+	case IPv6:
+		return "ipv6"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Class selects rows by their listening status, mirroring the
+// TCP_TABLE_OWNER_MODULE_ALL, _LISTENER and _CONNECTIONS table classes.
+// The zero value is ClassAll.
+type Class uint8
+
+// The table classes.
+const (
+	ClassAll         Class = iota // every row (TCP_TABLE_OWNER_MODULE_ALL)
+	ClassListeners                // state LISTEN only (TCP_TABLE_OWNER_MODULE_LISTENER)
+	ClassConnections              // every state except LISTEN (TCP_TABLE_OWNER_MODULE_CONNECTIONS)
+)
+
+// String returns "all", "listeners", "connections" or "Class(N)".
+func (c Class) String() string {
+	switch c {
+	case ClassAll:
+		return "all"
+	case ClassListeners:
+		return "listeners"
+	case ClassConnections:
+		return "connections"
+	}
+	return "Class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// OwnerDetail says how much owner information a Table call resolves.
+// Resolution is where the time goes on most OSes, so a caller that needs no
+// process names should say so. The zero value resolves everything.
+type OwnerDetail uint8
+
+// The owner detail levels.
+const (
+	OwnerModules OwnerDetail = iota // PIDs and modules (process name and path)
+	OwnerPIDs                       // PIDs only; Module is left empty with ModuleStatus OwnerNotRequested
+	OwnerNone                       // neither; PID is 0 with OwnerStatus OwnerNotRequested
+)
+
+// String returns "modules", "pids", "none" or "OwnerDetail(N)".
+func (d OwnerDetail) String() string {
+	switch d {
+	case OwnerModules:
+		return "modules"
+	case OwnerPIDs:
+		return "pids"
+	case OwnerNone:
+		return "none"
+	}
+	return "OwnerDetail(" + strconv.Itoa(int(d)) + ")"
+}
+
+// WantPIDs reports whether a query at this level resolves PIDs.
+func (d OwnerDetail) WantPIDs() bool { return d == OwnerModules || d == OwnerPIDs }
+
+// WantModules reports whether a query at this level resolves modules.
+func (d OwnerDetail) WantModules() bool { return d == OwnerModules }
+
+// Query selects rows of the table and says how much owner detail to
+// resolve. The zero Query means the whole table, IPv4 and IPv6, with PIDs
+// and modules.
+//
+// Every condition narrows the result (they are ANDed); a zero field imposes
+// no condition. Match is the one definition of what a Query selects; every
+// provider returns exactly the rows Match accepts, whatever it pushes down
+// to the OS for speed.
+type Query struct {
+	// Class selects listeners, connections or both.
+	Class Class
+	// Family selects IPv4, IPv6 or both.
+	Family Family
+	// States, when not empty, keeps only rows in one of these states. It is
+	// combined with Class: ClassListeners with States [ESTABLISHED] selects
+	// nothing.
+	States []State
+	// LocalPort and RemotePort, when not 0, keep only rows with that local
+	// or remote port. Port, when not 0, keeps rows whose local or remote
+	// port is Port.
+	LocalPort, RemotePort, Port uint16
+	// PID, when not 0, keeps only rows that PID owns (as Connection.PID or
+	// one of Connection.OtherPIDs). A PID condition makes the provider
+	// resolve PIDs even when Owners is OwnerNone.
+	PID uint32
+	// Process, when not empty, keeps only rows whose Module.Name equals it,
+	// ignoring case. It makes the provider resolve modules whatever Owners
+	// says.
+	Process string
+	// Owners says how much owner detail to resolve.
+	Owners OwnerDetail
+}
+
+// Detail returns the owner detail a provider must resolve to answer q:
+// q.Owners, raised as far as the PID and Process conditions need.
+func (q Query) Detail() OwnerDetail {
+	switch {
+	case q.Process != "":
+		return OwnerModules
+	case q.PID != 0 && !q.Owners.WantPIDs():
+		return OwnerPIDs
+	}
+	return q.Owners
+}
+
+// MatchState reports whether a row in state s can match q, looking only at
+// Class and States. Providers use it to push the state condition down to the
+// OS (for example into sock_diag's idiag_states bitmask).
+func (q Query) MatchState(s State) bool {
+	switch q.Class {
+	case ClassListeners:
+		if s != StateListen {
+			return false
+		}
+	case ClassConnections:
+		if s == StateListen {
+			return false
+		}
+	}
+	return len(q.States) == 0 || slices.Contains(q.States, s)
+}
+
+// MatchFamily reports whether rows of family f can match q.
+func (q Query) MatchFamily(f Family) bool { return q.Family == AnyFamily || q.Family == f }
+
+// MatchAddr reports whether a row with these endpoints can match q, looking
+// only at Family and the port conditions.
+func (q Query) MatchAddr(c *Connection) bool {
+	if !q.MatchFamily(c.Family()) {
+		return false
+	}
+	lp, rp := c.Local.Port(), c.Remote.Port()
+	if q.LocalPort != 0 && lp != q.LocalPort {
+		return false
+	}
+	if q.RemotePort != 0 && rp != q.RemotePort {
+		return false
+	}
+	return q.Port == 0 || lp == q.Port || rp == q.Port
+}
+
+// MatchOwner reports whether c satisfies the PID and Process conditions.
+func (q Query) MatchOwner(c *Connection) bool {
+	if q.PID != 0 && c.PID != q.PID && !slices.Contains(c.OtherPIDs, q.PID) {
+		return false
+	}
+	return q.Process == "" || strings.EqualFold(c.Module.Name, q.Process)
+}
+
+// Match reports whether c belongs in the answer to q. It is the single
+// definition of Query semantics that every provider follows.
+func (q Query) Match(c Connection) bool {
+	return q.MatchState(c.State) && q.MatchAddr(&c) && q.MatchOwner(&c)
+}
+
+// Filter keeps, in place, the rows of conns that q matches and returns the
+// shortened slice.
+func (q Query) Filter(conns []Connection) []Connection {
+	return slices.DeleteFunc(conns, func(c Connection) bool { return !q.Match(c) })
+}
