@@ -60,7 +60,7 @@ func TestParseStateSpellings(t *testing.T) {
 		"MIB_TCP_STATE_CLOSING": tcptable.StateClosing, "MIB_TCP_STATE_LAST_ACK": tcptable.StateLastAck,
 		"MIB_TCP_STATE_TIME_WAIT": tcptable.StateTimeWait, "MIB_TCP_STATE_DELETE_TCB": tcptable.StateDeleteTCB,
 		"mib_tcp_state_estab": tcptable.StateEstablished,
-		"ESTAB": tcptable.StateEstablished, "SYN_RCVD": tcptable.StateSynReceived,
+		"ESTAB":               tcptable.StateEstablished, "SYN_RCVD": tcptable.StateSynReceived,
 		// Linux kernel, ss, netstat
 		"SYN_RECV": tcptable.StateSynReceived, "SYN-RECV": tcptable.StateSynReceived,
 		"NEW_SYN_RECV": tcptable.StateSynReceived, "FIN_WAIT1": tcptable.StateFinWait1,
