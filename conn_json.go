@@ -93,7 +93,7 @@ func (c Connection) MarshalJSON() ([]byte, error) {
 func (c *Connection) UnmarshalJSON(b []byte) error {
 	var w connJSON
 	if err := json.Unmarshal(b, &w); err != nil {
-		return invalidJSONError{err}
+		return invalidJSONError{"connection", err}
 	}
 	*c = Connection{
 		State:        w.State,
@@ -110,7 +110,7 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 	}
 	if w.OwningModuleInfo != nil {
 		if len(w.OwningModuleInfo) != 16 {
-			return invalidJSONError{fmt.Errorf("owning_module_info has %d numbers, want 16", len(w.OwningModuleInfo))}
+			return invalidJSONError{"connection", fmt.Errorf("owning_module_info has %d numbers, want 16", len(w.OwningModuleInfo))}
 		}
 		c.OwningModuleInfo = (*[16]uint64)(w.OwningModuleInfo)
 	}
@@ -138,9 +138,12 @@ func timeOrNil(t time.Time) *time.Time {
 }
 
 // invalidJSONError is a decoding error that also wraps ErrInvalid.
-type invalidJSONError struct{ err error }
+type invalidJSONError struct {
+	what string // "connection" or "event"
+	err  error
+}
 
 func (e invalidJSONError) Error() string {
-	return "tcptable: invalid connection JSON: " + e.err.Error()
+	return "tcptable: invalid " + e.what + " JSON: " + e.err.Error()
 }
 func (e invalidJSONError) Unwrap() []error { return []error{e.err, ErrInvalid} }

@@ -1,0 +1,139 @@
+package tcptable
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// EventKind says what changed about a connection between two snapshots.
+type EventKind uint8
+
+// The event kinds. Diff and Watcher report them in this order for one
+// connection.
+const (
+	// EventOpened: a connection is in the new snapshot but not the old one.
+	EventOpened EventKind = iota + 1
+	// EventClosed: a connection is in the old snapshot but not the new one.
+	EventClosed
+	// EventStateChanged: the connection's State changed (ESTABLISHED to
+	// TIME-WAIT, SYN-SENT to ESTABLISHED, ...).
+	EventStateChanged
+	// EventOwnerChanged: the connection's owners changed: PID, OtherPIDs or
+	// Module. A socket passing into TIME-WAIT, which the kernel then owns,
+	// reports both a state and an owner change.
+	EventOwnerChanged
+)
+
+var eventKindNames = [...]string{
+	EventOpened:       "opened",
+	EventClosed:       "closed",
+	EventStateChanged: "state-changed",
+	EventOwnerChanged: "owner-changed",
+}
+
+// String returns "opened", "closed", "state-changed", "owner-changed" or
+// "EventKind(N)".
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) && eventKindNames[k] != "" {
+		return eventKindNames[k]
+	}
+	return "EventKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// MarshalText implements encoding.TextMarshaler with String's names.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler for the names String returns.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	v, err := parseName(eventKindNames[:], "EventKind", string(b))
+	if err == nil && v == 0 {
+		err = &ParseError{Type: "EventKind", Input: string(b)}
+	}
+	*k = EventKind(v)
+	return err
+}
+
+// Event is one change between two snapshots of the TCP table.
+type Event struct {
+	// Kind says what changed.
+	Kind EventKind
+	// Key is the connection's identity, equal to Before.Key() and After.Key().
+	Key Key
+	// Before is the row in the old snapshot; the zero Connection for
+	// EventOpened.
+	Before Connection
+	// After is the row in the new snapshot; the zero Connection for
+	// EventClosed.
+	After Connection
+	// Time is when the Watcher took the snapshot that showed the change; zero
+	// in Diff's answer.
+	Time time.Time
+}
+
+// Row returns the row the event is about: After, or Before for EventClosed.
+func (e *Event) Row() *Connection {
+	if e.Kind == EventClosed {
+		return &e.Before
+	}
+	return &e.After
+}
+
+// String describes the event in one line for logs, e.g.
+// "state-changed 127.0.0.1:5000 127.0.0.1:80 ESTABLISHED -> TIME-WAIT".
+func (e Event) String() string {
+	r := e.Row()
+	s := e.Kind.String() + " " + r.Local.String() + " " + r.Remote.String()
+	switch e.Kind {
+	case EventStateChanged:
+		return s + " " + e.Before.State.String() + " -> " + e.After.State.String()
+	case EventOwnerChanged:
+		return fmt.Sprintf("%s pid %d %q -> pid %d %q", s, e.Before.PID, e.Before.Module.Name, e.After.PID, e.After.Module.Name)
+	}
+	return fmt.Sprintf("%s %s pid %d %q", s, r.State, r.PID, r.Module.Name)
+}
+
+// eventJSON is the wire form of an Event.
+type eventJSON struct {
+	Time   *time.Time  `json:"time"`
+	Event  EventKind   `json:"event"`
+	Before *Connection `json:"before"`
+	After  *Connection `json:"after"`
+}
+
+// MarshalJSON encodes e as {"time", "event", "before", "after"}: time is
+// RFC 3339 or null, event the kind's name, before and after rows in
+// Connection's encoding, null where the kind has none (before of
+// "opened", after of "closed").
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := eventJSON{Time: timeOrNil(e.Time), Event: e.Kind, Before: &e.Before, After: &e.After}
+	switch e.Kind {
+	case EventOpened:
+		w.Before = nil
+	case EventClosed:
+		w.After = nil
+	}
+	return json.Marshal(&w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON produces; Key is recomputed from
+// the row.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w eventJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return invalidJSONError{"event", err}
+	}
+	*e = Event{Kind: w.Event}
+	if w.Time != nil {
+		e.Time = *w.Time
+	}
+	if w.Before != nil {
+		e.Before = *w.Before
+	}
+	if w.After != nil {
+		e.After = *w.After
+	}
+	e.Key = e.Row().Key()
+	return nil
+}
