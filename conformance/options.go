@@ -1,7 +1,10 @@
 package conformance
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -61,7 +64,53 @@ func DeclareGap(g Gap, reason string) Option {
 }
 
 // WithTimeout sets how long the suite polls for the OS to show (or drop) an
-// endpoint before failing; the default is 10 seconds.
+// endpoint before failing, and how long one Table call may take; the
+// default is 10 seconds. A subtest that runs longer than ten times this
+// (a provider or Env that hangs) is stopped by the watchdog with a panic
+// that names it.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout = d }
+}
+
+// defaultTimeout is WithTimeout's default.
+const defaultTimeout = 10 * time.Second
+
+// newConfig applies opts to the defaults and reports options that make no
+// sense.
+func newConfig(opts []Option) (*config, error) {
+	c := &config{timeout: defaultTimeout}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.timeout <= 0 {
+		return nil, fmt.Errorf("conformance: WithTimeout(%v): the timeout must be positive", c.timeout)
+	}
+	for g, reason := range c.gaps {
+		if int(g) >= len(gapNames) || gapNames[g] == "" {
+			return nil, fmt.Errorf("conformance: DeclareGap(%v): not a known gap", g)
+		}
+		if strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("conformance: DeclareGap(%v): the reason must not be empty", g)
+		}
+	}
+	return c, nil
+}
+
+// has reports whether gap g was declared.
+func (c *config) has(g Gap) bool {
+	_, ok := c.gaps[g]
+	return ok
+}
+
+// watchdog is how long one subtest may run before it is stopped.
+func (c *config) watchdog() time.Duration { return 10 * c.timeout }
+
+// gapList returns the declared gaps in a stable order.
+func (c *config) gapList() []Gap {
+	gs := make([]Gap, 0, len(c.gaps))
+	for g := range c.gaps {
+		gs = append(gs, g)
+	}
+	slices.Sort(gs)
+	return gs
 }

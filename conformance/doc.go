@@ -1,0 +1,84 @@
+// Package conformance is the test suite every tcptable.Provider must pass:
+// the mock, the Linux and Windows providers, the gopsutil fallback and any
+// third-party provider.
+//
+// # Running it
+//
+// Call Run from an ordinary test, with a MakeProvider that returns a fresh
+// provider and the Env whose endpoints it must report:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+//			p, err := myprovider.New()
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return p, conformance.OSEnv()
+//		})
+//	}
+//
+// OSEnv opens real sockets on the loopback addresses (127.0.0.1 and ::1);
+// the provider must then find them in the host's table. The mock provider
+// is its own Env: it simulates the same rows in memory, which is how the
+// suite proves itself and the mock at once:
+//
+//	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+//		p := mock.New()
+//		return p, p
+//	})
+//
+// Run the suite under the race detector (go test -race): it calls Table
+// from several goroutines at once, and a provider that is not safe for
+// concurrent use fails there.
+//
+// # What it checks
+//
+// Like golang.org/x/net/nettest.TestConn, Run runs one subtest per check,
+// each with a fresh provider (closed when the subtest ends) and a watchdog
+// that turns a hang into a failure that names the subtest. For the
+// endpoints the Env creates it checks, on IPv4 and on IPv6:
+//
+//   - Listener: a listener appears in state LISTEN with its exact address
+//     and port, the calling process' PID (os.Getpid()), OwnerStatus OwnerOK,
+//     a module, and an unspecified remote address of its family with port
+//     0; it disappears after Close.
+//   - Pair: both ends of a dialed pair appear ESTABLISHED, with local and
+//     remote exactly mirrored, both owned by the caller.
+//   - HalfClose: after the client shuts down writing, its row shows
+//     FIN-WAIT-2 and the server's CLOSE-WAIT. (An ESTABLISHED pair looks the
+//     same with local and remote swapped; these asymmetric states do not.)
+//   - TimeWait: after an active close the client's row shows TIME-WAIT with
+//     PID 0 and OwnerStatus OwnerKernel, and the server's row is gone.
+//
+// and, for the table as a whole:
+//
+//   - every row of every answer satisfies the query's Match, has a valid
+//     State, follows the owner conventions (a PID only with OwnerOK, no PID
+//     without a reason) and no two rows share a Key;
+//   - Filters: an answer to a filtered Query (Class, Family, States, ports,
+//     PID, Process) holds exactly the Env's rows that Query.Filter keeps
+//     from an unfiltered answer;
+//   - Owners: OwnerPIDs and OwnerNone queries leave out what was not asked
+//     for and say so with OwnerNotRequested;
+//   - Cancel: a cancelled or expired context gives an error wrapping
+//     context.Canceled or context.DeadlineExceeded;
+//   - Concurrent: Table is safe to call from many goroutines while
+//     endpoints come and go;
+//   - Close: Close is idempotent, and Table afterwards returns an error
+//     wrapping tcptable.ErrClosed.
+//
+// Rows the Env did not create (other processes, other hosts, TIME-WAIT
+// leftovers of earlier subtests) are tolerated and only checked against the
+// table-wide rules; the suite identifies its own rows by their exact address
+// four-tuple. Row order is free. The OS may take a moment to show or drop an
+// endpoint, so the endpoint checks poll until WithTimeout's deadline.
+//
+// # Gaps
+//
+// A provider that cannot do something on its platform says so with
+// DeclareGap and a reason; Run logs every declared gap at its start and
+// relaxes exactly the checks the gap names. An Env that cannot offer
+// something (OSEnv on a host without ::1) returns an error wrapping
+// tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
+// error as the reason.
+package conformance

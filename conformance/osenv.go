@@ -1,0 +1,200 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/tcptable/tcptable"
+)
+
+// OSEnv returns the Env of real sockets: listeners and connections on the
+// loopback addresses (127.0.0.1 for "tcp4", ::1 for "tcp6") made with
+// package net, owned by the calling process. Ports are chosen by the OS and
+// chosen again until their two bytes differ, on both ends of a pair. On a
+// host without an IPv6 loopback, "tcp6" gives an error wrapping
+// tcptable.ErrNotSupported.
+func OSEnv() Env { return osEnv{} }
+
+// osEnv is the Env of real sockets. It holds no state: every endpoint owns
+// its sockets.
+type osEnv struct{}
+
+// osAttempts caps how often OSEnv asks the OS for another port; a port with
+// equal bytes comes one time in 256.
+const osAttempts = 32
+
+// osIOTimeout bounds every blocking socket operation OSEnv performs.
+const osIOTimeout = 10 * time.Second
+
+// loopback returns the loopback address of network.
+func loopback(network string) (netip.Addr, error) {
+	switch network {
+	case "tcp4":
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	case "tcp6":
+		return netip.IPv6Loopback(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("conformance: network %q: want \"tcp4\" or \"tcp6\": %w", network, tcptable.ErrInvalid)
+}
+
+// osListener is a real listener.
+type osListener struct {
+	ln   *net.TCPListener
+	addr netip.AddrPort
+}
+
+func (l *osListener) Addr() netip.AddrPort { return l.addr }
+func (l *osListener) Close() error         { return ignoreClosed(l.ln.Close()) }
+
+// Listen opens a listener on network's loopback address.
+func (osEnv) Listen(network string) (Listener, error) {
+	return listenGood(network)
+}
+
+// listenGood listens on a port the OS chooses until that port's bytes
+// differ.
+func listenGood(network string) (*osListener, error) {
+	ip, err := loopback(network)
+	if err != nil {
+		return nil, err
+	}
+	for range osAttempts {
+		ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		if err != nil {
+			if network == "tcp6" {
+				return nil, fmt.Errorf("conformance: no IPv6 loopback: listen on [::1]: %w: %w", err, tcptable.ErrNotSupported)
+			}
+			return nil, fmt.Errorf("conformance: listen on %v: %w", ip, err)
+		}
+		port := uint16(ln.Addr().(*net.TCPAddr).Port)
+		if goodPort(port) {
+			return &osListener{ln: ln, addr: netip.AddrPortFrom(ip, port)}, nil
+		}
+		_ = ln.Close()
+	}
+	return nil, fmt.Errorf("conformance: listen on %v: no port with two different bytes in %d attempts", ip, osAttempts)
+}
+
+// osPair is a real connected pair.
+type osPair struct {
+	client, server *net.TCPConn
+	cl, sv         netip.AddrPort
+	once           sync.Once
+	err            error
+}
+
+func (p *osPair) Client() netip.AddrPort { return p.cl }
+func (p *osPair) Server() netip.AddrPort { return p.sv }
+
+// Dial connects a client to a temporary listener, closes the listener and
+// returns both ends.
+func (osEnv) Dial(network string) (Pair, error) {
+	ln, err := listenGood(network)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	for range osAttempts {
+		p, err := connect(ln)
+		if err != nil {
+			return nil, err
+		}
+		if goodPort(p.cl.Port()) {
+			return p, nil
+		}
+		p.abort()
+	}
+	return nil, fmt.Errorf("conformance: dial %v: no client port with two different bytes in %d attempts", ln.addr, osAttempts)
+}
+
+// connect dials ln from its own address and accepts the connection.
+func connect(ln *osListener) (*osPair, error) {
+	d := net.Dialer{
+		Timeout:   osIOTimeout,
+		LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(ln.addr.Addr(), 0)),
+	}
+	network := "tcp4"
+	if ln.addr.Addr().Is6() {
+		network = "tcp6"
+	}
+	c, err := d.Dial(network, ln.addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("conformance: dial %v: %w", ln.addr, err)
+	}
+	client := c.(*net.TCPConn)
+	if err := ln.ln.SetDeadline(time.Now().Add(osIOTimeout)); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("conformance: accept on %v: %w", ln.addr, err)
+	}
+	server, err := ln.ln.AcceptTCP()
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("conformance: accept on %v: %w", ln.addr, err)
+	}
+	cl := client.LocalAddr().(*net.TCPAddr).AddrPort()
+	return &osPair{
+		client: client,
+		server: server,
+		cl:     netip.AddrPortFrom(ln.addr.Addr(), cl.Port()),
+		sv:     ln.addr,
+	}, nil
+}
+
+// abort drops a pair without leaving TIME-WAIT behind (the client resets).
+func (p *osPair) abort() {
+	_ = p.client.SetLinger(0)
+	_ = p.Close()
+}
+
+// drain reads the server's end until the client's FIN arrives.
+func (p *osPair) drain() error {
+	if err := p.server.SetReadDeadline(time.Now().Add(osIOTimeout)); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, p.server); err != nil {
+		return fmt.Errorf("conformance: server %v waiting for the client's FIN: %w", p.sv, err)
+	}
+	return nil
+}
+
+// CloseWrite shuts down the client's writing and waits until the server
+// has read the end of the stream.
+func (p *osPair) CloseWrite() error {
+	if err := p.client.CloseWrite(); err != nil {
+		return fmt.Errorf("conformance: client %v: %w", p.cl, err)
+	}
+	return p.drain()
+}
+
+// CloseActive closes the client, waits for its FIN to reach the server,
+// then closes the server: the client goes through FIN-WAIT-2 to TIME-WAIT.
+func (p *osPair) CloseActive() error {
+	if err := ignoreClosed(p.client.Close()); err != nil {
+		return fmt.Errorf("conformance: client %v: %w", p.cl, err)
+	}
+	if err := p.drain(); err != nil {
+		return err
+	}
+	return p.Close()
+}
+
+// Close closes both ends; it is idempotent.
+func (p *osPair) Close() error {
+	p.once.Do(func() {
+		p.err = errors.Join(ignoreClosed(p.client.Close()), ignoreClosed(p.server.Close()))
+	})
+	return p.err
+}
+
+// ignoreClosed drops the error of closing what is already closed.
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/tcptable/tcptable"
+)
+
+// session is one subtest's world: a fresh provider, its Env and the rules
+// already reported (so that a polled answer does not repeat them).
+type session struct {
+	t        testingT
+	p        tcptable.Provider
+	env      Env
+	cfg      *config
+	me       self
+	reported map[string]bool
+}
+
+// testingT is the part of *testing.T a session uses.
+type testingT interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Cleanup(func())
+	Name() string
+}
+
+// grace is how long past its context's end a Table call may take before
+// the suite declares that it ignores its context.
+func (s *session) grace() time.Duration { return s.cfg.timeout }
+
+// call runs Table(ctx, q) on a separate goroutine, so that a provider that
+// hangs or panics fails the subtest instead of stopping the suite.
+func (s *session) call(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	s.t.Helper()
+	type result struct {
+		rows  []tcptable.Connection
+		err   error
+		panic string
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ch <- result{panic: fmt.Sprintf("%v\n%s", r, debug.Stack())}
+			}
+		}()
+		rows, err := s.p.Table(ctx, q)
+		ch <- result{rows: rows, err: err}
+	}()
+	limit := s.cfg.timeout + s.grace()
+	if dl, ok := ctx.Deadline(); ok {
+		limit = time.Until(dl) + s.grace()
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		if r.panic != "" {
+			s.t.Fatalf("Table(%s) panicked: %s", showQuery(q), r.panic)
+		}
+		return r.rows, r.err
+	case <-timer.C:
+		s.t.Fatalf("Table(%s) did not return within %v after its context's deadline: the provider hangs or ignores its context", showQuery(q), s.grace())
+		return nil, nil
+	}
+}
+
+// table calls Table with the suite's timeout, fails the subtest on an
+// error, and checks the answer against the table-wide rules.
+func (s *session) table(q tcptable.Query) []tcptable.Connection {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
+	defer cancel()
+	rows, err := s.call(ctx, q)
+	if err != nil {
+		s.t.Fatalf("Table(%s): %v", showQuery(q), err)
+	}
+	s.report(checkAnswer(q, rows, s.me, s.cfg))
+	return rows
+}
+
+// report fails the subtest once for each problem not reported before.
+func (s *session) report(list []string) {
+	s.t.Helper()
+	for _, msg := range list {
+		if !s.reported[msg] {
+			s.reported[msg] = true
+			s.t.Errorf("%s", msg)
+		}
+	}
+}
+
+// eventually polls the unfiltered table until cond accepts it, and fails
+// the subtest with cond's last complaint when the timeout passes first.
+func (s *session) eventually(what string, cond func(rows []tcptable.Connection) error) []tcptable.Connection {
+	s.t.Helper()
+	deadline := time.Now().Add(s.cfg.timeout)
+	wait := 5 * time.Millisecond
+	for {
+		rows := s.table(tcptable.Query{})
+		err := cond(rows)
+		if err == nil {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: still not so after %v: %v", what, s.cfg.timeout, err)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// skipUnsupported skips the subtest when err says the Env cannot offer
+// what was asked, and fails it on any other error.
+func (s *session) skipUnsupported(op string, err error) {
+	s.t.Helper()
+	if err == nil {
+		return
+	}
+	if errors.Is(err, tcptable.ErrNotSupported) {
+		s.t.Skipf("Env cannot %s: %v", op, err)
+	}
+	s.t.Fatalf("Env.%s: %v", op, err)
+}

@@ -1,0 +1,58 @@
+// Package mock is an in-memory tcptable.Provider for tests: the table is
+// whatever the test puts in it, and every edit shows in the next answer.
+//
+// # Serving a table
+//
+// New takes the rows to serve; a test hands the provider to the code under
+// test wherever that code takes a tcptable.Provider:
+//
+//	p := mock.New(tcptable.Connection{
+//		State:  tcptable.StateListen,
+//		Local:  netip.MustParseAddrPort("0.0.0.0:8080"),
+//		PID:    4242,
+//		Module: tcptable.Module{Name: "nginx"},
+//	})
+//	defer p.Close()
+//
+// Table answers like a real provider: exactly the rows Query.Match
+// accepts, with owner detail stripped as Query.Detail says (PIDs and
+// modules not asked for are left out, with OwnerNotRequested), as deep
+// copies the caller may keep, in the order the rows were added. Rows added
+// with a PID but no OwnerStatus get OwnerOK, a listener without a Remote
+// gets the unspecified address of its family, and so on (see Add), so that
+// a hand-written row follows the same conventions as a real one.
+//
+// # Changing it while in use
+//
+// Add, Remove, Set, SetState and Update edit the table at any time, from
+// any goroutine; Rows returns what is there now.
+//
+// # Faults and latency
+//
+// FailNext makes the next calls fail with given errors; SetLatency makes
+// every call take a while, or until its context ends, so that timeouts and
+// cancellation in the code under test can be exercised. Queries returns
+// every Query received, for asserting what the code under test asked.
+//
+// # Snapshots
+//
+// Save writes the table as JSON, the same objects `tcptable --json`
+// prints (state, local, remote, pid, process, path, created, plus the
+// lossless extras); Load and ReadJSON read it back. A table captured on a
+// real host replays in a unit test.
+//
+// # Simulated endpoints
+//
+// *Provider implements conformance.Env: Listen and Dial add the rows a real
+// OS would show for a listener or a connected pair owned by the calling
+// process, and the Listener and Pair they return move those rows through
+// FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. That is
+// how the mock passes the conformance suite:
+//
+//	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+//		p := mock.New()
+//		return p, p
+//	})
+//
+// A Provider is safe for concurrent use.
+package mock

@@ -1,0 +1,125 @@
+package mock
+
+import (
+	"slices"
+
+	"github.com/tcptable/tcptable"
+)
+
+// Add adds conns to the table; a row whose Key is already there replaces
+// that row in place. Rows are deep-copied and completed the way a real
+// provider would report them:
+//
+//   - a PID without an OwnerStatus gets OwnerOK;
+//   - a Module without a ModuleStatus gets OwnerOK, and ModuleSource
+//     SourceSynthetic if it has none;
+//   - a listener (StateListen) without a valid Remote gets the unspecified
+//     address of its Local's family and port 0.
+func (p *Provider) Add(conns ...tcptable.Connection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.addLocked(conns...)
+}
+
+// addLocked is Add with p.mu held.
+func (p *Provider) addLocked(conns ...tcptable.Connection) {
+	for _, c := range conns {
+		c = complete(c.Clone())
+		if i := p.indexLocked(c.Key()); i >= 0 {
+			p.rows[i] = c
+		} else {
+			p.rows = append(p.rows, c)
+		}
+	}
+}
+
+// complete fills what a hand-written row leaves out; see Add.
+func complete(c tcptable.Connection) tcptable.Connection {
+	if c.PID != 0 && c.OwnerStatus == tcptable.OwnerUnknown {
+		c.OwnerStatus = tcptable.OwnerOK
+	}
+	if !c.Module.IsZero() {
+		if c.ModuleStatus == tcptable.OwnerUnknown {
+			c.ModuleStatus = tcptable.OwnerOK
+		}
+		if c.ModuleSource == tcptable.SourceNone {
+			c.ModuleSource = tcptable.SourceSynthetic
+		}
+	}
+	if c.State == tcptable.StateListen && !c.Remote.IsValid() && c.Local.IsValid() {
+		c.Remote = unspecified(c.Local)
+	}
+	return c
+}
+
+// indexLocked returns the index of the row with Key k, or -1.
+func (p *Provider) indexLocked(k tcptable.Key) int {
+	for i := range p.rows {
+		if p.rows[i].Key() == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// Set replaces the whole table with conns (completed as Add says).
+func (p *Provider) Set(conns ...tcptable.Connection) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rows = nil
+	p.addLocked(conns...)
+}
+
+// Remove deletes the rows with these Keys and returns how many it found.
+func (p *Provider) Remove(keys ...tcptable.Key) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if i := p.indexLocked(k); i >= 0 {
+			p.rows = slices.Delete(p.rows, i, i+1)
+			n++
+		}
+	}
+	return n
+}
+
+// SetState changes the state of the row with Key k and reports whether
+// there is one. The Key of a connected row survives the change.
+func (p *Provider) SetState(k tcptable.Key, s tcptable.State) bool {
+	return p.Update(k, func(c *tcptable.Connection) { c.State = s })
+}
+
+// Update calls edit on the row with Key k, under the provider's lock, and
+// reports whether there is one. edit may change any field; a row whose Key
+// it changes into another row's Key replaces that row.
+func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := p.indexLocked(k)
+	if i < 0 {
+		return false
+	}
+	c := p.rows[i].Clone()
+	edit(&c)
+	c = complete(c)
+	p.rows = slices.Delete(p.rows, i, i+1)
+	if j := p.indexLocked(c.Key()); j >= 0 {
+		p.rows[j] = c
+	} else {
+		p.rows = slices.Insert(p.rows, i, c)
+	}
+	return true
+}
+
+// Rows returns a deep copy of the whole table, with every detail, in
+// order, whatever Close was called.
+func (p *Provider) Rows() []tcptable.Connection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]tcptable.Connection, len(p.rows))
+	for i, c := range p.rows {
+		out[i] = c.Clone()
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package mock
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
+)
+
+// Provider simulates the conformance suite's endpoints.
+var _ conformance.Env = (*Provider)(nil)
+
+// loopback returns the loopback address of network ("tcp4" or "tcp6").
+func loopback(network string) (netip.Addr, error) {
+	switch network {
+	case "tcp4":
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	case "tcp6":
+		return netip.IPv6Loopback(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("mock: network %q: want \"tcp4\" or \"tcp6\": %w", network, tcptable.ErrInvalid)
+}
+
+// ownRowLocked returns a row owned by the calling process, the way a real
+// provider reports one: PID, module (this executable), statuses OK.
+func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
+	c := tcptable.Connection{
+		State:        s,
+		Local:        local,
+		Remote:       remote,
+		PID:          p.pid,
+		OwnerStatus:  tcptable.OwnerOK,
+		Module:       p.self,
+		ModuleStatus: tcptable.OwnerNotSupported,
+	}
+	if !p.self.IsZero() {
+		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceSynthetic
+	}
+	return c
+}
+
+// portsLocked returns n simulated ports whose two bytes differ and that no
+// row uses as its local port.
+func (p *Provider) portsLocked(n int) ([]uint16, error) {
+	used := make(map[uint16]bool, len(p.rows))
+	for i := range p.rows {
+		used[p.rows[i].Local.Port()] = true
+	}
+	var out []uint16
+	for range 1 << 16 {
+		port := p.nextPort
+		p.nextPort++
+		if p.nextPort < firstPort {
+			p.nextPort = firstPort
+		}
+		if port>>8 != port&0xff && !used[port] {
+			if out = append(out, port); len(out) == n {
+				return out, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("mock: every simulated port from %d up is in use", firstPort)
+}
+
+// Listen adds a listener row on network's loopback address, owned by the
+// calling process, and returns the Listener that removes it again.
+func (p *Provider) Listen(network string) (conformance.Listener, error) {
+	ip, err := loopback(network)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ports, err := p.portsLocked(1)
+	if err != nil {
+		return nil, err
+	}
+	local := netip.AddrPortFrom(ip, ports[0])
+	c := p.ownRowLocked(tcptable.StateListen, local, unspecified(local))
+	p.addLocked(c)
+	return &listener{p: p, key: c.Key()}, nil
+}
+
+// listener is a simulated listening endpoint.
+type listener struct {
+	p   *Provider
+	key tcptable.Key
+}
+
+// Addr returns the listener's address.
+func (l *listener) Addr() netip.AddrPort { return l.key.Local }
+
+// Close removes the listener's row; it is idempotent.
+func (l *listener) Close() error {
+	l.p.Remove(l.key)
+	return nil
+}
+
+// Dial adds the two ESTABLISHED rows of a connected pair on network's
+// loopback address, both owned by the calling process. The pair's
+// listener is not simulated: it is closed once it has accepted.
+func (p *Provider) Dial(network string) (conformance.Pair, error) {
+	ip, err := loopback(network)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ports, err := p.portsLocked(2)
+	if err != nil {
+		return nil, err
+	}
+	sv, cl := netip.AddrPortFrom(ip, ports[0]), netip.AddrPortFrom(ip, ports[1])
+	p.addLocked(
+		p.ownRowLocked(tcptable.StateEstablished, cl, sv),
+		p.ownRowLocked(tcptable.StateEstablished, sv, cl),
+	)
+	return &pair{p: p, client: tcptable.Key{Local: cl, Remote: sv}, server: tcptable.Key{Local: sv, Remote: cl}}, nil
+}
+
+// pair is a simulated connected pair. The Keys of connected rows are their
+// four-tuples, so they stay valid through every state change.
+type pair struct {
+	p              *Provider
+	client, server tcptable.Key
+	once           sync.Once
+}
+
+// Client returns the dialing end's local address.
+func (c *pair) Client() netip.AddrPort { return c.client.Local }
+
+// Server returns the accepted end's local address.
+func (c *pair) Server() netip.AddrPort { return c.server.Local }
+
+// CloseWrite moves the client to FIN-WAIT-2 and the server to CLOSE-WAIT,
+// as a shutdown(SHUT_WR) that the server has read to its end does.
+func (c *pair) CloseWrite() error {
+	if !c.p.SetState(c.client, tcptable.StateFinWait2) || !c.p.SetState(c.server, tcptable.StateCloseWait) {
+		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
+	}
+	return nil
+}
+
+// CloseActive leaves the client in TIME-WAIT, owned by the kernel as on a
+// real OS (PID 0, OwnerKernel, no module), and removes the server's row.
+func (c *pair) CloseActive() error {
+	ok := c.p.Update(c.client, func(r *tcptable.Connection) {
+		r.State = tcptable.StateTimeWait
+		r.PID, r.OtherPIDs, r.OwnerStatus = 0, nil, tcptable.OwnerKernel
+		r.Module, r.ModuleStatus, r.ModuleSource = tcptable.Module{}, tcptable.OwnerKernel, tcptable.SourceNone
+	})
+	c.p.Remove(c.server)
+	if !ok {
+		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
+	}
+	return nil
+}
+
+// Close removes both rows (a TIME-WAIT row too: the mock does not make
+// tests wait for it to expire). It is idempotent.
+func (c *pair) Close() error {
+	c.once.Do(func() { c.p.Remove(c.client, c.server) })
+	return nil
+}

@@ -1,0 +1,157 @@
+package mock
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tcptable/tcptable"
+)
+
+// Provider is an editable in-memory tcptable.Provider and a simulated
+// conformance.Env. The zero value is not usable; call New.
+type Provider struct {
+	mu       sync.Mutex
+	rows     []tcptable.Connection // in insertion order; no two share a Key
+	closed   bool
+	faults   []error // errors for the next Table calls, first first
+	latency  time.Duration
+	queries  []tcptable.Query
+	nextPort uint16 // where the search for a free simulated port resumes
+	self     tcptable.Module
+	pid      uint32
+}
+
+// firstPort is where simulated ports start: 40000, 0x9c40.
+const firstPort = 40000
+
+// New returns a provider that serves conns (deep-copied and completed as
+// Add describes).
+func New(conns ...tcptable.Connection) *Provider {
+	p := &Provider{nextPort: firstPort, pid: uint32(os.Getpid())}
+	if exe, err := os.Executable(); err == nil {
+		p.self = tcptable.Module{Name: filepath.Base(exe), Path: exe}
+	}
+	p.Add(conns...)
+	return p
+}
+
+// Table returns the rows q matches, as Query.Match and Query.Detail say.
+// It fails with an error wrapping tcptable.ErrClosed after Close, with one
+// wrapping ctx.Err() when ctx ends first (also during a latency set with
+// SetLatency), or with the next error queued by FailNext. Every call is
+// recorded for Queries, failed ones too.
+func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	p.mu.Lock()
+	q.States = slices.Clone(q.States)
+	p.queries = append(p.queries, q)
+	closed, latency := p.closed, p.latency
+	p.mu.Unlock()
+
+	if closed {
+		return nil, fmt.Errorf("mock: table: %w", tcptable.ErrClosed)
+	}
+	if err := wait(ctx, latency); err != nil {
+		return nil, fmt.Errorf("mock: table: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.faults) > 0 {
+		fault := p.faults[0]
+		p.faults = p.faults[1:]
+		if fault != nil {
+			return nil, fault
+		}
+	}
+	detail := q.Detail()
+	var out []tcptable.Connection
+	for _, c := range p.rows {
+		if q.Match(c) {
+			out = append(out, strip(c.Clone(), detail))
+		}
+	}
+	return out, nil
+}
+
+// wait returns after d, or ctx's error when ctx ends first (at once if it
+// has ended already).
+func wait(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// strip removes the owner detail a query at level d did not ask for.
+func strip(c tcptable.Connection, d tcptable.OwnerDetail) tcptable.Connection {
+	if !d.WantModules() {
+		c.Module = tcptable.Module{}
+		c.ModuleStatus = tcptable.OwnerNotRequested
+		c.ModuleSource = tcptable.SourceNone
+		c.OwningModuleInfo = nil
+	}
+	if !d.WantPIDs() {
+		c.PID, c.OtherPIDs = 0, nil
+		c.OwnerStatus = tcptable.OwnerNotRequested
+	}
+	return c
+}
+
+// Close makes every later Table call fail with tcptable.ErrClosed. It is
+// idempotent and always returns nil. The rows stay, for Rows and Save.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	return nil
+}
+
+// FailNext queues errs: the next len(errs) Table calls return them, one
+// each, in order, as they are (so errors.Is and == both work); a nil error
+// lets its call answer normally. Calls that fail for a closed provider or
+// an ended context do not use them up.
+func (p *Provider) FailNext(errs ...error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, errs...)
+}
+
+// SetLatency makes every Table call take d before it answers, or until
+// its context ends; 0 (the default) answers at once.
+func (p *Provider) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latency = d
+}
+
+// Queries returns a copy of every Query Table received, oldest first.
+func (p *Provider) Queries() []tcptable.Query {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]tcptable.Query, len(p.queries))
+	for i, q := range p.queries {
+		q.States = slices.Clone(q.States)
+		out[i] = q
+	}
+	return out
+}
+
+// unspecified returns the Remote of a listener on local.
+func unspecified(local netip.AddrPort) netip.AddrPort {
+	if local.Addr().Is4() {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
+}
