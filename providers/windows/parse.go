@@ -1,0 +1,191 @@
+package windows
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tcptable/tcptable"
+)
+
+// maxRows is the most rows a table may claim before its count is called
+// absurd rather than merely too big for the buffer: 16 Mi rows would be
+// 2.5 GiB of MIB_TCPROW_OWNER_MODULE, far beyond any real host.
+const maxRows = 1 << 24
+
+// ParseTable decodes a raw MIB_TCPTABLE_OWNER_MODULE (f == tcptable.IPv4) or
+// MIB_TCP6TABLE_OWNER_MODULE (f == tcptable.IPv6) buffer, exactly as
+// GetExtendedTcpTable fills it with TCP_TABLE_OWNER_MODULE_ALL (or _LISTENER,
+// _CONNECTIONS). The rows come back in buffer order.
+//
+// The buffer is read at the fixed offsets docs/windows.md lists, which are the
+// same on 386, amd64 and arm64; it may be longer than the rows (slack is
+// normal: callers allocate more than they are told to). A buffer too short
+// for its header, or whose dwNumEntries does not fit in it, is an error
+// wrapping tcptable.ErrInvalid that says so; ParseTable never panics and
+// never allocates more than the buffer can describe.
+//
+// Each row is decoded losslessly:
+//
+//   - OSState is dwState as stored; State is the same value (the State
+//     values are the MIB_TCP_STATE values), kept even when it is not one of
+//     the twelve known states, and 0 when it does not fit in a State.
+//   - Local and Remote: the address bytes as stored; the port is the low 16
+//     bits of the port DWORD in network byte order (the upper bits are
+//     ignored, as the OS leaves garbage there). An IPv6 scope id becomes the
+//     address' zone (its decimal interface index) only for link-local
+//     addresses, where it is an interface index; on other addresses it is
+//     dropped, since Windows stores 0 there and Wine stores values that are
+//     not interface indexes. A listener's Remote is the unspecified address
+//     of its family with port 0, whatever the (meaningless) remote members
+//     hold.
+//   - PID is dwOwningPid. OwnerStatus is OwnerOK for a non-zero PID and
+//     OwnerKernel for PID 0 (the Idle process: TIME-WAIT rows and the like);
+//     ModuleStatus is OwnerKernel for PID 0 and OwnerUnknown otherwise, for
+//     the provider to resolve.
+//   - Created is liCreateTimestamp, a FILETIME, as a UTC time; 0 gives the
+//     zero Time.
+//   - OwningModuleInfo points to a copy of the 16 ULONGLONGs when any of them
+//     is non-zero, and is nil when all are zero: nil and sixteen zeros carry
+//     the same information, and the nil saves a row 128 bytes. The copies of
+//     one call share one allocation.
+func ParseTable(b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
+	return AppendTable(nil, b, f)
+}
+
+// AppendTable is ParseTable appending to dst, for callers that poll and want
+// to reuse one slice: with dst of enough capacity it allocates only for
+// non-zero OwningModuleInfo members and link-local zones. On error it returns
+// dst unchanged.
+func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
+	l, ok := layoutOf(f)
+	if !ok {
+		return dst, fmt.Errorf("tcptable/windows: %w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
+	}
+	n, err := rowCount(b, &l)
+	if err != nil {
+		return dst, err
+	}
+	dst = slices.Grow(dst, n)
+	var infos [][moduleInfoWords]uint64 // one slab for the call, made on first need
+	for i := range n {
+		row := b[tableHeaderSize+i*l.size:][:l.size]
+		c := decodeRow(row, &l)
+		if info, nonzero := decodeModuleInfo(row[l.moduleInfo:]); nonzero {
+			if infos == nil {
+				infos = make([][moduleInfoWords]uint64, 0, n-i) // never grows: pointers stay valid
+			}
+			infos = append(infos, info)
+			c.OwningModuleInfo = &infos[len(infos)-1]
+		}
+		dst = append(dst, c)
+	}
+	return dst, nil
+}
+
+// rowCount returns dwNumEntries after checking that so many rows fit in b.
+func rowCount(b []byte, l *rowLayout) (int, error) {
+	if len(b) < 4 {
+		return 0, fmt.Errorf("tcptable/windows: %w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
+			tcptable.ErrInvalid, l.name, len(b))
+	}
+	count := binary.LittleEndian.Uint32(b)
+	if count == 0 {
+		return 0, nil
+	}
+	if count > maxRows {
+		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
+			tcptable.ErrInvalid, l.name, count, maxRows, len(b))
+	}
+	need := uint64(tableHeaderSize) + uint64(count)*uint64(l.size)
+	if need > uint64(len(b)) {
+		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
+			tcptable.ErrInvalid, l.name, count, need, tableHeaderSize, l.size, len(b))
+	}
+	return int(count), nil
+}
+
+// decodeRow decodes one row (len(row) == l.size) except OwningModuleInfo.
+func decodeRow(row []byte, l *rowLayout) tcptable.Connection {
+	le := binary.LittleEndian
+	c := tcptable.Connection{
+		OSState: le.Uint32(row[l.state:]),
+		PID:     le.Uint32(row[l.pid:]),
+		Created: filetimeToTime(int64(le.Uint64(row[l.created:]))),
+	}
+	if c.OSState <= math.MaxUint8 {
+		c.State = tcptable.State(c.OSState)
+	}
+	c.Local = netip.AddrPortFrom(decodeAddr(row, l.addrLen, l.localAddr, l.localScope), decodePort(row[l.localPort:]))
+	if c.State == tcptable.StateListen {
+		c.Remote = netip.AddrPortFrom(unspecified(l.addrLen), 0)
+	} else {
+		c.Remote = netip.AddrPortFrom(decodeAddr(row, l.addrLen, l.remoteAddr, l.remoteScope), decodePort(row[l.remotePort:]))
+	}
+	if c.PID != 0 {
+		c.OwnerStatus = tcptable.OwnerOK
+	} else {
+		c.OwnerStatus = tcptable.OwnerKernel
+		c.ModuleStatus = tcptable.OwnerKernel
+	}
+	return c
+}
+
+// decodePort returns the port in a port DWORD: its low 16 bits, which hold
+// the port in network byte order.
+func decodePort(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+
+// decodeAddr returns the address of addrLen bytes at off, with the scope id
+// at scopeOff (if >= 0) as its zone where that is meaningful.
+func decodeAddr(row []byte, addrLen, off, scopeOff int) netip.Addr {
+	if addrLen == 4 {
+		return netip.AddrFrom4([4]byte(row[off : off+4]))
+	}
+	a := netip.AddrFrom16([16]byte(row[off : off+16]))
+	if scopeOff >= 0 {
+		if scope := binary.LittleEndian.Uint32(row[scopeOff:]); scope != 0 && hasInterfaceScope(a) {
+			a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
+		}
+	}
+	return a
+}
+
+// hasInterfaceScope reports whether a's scope id is an interface index.
+func hasInterfaceScope(a netip.Addr) bool {
+	return a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast()
+}
+
+// unspecified returns 0.0.0.0 or ::.
+func unspecified(addrLen int) netip.Addr {
+	if addrLen == 4 {
+		return netip.IPv4Unspecified()
+	}
+	return netip.IPv6Unspecified()
+}
+
+// decodeModuleInfo reads OwningModuleInfo and reports whether any word is set.
+func decodeModuleInfo(b []byte) (info [moduleInfoWords]uint64, nonzero bool) {
+	for i := range info {
+		info[i] = binary.LittleEndian.Uint64(b[8*i:])
+		nonzero = nonzero || info[i] != 0
+	}
+	return info, nonzero
+}
+
+// filetimeEpochDelta is the number of seconds from 1601-01-01 (the FILETIME
+// epoch) to 1970-01-01 (the Unix epoch).
+const filetimeEpochDelta = 11644473600
+
+// filetimeToTime converts a FILETIME (100 ns intervals since 1601-01-01 UTC)
+// to a UTC time; 0, "not recorded", gives the zero Time.
+func filetimeToTime(ft int64) time.Time {
+	if ft == 0 {
+		return time.Time{}
+	}
+	const perSecond = 1e7
+	return time.Unix(ft/perSecond-filetimeEpochDelta, ft%perSecond*100).UTC()
+}
