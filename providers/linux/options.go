@@ -1,0 +1,107 @@
+package linux
+
+import (
+	"os"
+	"strconv"
+)
+
+// Source selects where the provider reads the socket table from.
+type Source uint8
+
+// The sources.
+const (
+	// SourceAuto uses netlink sock_diag and falls back to /proc/net/tcp
+	// when sock_diag is not available (no inet_diag support, EPERM under a
+	// seccomp filter, some sandboxes). It is the default.
+	SourceAuto Source = iota
+	// SourceNetlink uses netlink sock_diag only; Table fails if it cannot.
+	SourceNetlink
+	// SourceProcNet reads /proc/net/tcp and /proc/net/tcp6 only.
+	SourceProcNet
+)
+
+// String returns "auto", "netlink", "procnet" or "Source(N)".
+func (s Source) String() string {
+	switch s {
+	case SourceAuto:
+		return "auto"
+	case SourceNetlink:
+		return "netlink"
+	case SourceProcNet:
+		return "procnet"
+	}
+	return "Source(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Option configures New.
+type Option func(*config)
+
+type config struct {
+	procRoot    string
+	netns       string
+	source      Source
+	noCache     bool
+	dumpRetries int
+	workers     int
+}
+
+// defaultDumpRetries is how many times a dump interrupted by a table change
+// (NLM_F_DUMP_INTR) is restarted before the partial result is returned.
+const defaultDumpRetries = 3
+
+// maxWorkers caps the goroutines that read /proc in parallel.
+const maxWorkers = 4
+
+func defaultConfig() config {
+	root := "/proc"
+	if env := os.Getenv("HOST_PROC"); env != "" {
+		root = env
+	}
+	return config{procRoot: root, dumpRetries: defaultDumpRetries}
+}
+
+// WithProcRoot reads processes (and, for SourceProcNet, the socket table)
+// from the procfs mounted at root instead of /proc. Without this option
+// the provider honours the HOST_PROC environment variable, as gopsutil
+// does, so that an agent in a container can see the host's processes
+// through a bind mount such as /host/proc.
+func WithProcRoot(root string) Option {
+	return func(c *config) { c.procRoot = root }
+}
+
+// WithNetNS reads the TCP table of another network namespace, given by a
+// namespace file such as /var/run/netns/NAME or /proc/PID/ns/net. The
+// provider enters the namespace on a locked OS thread only to open its
+// netlink socket (or to read /proc/net/tcp), and that thread goes back to
+// its own namespace before any other goroutine may run on it. Owners are
+// searched first among the processes of that namespace.
+func WithNetNS(path string) Option {
+	return func(c *config) { c.netns = path }
+}
+
+// WithSource forces a table source; the default is SourceAuto.
+func WithSource(s Source) Option {
+	return func(c *config) { c.source = s }
+}
+
+// WithoutOwnerCache makes every Table call read every descriptor of every
+// process it searches, instead of trusting descriptors it read in earlier
+// calls. Slower; useful only to rule the cache out when debugging.
+func WithoutOwnerCache() Option {
+	return func(c *config) { c.noCache = true }
+}
+
+// WithDumpRetries sets how many times a sock_diag dump that the kernel
+// marks as interrupted by a concurrent change (NLM_F_DUMP_INTR) is
+// restarted before Table returns the last, possibly inconsistent, result
+// with an error wrapping tcptable.ErrInconsistent. The default is 3;
+// negative values count as 0.
+func WithDumpRetries(n int) Option {
+	return func(c *config) { c.dumpRetries = max(n, 0) }
+}
+
+// WithWorkers sets how many goroutines read /proc in parallel (default: the
+// number of CPUs Go may use, at most 4).
+func WithWorkers(n int) Option {
+	return func(c *config) { c.workers = n }
+}

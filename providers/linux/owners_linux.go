@@ -1,0 +1,521 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable"
+)
+
+// fdSock is one descriptor of a process: its number and, if it is a
+// socket, the socket's inode (0 otherwise).
+type fdSock struct {
+	fd  int32
+	ino uint32
+}
+
+// procEntry is what the resolver knows about one process, identified by
+// its PID and start time so that a reused PID is a new entry.
+type procEntry struct {
+	pid    uint32
+	dir    string // "PID", relative to the /proc root
+	start  uint64 // /proc/PID/stat starttime
+	netns  uint64 // inode of its network namespace, 0 if unreadable
+	fds    []fdSock
+	spare  []fdSock // the previous scan's slice, reused by the next
+	gen    uint64   // last poll that saw the process
+	denied bool     // its descriptors are not readable by the caller
+	gone   bool     // it exited while being scanned
+
+	modStatus tcptable.OwnerStatus // 0 until the module is loaded
+	mod       tcptable.Module
+}
+
+// scanner holds one worker's buffers.
+type scanner struct {
+	dr   dirReader
+	link [64]byte
+}
+
+// resolver maps socket inodes to owning processes through /proc. It is
+// not safe for concurrent use; the provider serializes calls.
+type resolver struct {
+	root     string
+	rootFD   int
+	cache    bool // trust descriptors seen by earlier polls
+	procs    map[uint32]*procEntry
+	gen      uint64
+	scanners []*scanner
+	statBuf  []byte
+	dr       dirReader
+
+	// Per poll.
+	inNS, others []*procEntry
+	goneInodes   []uint32            // sockets held by processes that exited since the last poll
+	wanted       map[uint32]int32    // inode -> row index
+	unresolvable map[uint32]struct{} // inodes a full walk did not find last time
+}
+
+// newResolver opens the /proc root.
+func newResolver(root string, cache bool, workers int) (*resolver, error) {
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open proc root", Path: root, Err: err}
+	}
+	r := &resolver{
+		root:         root,
+		rootFD:       fd,
+		cache:        cache,
+		procs:        map[uint32]*procEntry{},
+		statBuf:      make([]byte, 1024),
+		wanted:       map[uint32]int32{},
+		unresolvable: map[uint32]struct{}{},
+	}
+	for range max(workers, 1) {
+		r.scanners = append(r.scanners, &scanner{})
+	}
+	return r, nil
+}
+
+func (r *resolver) close() error { return unix.Close(r.rootFD) }
+
+// begin lists the processes, sorts them into those of network namespace
+// netns and the others, and scans the descriptors of the former. It needs
+// no table, so the provider runs it while the kernel dumps the sockets.
+func (r *resolver) begin(ctx context.Context, netns uint64) error {
+	r.gen++
+	r.goneInodes = r.goneInodes[:0]
+	r.inNS, r.others = r.inNS[:0], r.others[:0]
+	if err := r.refresh(netns); err != nil {
+		return err
+	}
+	return r.scanAll(ctx, r.inNS, r.cache)
+}
+
+// refresh updates the process list.
+func (r *resolver) refresh(netns uint64) error {
+	fd, err := openDir(unix.AT_FDCWD, r.root)
+	if err != nil {
+		return &fs.PathError{Op: "list", Path: r.root, Err: err}
+	}
+	defer unix.Close(fd)
+	err = r.dr.list(fd, func(name []byte, _ *byte) {
+		pid, ok := parsePID(name)
+		if !ok {
+			return
+		}
+		r.see(pid, netns)
+	})
+	if err != nil {
+		return &fs.PathError{Op: "list", Path: r.root, Err: err}
+	}
+	for pid, e := range r.procs {
+		if e.gen != r.gen {
+			r.forget(pid, e)
+		}
+	}
+	return nil
+}
+
+// see records that process pid exists in this poll.
+func (r *resolver) see(pid uint32, netns uint64) {
+	dir := strconv.FormatUint(uint64(pid), 10)
+	stat, err := readSmall(r.rootFD, dir+"/stat", r.statBuf)
+	if err != nil {
+		return // exited since the listing
+	}
+	start, err := parseStatStart(stat)
+	if err != nil {
+		return
+	}
+	e := r.procs[pid]
+	if e != nil && e.start != start {
+		r.forget(pid, e) // the PID was reused
+		e = nil
+	}
+	if e == nil {
+		e = &procEntry{pid: pid, dir: dir, start: start}
+		r.procs[pid] = e
+	}
+	e.gen = r.gen
+	e.gone = false
+	e.netns = 0
+	if n, err := unix.Readlinkat(r.rootFD, dir+"/ns/net", r.scanners[0].link[:]); err == nil {
+		e.netns, _ = parseInodeLink(r.scanners[0].link[:n], "net:")
+	}
+	if e.netns == netns {
+		r.inNS = append(r.inNS, e)
+	} else {
+		r.others = append(r.others, e)
+	}
+}
+
+// forget drops an exited process, remembering the sockets it held.
+func (r *resolver) forget(pid uint32, e *procEntry) {
+	r.noteGone(e)
+	delete(r.procs, pid)
+}
+
+func (r *resolver) noteGone(e *procEntry) {
+	for _, f := range e.fds {
+		if f.ino != 0 {
+			r.goneInodes = append(r.goneInodes, f.ino)
+		}
+	}
+}
+
+// scanAll scans procs with all workers.
+func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, sc := range r.scanners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(procs) || ctx.Err() != nil {
+					return
+				}
+				r.scan(procs[i], trust, sc)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range procs {
+		if e.gone {
+			r.noteGone(e)
+			e.fds = e.fds[:0]
+		}
+	}
+	return ctx.Err()
+}
+
+// scan lists a process's descriptors. With trust, a descriptor number seen
+// by an earlier scan keeps the socket found then; only new numbers are
+// read. Descriptor numbers come out of getdents in ascending order.
+func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
+	dfd, err := openDir(r.rootFD, e.dir+"/fd")
+	if err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			e.denied = true
+		} else {
+			e.gone = true
+		}
+		return
+	}
+	defer unix.Close(dfd)
+	e.denied = false
+	old, next, j := e.fds, e.spare[:0], 0
+	err = sc.dr.list(dfd, func(name []byte, cname *byte) {
+		v, ok := parseUint(name, 10, math.MaxInt32)
+		if !ok {
+			return
+		}
+		fd := int32(v)
+		if trust {
+			for j < len(old) && old[j].fd < fd {
+				j++
+			}
+			if j < len(old) && old[j].fd == fd {
+				next = append(next, old[j])
+				return
+			}
+		}
+		n, err := readlinkat(dfd, cname, sc.link[:])
+		if err != nil {
+			return // closed meanwhile: not recorded, so read again next time
+		}
+		var ino uint32
+		if v, ok := parseInodeLink(sc.link[:n], "socket:"); ok && v <= math.MaxUint32 {
+			ino = uint32(v)
+		}
+		next = append(next, fdSock{fd: fd, ino: ino})
+	})
+	e.fds, e.spare = next, old[:0]
+	if err != nil {
+		e.gone = true
+	}
+}
+
+// finish assigns owners to rows (all of which matched the query's
+// non-owner conditions), searching the other namespaces' processes only
+// for sockets still unresolved, and loads modules when wantModules.
+func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantModules bool) error {
+	clear(r.wanted)
+	for i := range rows {
+		if ino := rows[i].Socket; ino != 0 {
+			r.wanted[uint32(ino)] = int32(i)
+		}
+	}
+	left := r.assign(rows, r.inNS, len(r.wanted))
+	if left > 0 {
+		var err error
+		if left, err = r.searchOthers(ctx, rows, left, r.cache); err != nil {
+			return err
+		}
+	}
+	if left > 0 && r.cache && !r.knownUnresolvable(rows) {
+		// Something new is unresolved: trust nothing and walk everything.
+		if err := r.scanAll(ctx, r.inNS, false); err != nil {
+			return err
+		}
+		r.resetOwners(rows)
+		left = r.assign(rows, r.inNS, len(r.wanted))
+		if left > 0 {
+			var err error
+			if left, err = r.searchOthers(ctx, rows, left, false); err != nil {
+				return err
+			}
+		}
+	}
+	if r.cache {
+		if err := r.verifyShared(ctx, rows); err != nil {
+			return err
+		}
+	}
+	r.rememberUnresolved(rows, left)
+	r.setStatuses(rows)
+	if wantModules {
+		r.setModules(rows)
+	}
+	return nil
+}
+
+// assign records the owners found in procs and returns how many wanted
+// sockets are still without one (left, before the call, is that count).
+func (r *resolver) assign(rows []tcptable.Connection, procs []*procEntry, left int) int {
+	for _, e := range procs {
+		for _, f := range e.fds {
+			if f.ino == 0 {
+				continue
+			}
+			i, ok := r.wanted[f.ino]
+			if !ok {
+				continue
+			}
+			c := &rows[i]
+			if c.PID == 0 {
+				left--
+			}
+			addOwner(c, e.pid)
+		}
+	}
+	return left
+}
+
+// addOwner adds pid to c's owners, keeping PID the lowest and OtherPIDs
+// sorted and free of duplicates.
+func addOwner(c *tcptable.Connection, pid uint32) {
+	switch {
+	case c.PID == 0:
+		c.PID = pid
+	case pid == c.PID:
+	case pid < c.PID:
+		c.OtherPIDs = insertSorted(c.OtherPIDs, c.PID)
+		c.PID = pid
+	default:
+		c.OtherPIDs = insertSorted(c.OtherPIDs, pid)
+	}
+}
+
+func insertSorted(s []uint32, v uint32) []uint32 {
+	i, found := slices.BinarySearch(s, v)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, v)
+}
+
+// resetOwners clears the owners of every row before a fresh assignment.
+func (r *resolver) resetOwners(rows []tcptable.Connection) {
+	for i := range rows {
+		rows[i].PID, rows[i].OtherPIDs = 0, nil
+	}
+}
+
+// searchOthers scans processes outside the queried namespace, one at a
+// time, until no wanted socket is left without an owner.
+func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection, left int, trust bool) (int, error) {
+	sc := r.scanners[0]
+	for _, e := range r.others {
+		if left == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return left, err
+		}
+		r.scan(e, trust, sc)
+		if e.gone {
+			r.noteGone(e)
+			e.fds = e.fds[:0]
+			continue
+		}
+		left = r.assign(rows, []*procEntry{e}, left)
+	}
+	return left, nil
+}
+
+// knownUnresolvable reports whether every socket still without an owner
+// was also unresolved after the last full walk (a kernel socket, one held
+// in another PID namespace or by a process the caller may not inspect):
+// walking everything again would find nothing new.
+func (r *resolver) knownUnresolvable(rows []tcptable.Connection) bool {
+	for i := range rows {
+		c := &rows[i]
+		if c.Socket == 0 || c.PID != 0 {
+			continue
+		}
+		if _, ok := r.unresolvable[uint32(c.Socket)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// rememberUnresolved keeps the inodes no walk could resolve.
+func (r *resolver) rememberUnresolved(rows []tcptable.Connection, left int) {
+	clear(r.unresolvable)
+	if left == 0 {
+		return
+	}
+	for i := range rows {
+		if c := &rows[i]; c.Socket != 0 && c.PID == 0 {
+			r.unresolvable[uint32(c.Socket)] = struct{}{}
+		}
+	}
+}
+
+// verifyShared rescans, trusting nothing, the processes that share a
+// socket: a cached descriptor could have been closed and its number reused
+// while another holder kept the socket alive. If a rescan changes
+// anything, owners are assigned again.
+func (r *resolver) verifyShared(ctx context.Context, rows []tcptable.Connection) error {
+	var holders []*procEntry
+	for i := range rows {
+		c := &rows[i]
+		if len(c.OtherPIDs) == 0 {
+			continue
+		}
+		for _, pid := range c.Owners() {
+			if e := r.procs[pid]; e != nil && !slices.Contains(holders, e) {
+				holders = append(holders, e)
+			}
+		}
+	}
+	if len(holders) == 0 {
+		return nil
+	}
+	changed := false
+	for _, e := range holders {
+		before := slices.Clone(e.fds)
+		r.scan(e, false, r.scanners[0])
+		changed = changed || e.gone || !slices.Equal(before, e.fds)
+	}
+	if !changed {
+		return ctx.Err()
+	}
+	r.resetOwners(rows)
+	left := r.assign(rows, r.inNS, len(r.wanted))
+	r.assignScannedOthers(rows, left)
+	return ctx.Err()
+}
+
+// assignScannedOthers re-applies the descriptors of other-namespace
+// processes scanned in this poll.
+func (r *resolver) assignScannedOthers(rows []tcptable.Connection, left int) {
+	for _, e := range r.others {
+		if left == 0 {
+			return
+		}
+		if len(e.fds) > 0 && e.gen == r.gen {
+			left = r.assign(rows, []*procEntry{e}, left)
+		}
+	}
+}
+
+// setStatuses fills OwnerStatus from what the walk found.
+func (r *resolver) setStatuses(rows []tcptable.Connection) {
+	exited := map[uint32]bool{}
+	for _, ino := range r.goneInodes {
+		if _, ok := r.wanted[ino]; ok {
+			exited[ino] = true
+		}
+	}
+	denied := false
+	for _, e := range r.procs {
+		if e.denied {
+			denied = true
+			break
+		}
+	}
+	for i := range rows {
+		c := &rows[i]
+		switch {
+		case c.PID != 0:
+			c.OwnerStatus = tcptable.OwnerOK
+		case c.Socket == 0:
+			c.OwnerStatus = tcptable.OwnerKernel
+		case exited[uint32(c.Socket)]:
+			c.OwnerStatus = tcptable.OwnerExited
+		case denied:
+			c.OwnerStatus = tcptable.OwnerPermissionDenied
+		case len(r.inNS) == 0:
+			c.OwnerStatus = tcptable.OwnerOtherNamespace
+		default:
+			c.OwnerStatus = tcptable.OwnerNotFound
+		}
+	}
+}
+
+// setModules fills Module from /proc/PID/comm and /proc/PID/exe, read once
+// per process lifetime.
+func (r *resolver) setModules(rows []tcptable.Connection) {
+	for i := range rows {
+		c := &rows[i]
+		if c.PID == 0 {
+			c.ModuleStatus = c.OwnerStatus
+			continue
+		}
+		e := r.procs[c.PID]
+		if e == nil {
+			c.ModuleStatus = tcptable.OwnerExited
+			continue
+		}
+		if e.modStatus == 0 {
+			r.loadModule(e)
+		}
+		c.Module, c.ModuleStatus = e.mod, e.modStatus
+		if e.modStatus == tcptable.OwnerOK {
+			c.ModuleSource = tcptable.SourceProcfs
+		}
+	}
+}
+
+// loadModule reads a process's name and executable path.
+func (r *resolver) loadModule(e *procEntry) {
+	comm, err := readSmall(r.rootFD, e.dir+"/comm", r.statBuf)
+	switch {
+	case err == nil:
+		e.mod.Name = parseComm(comm)
+		e.modStatus = tcptable.OwnerOK
+	case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
+		e.modStatus = tcptable.OwnerPermissionDenied
+		return
+	default:
+		e.modStatus = tcptable.OwnerExited
+		return
+	}
+	buf := make([]byte, unix.PathMax)
+	if n, err := unix.Readlinkat(r.rootFD, e.dir+"/exe", buf); err == nil {
+		e.mod.Path = string(buf[:n])
+	}
+}

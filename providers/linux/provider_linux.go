@@ -1,0 +1,302 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable"
+)
+
+// Provider reads the Linux TCP table. It is safe for concurrent use; calls
+// to Table are serialized.
+type Provider struct {
+	mu     sync.Mutex
+	cfg    config
+	closed bool
+	source Source // SourceNetlink or SourceProcNet once decided
+	nsFD   int    // -1 without WithNetNS
+	netns  uint64 // inode of the queried namespace
+	diag   *diagConn
+	res    *resolver
+	// lastRows sizes the next answer's slice, so that a steady poll
+	// allocates the table once.
+	lastRows int
+}
+
+var _ tcptable.Provider = (*Provider)(nil)
+
+// New returns a provider for the network namespace of the calling thread,
+// or the one WithNetNS names.
+func New(opts ...Option) (*Provider, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.source > SourceProcNet {
+		return nil, fmt.Errorf("tcptable/linux: %w: unknown source %v", tcptable.ErrInvalid, cfg.source)
+	}
+	if cfg.workers <= 0 {
+		cfg.workers = min(runtime.GOMAXPROCS(0), maxWorkers)
+	}
+	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
+	var err error
+	if cfg.netns != "" {
+		if p.nsFD, p.netns, err = openNetNS(cfg.netns); err != nil {
+			return nil, err
+		}
+	} else if p.netns, err = selfNetNS(); err != nil {
+		return nil, err
+	}
+	if p.res, err = newResolver(cfg.procRoot, !cfg.noCache, cfg.workers); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if p.source != SourceProcNet {
+		if err := p.openDiag(); err != nil {
+			if p.source == SourceNetlink || !diagUnavailable(err) {
+				p.Close()
+				return nil, err
+			}
+			p.source = SourceProcNet
+		}
+	}
+	return p, nil
+}
+
+// Source reports the table source in use: SourceNetlink or SourceProcNet.
+func (p *Provider) Source() Source {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.source == SourceAuto {
+		return SourceNetlink
+	}
+	return p.source
+}
+
+// openDiag opens the sock_diag socket, inside the queried namespace.
+func (p *Provider) openDiag() error {
+	if p.nsFD < 0 {
+		d, err := openDiag()
+		p.diag = d
+		return err
+	}
+	var d *diagConn
+	err := inNetNS(p.nsFD, func() (err error) {
+		d, err = openDiag()
+		return err
+	})
+	if err != nil && d != nil {
+		d.close()
+		d = nil
+	}
+	p.diag = d
+	return err
+}
+
+// diagUnavailable reports whether err means sock_diag cannot be used here
+// at all, as opposed to a transient failure.
+func diagUnavailable(err error) bool {
+	for _, e := range []error{unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.EPERM, unix.EACCES,
+		unix.ENOENT, unix.EOPNOTSUPP, unix.EINVAL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close releases the netlink socket and /proc descriptors. It is
+// idempotent.
+func (p *Provider) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if p.diag != nil {
+		errs = append(errs, p.diag.close())
+		p.diag = nil
+	}
+	if p.res != nil {
+		errs = append(errs, p.res.close())
+	}
+	if p.nsFD >= 0 {
+		errs = append(errs, unix.Close(p.nsFD))
+	}
+	return errors.Join(errs...)
+}
+
+// Table returns the rows of the TCP table that q matches. See
+// tcptable.Provider. When the kernel keeps reporting that the table changed
+// during the dump, Table returns the last rows it read together with an
+// error wrapping tcptable.ErrInconsistent.
+func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("tcptable/linux: Table: %w", tcptable.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("tcptable/linux: Table: %w", err)
+	}
+	detail := q.Detail()
+	var resErr error
+	var wg sync.WaitGroup
+	if detail.WantPIDs() {
+		// Scan the namespace's processes while the kernel dumps.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resErr = p.res.begin(ctx, p.netns)
+		}()
+	}
+	rows, tableErr := p.collect(ctx, q)
+	wg.Wait()
+	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {
+		return nil, tableErr
+	}
+	if resErr == nil && detail.WantPIDs() {
+		resErr = p.res.finish(ctx, rows, detail.WantModules())
+	}
+	if resErr != nil {
+		return nil, fmt.Errorf("tcptable/linux: owners: %w", resErr)
+	}
+	markNotRequested(rows, detail)
+	if q.PID != 0 || q.Process != "" {
+		rows = q.Filter(rows)
+	}
+	p.lastRows = len(rows)
+	return rows, tableErr
+}
+
+// markNotRequested sets the statuses of the detail the query did not ask for.
+func markNotRequested(rows []tcptable.Connection, d tcptable.OwnerDetail) {
+	if d.WantModules() {
+		return
+	}
+	for i := range rows {
+		if !d.WantPIDs() {
+			rows[i].OwnerStatus = tcptable.OwnerNotRequested
+		}
+		rows[i].ModuleStatus = tcptable.OwnerNotRequested
+	}
+}
+
+// collect reads the rows matching q's state and address conditions from
+// the table source, falling back from netlink to /proc/net in SourceAuto.
+func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	mask := stateMask(q)
+	rows := make([]tcptable.Connection, 0, p.lastRows+p.lastRows/8+16)
+	if mask == 0 {
+		return rows, nil
+	}
+	zone := p.zoner()
+	add := func(r *diagRow) {
+		if mask&(1<<r.State) == 0 {
+			return
+		}
+		c, ok := connFromRow(r, zone)
+		if ok && q.MatchAddr(&c) {
+			rows = append(rows, c)
+		}
+	}
+	if p.source != SourceProcNet {
+		if p.diag == nil {
+			if err := p.openDiag(); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		rows, err = p.dumpAll(ctx, q, mask, &rows, add)
+		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
+			return rows, err
+		}
+		p.source = SourceProcNet // sock_diag refused: fall back for good
+		p.diag.close()
+		p.diag = nil
+		rows = rows[:0]
+	}
+	return rows, p.readProcNet(ctx, q, add)
+}
+
+// families lists the kernel families q can match.
+func families(q tcptable.Query) []uint8 {
+	var f []uint8
+	if q.MatchFamily(tcptable.IPv4) {
+		f = append(f, afInet)
+	}
+	if q.MatchFamily(tcptable.IPv6) {
+		f = append(f, afInet6)
+	}
+	return f
+}
+
+// dumpAll dumps each family, restarting a family whose dump the kernel
+// marked as interrupted up to the configured number of times.
+func (p *Provider) dumpAll(ctx context.Context, q tcptable.Query, mask uint32, rows *[]tcptable.Connection, add func(*diagRow)) ([]tcptable.Connection, error) {
+	var inconsistent []string
+	for _, fam := range families(q) {
+		for attempt := 0; ; attempt++ {
+			start := len(*rows)
+			intr, err := p.diag.dump(ctx, fam, mask, add)
+			if err != nil {
+				if errors.Is(err, errDumpAborted) {
+					p.diag.close()
+					p.diag = nil
+				}
+				return nil, err
+			}
+			if !intr {
+				break
+			}
+			if attempt >= p.cfg.dumpRetries {
+				inconsistent = append(inconsistent, familyName(fam))
+				break
+			}
+			*rows = (*rows)[:start]
+		}
+	}
+	if inconsistent != nil {
+		return *rows, fmt.Errorf("tcptable/linux: sock_diag %v dump interrupted %d times: %w",
+			inconsistent, p.cfg.dumpRetries+1, tcptable.ErrInconsistent)
+	}
+	return *rows, nil
+}
+
+func familyName(f uint8) string {
+	if f == afInet {
+		return "AF_INET"
+	}
+	return "AF_INET6"
+}
+
+// zoner returns the zone namer for this call: interface names of the
+// caller's namespace, looked up once per index, or numeric zones for
+// another namespace (whose interface names this process cannot see).
+func (p *Provider) zoner() zoner {
+	if p.nsFD >= 0 {
+		return numericZone
+	}
+	names := map[uint32]string{}
+	return func(idx uint32) string {
+		if n, ok := names[idx]; ok {
+			return n
+		}
+		n := numericZone(idx)
+		if ifi, err := net.InterfaceByIndex(int(idx)); err == nil && ifi.Name != "" {
+			n = ifi.Name
+		}
+		names[idx] = n
+		return n
+	}
+}

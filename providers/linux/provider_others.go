@@ -1,0 +1,33 @@
+//go:build !linux
+
+package linux
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/tcptable/tcptable"
+)
+
+// Provider reads the Linux TCP table; on this OS it cannot be created.
+type Provider struct{}
+
+var _ tcptable.Provider = (*Provider)(nil)
+
+// New returns an error wrapping tcptable.ErrNotSupported: the Linux
+// provider needs Linux.
+func New(opts ...Option) (*Provider, error) {
+	return nil, fmt.Errorf("tcptable/linux: New on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+}
+
+// Source reports SourceAuto: no source is in use.
+func (p *Provider) Source() Source { return SourceAuto }
+
+// Table returns an error wrapping tcptable.ErrNotSupported.
+func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	return nil, fmt.Errorf("tcptable/linux: Table on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+}
+
+// Close does nothing.
+func (p *Provider) Close() error { return nil }
