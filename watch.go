@@ -123,6 +123,7 @@ type Watcher struct {
 	q      Query
 	now    func() time.Time
 	polled bool
+	at     time.Time    // when the last good snapshot was taken
 	table  []Connection // the last good snapshot, FirstSeen stamped
 	d      differ
 	events []Event
@@ -177,7 +178,7 @@ func (w *Watcher) Poll(ctx context.Context) ([]Event, error) {
 	for i := range w.events {
 		w.events[i].Time = now
 	}
-	w.polled = true
+	w.polled, w.at = true, now
 	w.table = next
 	w.d.prevIdx, w.d.nextIdx = w.d.nextIdx, w.d.prevIdx
 	return w.events, nil
@@ -186,6 +187,10 @@ func (w *Watcher) Poll(ctx context.Context) ([]Event, error) {
 // Table returns the last good snapshot with FirstSeen stamped on every row,
 // or nil before the first successful Poll. The caller must not modify it.
 func (w *Watcher) Table() []Connection { return w.table }
+
+// PolledAt returns when the last good snapshot (Table) was taken: the
+// Time of its events. It is zero before the first successful Poll.
+func (w *Watcher) PolledAt() time.Time { return w.at }
 
 // FirstSeen returns when the Watcher first saw the connection with key k,
 // if it is in the last good snapshot.

@@ -210,6 +210,7 @@ func TestWatcherPoll(t *testing.T) {
 	ev, err := w.Poll(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, ev, "the baseline reports nothing")
+	assert.Equal(t, t0.Add(1*time.Second), w.PolledAt())
 	require.Len(t, w.Table(), 1)
 	assert.Equal(t, t0.Add(1*time.Second), w.Table()[0].FirstSeen)
 
@@ -225,6 +226,7 @@ func TestWatcherPoll(t *testing.T) {
 	assert.ErrorIs(t, err, tcptable.ErrInconsistent)
 	assert.Empty(t, ev)
 	assert.Len(t, w.Table(), 2, "a failed poll keeps the last good snapshot")
+	assert.Equal(t, t0.Add(2*time.Second), w.PolledAt())
 
 	ev, err = w.Poll(ctx)
 	require.NoError(t, err)

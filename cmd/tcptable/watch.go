@@ -42,7 +42,7 @@ func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *dis
 				return exitFail
 			}
 			if o.summary && (first || len(events) > 0) {
-				if err := a.printSummary(w.Table(), o, d); err != nil {
+				if err := a.printSummary(w.Table(), w.PolledAt(), o, d); err != nil {
 					a.errorf("writing output: %v", err)
 					return exitFail
 				}
@@ -79,8 +79,8 @@ func (a *app) printEvents(ctx context.Context, events []tcptable.Event, o *optio
 }
 
 // printSummary prints the --watch --summary line.
-func (a *app) printSummary(rows []tcptable.Connection, o *options, d *display) error {
-	s, now := summarize(rows), a.now()
+func (a *app) printSummary(rows []tcptable.Connection, now time.Time, o *options, d *display) error {
+	s := summarize(rows)
 	if o.format == formatNDJSON {
 		b, err := json.Marshal(struct {
 			Time    string   `json:"time"`
@@ -114,6 +114,6 @@ func (d *display) eventLine(e *tcptable.Event) string {
 		pid = pidCell(&e.Before) + ">" + pid
 		process = processCell(&e.Before) + ">" + process
 	}
-	return fmt.Sprintf("%s %-13s %-12s %-21s %-21s %-7s %s\n",
+	return fmt.Sprintf("%s %-13s %-22s %-21s %-21s %-7s %s\n",
 		d.stamp(e.Time), e.Kind, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
 }
