@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
+	"os"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/mock"
+	"github.com/tcptable/tcptable/providers/native"
 )
 
 var (
@@ -190,62 +195,71 @@ func (c *clock) now() time.Time { c.t = c.t.Add(time.Second); return c.t }
 var t0 = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 
 func TestWatcherPoll(t *testing.T) {
-	finWait := with(est, func(c *tcptable.Connection) { c.State = tcptable.StateFinWait1 })
-	inconsistent := fmt.Errorf("linux: %w", tcptable.ErrInconsistent)
-	p := &scripted{steps: []step{
-		{rows: []tcptable.Connection{lsn}},                        // t0+1: baseline
-		{rows: []tcptable.Connection{lsn, est}},                   // t0+2: est opened
-		{err: errors.New("boom")},                                 // no clock reading
-		{rows: []tcptable.Connection{finWait}, err: inconsistent}, // partial: ignored
-		{rows: []tcptable.Connection{lsn, finWait}},               // t0+3: state change
-		{rows: []tcptable.Connection{finWait, v6}},                // t0+4: lsn closed, v6 opened
-	}}
+	p := mock.New(lsn)
 	clk := &clock{t: t0}
 	w := tcptable.NewWatcher(p, tcptable.Query{}, tcptable.WithClock(clk.now))
 	assert.Nil(t, w.Table())
+	assert.True(t, w.PolledAt().IsZero())
 	_, ok := w.FirstSeen(lsn.Key())
 	assert.False(t, ok)
 	ctx := context.Background()
+	poll := func() []tcptable.Event {
+		t.Helper()
+		ev, err := w.Poll(ctx)
+		require.NoError(t, err)
+		return ev
+	}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 
-	ev, err := w.Poll(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, ev, "the baseline reports nothing")
-	assert.Equal(t, t0.Add(1*time.Second), w.PolledAt())
+	assert.Empty(t, poll(), "the baseline reports nothing")
+	assert.Equal(t, at(1), w.PolledAt())
 	require.Len(t, w.Table(), 1)
-	assert.Equal(t, t0.Add(1*time.Second), w.Table()[0].FirstSeen)
+	assert.Equal(t, at(1), w.Table()[0].FirstSeen)
 
-	ev, err = w.Poll(ctx)
-	require.NoError(t, err)
+	p.Add(est)
+	ev := poll()
 	assert.Equal(t, []string{"opened " + est.Key().String()}, kinds(ev))
-	assert.Equal(t, t0.Add(2*time.Second), ev[0].Time)
-	assert.Equal(t, t0.Add(2*time.Second), ev[0].After.FirstSeen)
+	assert.Equal(t, at(2), ev[0].Time)
+	assert.Equal(t, at(2), ev[0].After.FirstSeen)
 
+	boom := errors.New("boom")
+	p.FailNext(boom, fmt.Errorf("linux: %w", tcptable.ErrInconsistent))
+	p.Remove(lsn.Key())
+	_, err := w.Poll(ctx)
+	assert.ErrorIs(t, err, boom)
 	_, err = w.Poll(ctx)
-	assert.EqualError(t, err, "boom")
-	ev, err = w.Poll(ctx)
 	assert.ErrorIs(t, err, tcptable.ErrInconsistent)
-	assert.Empty(t, ev)
 	assert.Len(t, w.Table(), 2, "a failed poll keeps the last good snapshot")
-	assert.Equal(t, t0.Add(2*time.Second), w.PolledAt())
+	assert.Equal(t, at(2), w.PolledAt())
+	p.Add(lsn)
 
-	ev, err = w.Poll(ctx)
-	require.NoError(t, err)
+	p.SetState(est.Key(), tcptable.StateFinWait1)
+	ev = poll()
 	require.Equal(t, []string{"state-changed " + est.Key().String()}, kinds(ev))
 	assert.Equal(t, tcptable.StateEstablished, ev[0].Before.State)
 	assert.Equal(t, tcptable.StateFinWait1, ev[0].After.State)
-	assert.Equal(t, t0.Add(2*time.Second), ev[0].Before.FirstSeen)
-	assert.Equal(t, t0.Add(2*time.Second), ev[0].After.FirstSeen, "FirstSeen survives a state change")
-	assert.Equal(t, t0.Add(3*time.Second), ev[0].Time)
+	assert.Equal(t, at(2), ev[0].Before.FirstSeen)
+	assert.Equal(t, at(2), ev[0].After.FirstSeen, "FirstSeen survives a state change")
+	assert.Equal(t, at(3), ev[0].Time)
 
-	ev, err = w.Poll(ctx)
-	require.NoError(t, err)
+	p.Update(est.Key(), func(c *tcptable.Connection) { c.PID, c.Module.Name = 21, "cli2" })
+	ev = poll()
+	require.Equal(t, []string{"owner-changed " + est.Key().String()}, kinds(ev))
+	assert.Equal(t, uint32(20), ev[0].Before.PID)
+	assert.Equal(t, uint32(21), ev[0].After.PID)
+	assert.Equal(t, at(2), ev[0].After.FirstSeen, "FirstSeen survives an owner change")
+
+	p.Remove(lsn.Key())
+	p.Add(v6)
+	ev = poll()
 	assert.Equal(t, []string{"closed " + lsn.Key().String(), "opened " + v6.Key().String()}, kinds(ev))
+	assert.Equal(t, at(1), ev[0].Before.FirstSeen)
 	fs, ok := w.FirstSeen(est.Key())
 	assert.True(t, ok)
-	assert.Equal(t, t0.Add(2*time.Second), fs)
+	assert.Equal(t, at(2), fs)
 	fs, ok = w.FirstSeen(v6.Key())
 	assert.True(t, ok)
-	assert.Equal(t, t0.Add(4*time.Second), fs)
+	assert.Equal(t, at(5), fs)
 	_, ok = w.FirstSeen(lsn.Key())
 	assert.False(t, ok, "closed connections are forgotten")
 	for _, c := range w.Table() {
@@ -253,11 +267,36 @@ func TestWatcherPoll(t *testing.T) {
 		assert.Equal(t, got, c.FirstSeen)
 	}
 
-	ev, err = w.Poll(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, ev, "no change, no event")
+	p.Add(lsn)
+	ev = poll()
+	assert.Equal(t, []string{"opened " + lsn.Key().String()}, kinds(ev))
+	assert.Equal(t, at(6), ev[0].After.FirstSeen, "a reopened connection is new")
+	assert.Empty(t, poll(), "no change, no event")
 	fs, _ = w.FirstSeen(v6.Key())
-	assert.Equal(t, t0.Add(4*time.Second), fs, "a reopened-then-stable row keeps its first sighting")
+	assert.Equal(t, at(5), fs)
+
+	require.NoError(t, p.Close())
+	_, err = w.Poll(ctx)
+	assert.ErrorIs(t, err, tcptable.ErrClosed)
+}
+
+// TestWatcherPartialTable checks that the rows a provider returns with
+// ErrInconsistent are not diffed: they would report false closes.
+func TestWatcherPartialTable(t *testing.T) {
+	p := &scripted{steps: []step{
+		{rows: []tcptable.Connection{lsn, est}},
+		{rows: []tcptable.Connection{est}, err: fmt.Errorf("linux: %w", tcptable.ErrInconsistent)},
+		{rows: []tcptable.Connection{lsn, est}},
+	}}
+	w := tcptable.NewWatcher(p, tcptable.Query{})
+	for range 3 {
+		ev, err := w.Poll(context.Background())
+		assert.Empty(t, ev)
+		if err != nil {
+			assert.ErrorIs(t, err, tcptable.ErrInconsistent)
+		}
+		assert.Len(t, w.Table(), 2)
+	}
 }
 
 func TestWatcherQuery(t *testing.T) {
@@ -373,3 +412,62 @@ func (f *flipper) Table(context.Context, tcptable.Query) ([]tcptable.Connection,
 }
 
 func (f *flipper) Close() error { return nil }
+
+// TestWatchRealOS watches this host through the native provider while the
+// test opens and closes a listener.
+func TestWatchRealOS(t *testing.T) {
+	p, err := native.New()
+	if errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("no native provider on %s yet (%v); the Watcher is covered against fakes above", runtime.GOOS, err)
+	}
+	require.NoError(t, err)
+	defer p.Close()
+	watchListenerOpenClose(t, p)
+}
+
+// watchListenerOpenClose opens and closes a listener on 127.0.0.1 and
+// checks that a Watcher over p reports both, with this process as owner.
+func watchListenerOpenClose(t *testing.T, p tcptable.Provider) {
+	ctx := context.Background()
+	w := tcptable.NewWatcher(p, tcptable.Query{Class: tcptable.ClassListeners, Family: tcptable.IPv4})
+	_, err := w.Poll(ctx)
+	require.NoError(t, err)
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	addr := netip.MustParseAddrPort(ln.Addr().String())
+	opened := pollUntil(t, w, func(e *tcptable.Event) bool { return e.Kind == tcptable.EventOpened && e.After.Local == addr })
+	assert.Equal(t, tcptable.StateListen, opened.After.State)
+	assert.False(t, opened.After.FirstSeen.IsZero())
+	assert.Equal(t, opened.Time, opened.After.FirstSeen)
+	if opened.After.OwnerStatus == tcptable.OwnerOK {
+		assert.Equal(t, uint32(os.Getpid()), opened.After.PID)
+	} else {
+		t.Logf("owner not reported: %v", opened.After.OwnerStatus)
+	}
+
+	require.NoError(t, ln.Close())
+	closed := pollUntil(t, w, func(e *tcptable.Event) bool { return e.Kind == tcptable.EventClosed && e.Key == opened.Key })
+	assert.Equal(t, opened.After.FirstSeen, closed.Before.FirstSeen, "FirstSeen kept until the close")
+}
+
+// pollUntil polls w until an event satisfies ok, for at most 10 seconds.
+func pollUntil(t *testing.T, w *tcptable.Watcher, ok func(*tcptable.Event) bool) tcptable.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		events, err := w.Poll(context.Background())
+		if !errors.Is(err, tcptable.ErrInconsistent) {
+			require.NoError(t, err)
+		}
+		for i := range events {
+			if ok(&events[i]) {
+				return events[i]
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the expected event did not come within 10s")
+	return tcptable.Event{}
+}
