@@ -66,16 +66,20 @@ func checkConcurrent(s *session, _ string) {
 			for i := range concurrentCalls {
 				q := concurrentQueries[(g+i)%len(concurrentQueries)]
 				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
-				rows, err := s.p.Table(ctx, q)
+				a := s.guarded(ctx, q)
 				cancel()
-				if err != nil {
-					fail("concurrent Table(%s): %v", showQuery(q), err)
-					continue
+				if a.broken != "" {
+					fail("concurrent call: %s", a.broken)
+					return
 				}
-				for _, msg := range checkAnswer(q, rows, s.me, s.cfg) {
+				if a.err != nil {
+					fail("concurrent Table(%s): %v", showQuery(q), a.err)
+					return
+				}
+				for _, msg := range checkAnswer(q, a.rows, s.me, s.cfg) {
 					fail("concurrent Table(%s): %s", showQuery(q), msg)
 				}
-				if _, err := expect(rows, tp, tcptable.StateListen); err != nil {
+				if _, err := expect(a.rows, tp, tcptable.StateListen); err != nil {
 					fail("concurrent Table(%s): %v", showQuery(q), err)
 				}
 			}

@@ -36,41 +36,51 @@ type testingT interface {
 // the suite declares that it ignores its context.
 func (s *session) grace() time.Duration { return s.cfg.timeout }
 
-// call runs Table(ctx, q) on a separate goroutine, so that a provider that
-// hangs or panics fails the subtest instead of stopping the suite.
-func (s *session) call(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
-	s.t.Helper()
-	type result struct {
-		rows  []tcptable.Connection
-		err   error
-		panic string
-	}
-	ch := make(chan result, 1)
+// answer is the outcome of one guarded Table call. broken, when not
+// empty, says that the call panicked or did not return in time.
+type answer struct {
+	rows   []tcptable.Connection
+	err    error
+	broken string
+}
+
+// guarded runs Table(ctx, q) on a separate goroutine, so that a provider
+// that hangs or panics is reported instead of stopping the suite. It does
+// not touch s.t, so any goroutine may call it.
+func (s *session) guarded(ctx context.Context, q tcptable.Query) answer {
+	ch := make(chan answer, 1)
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
-				ch <- result{panic: fmt.Sprintf("%v\n%s", r, debug.Stack())}
+				ch <- answer{broken: fmt.Sprintf("Table(%s) panicked: %v\n%s", showQuery(q), r, debug.Stack())}
 			}
 		}()
 		rows, err := s.p.Table(ctx, q)
-		ch <- result{rows: rows, err: err}
+		ch <- answer{rows: rows, err: err}
 	}()
 	limit := s.cfg.timeout + s.grace()
 	if dl, ok := ctx.Deadline(); ok {
-		limit = time.Until(dl) + s.grace()
+		limit = max(time.Until(dl), 0) + s.grace()
 	}
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	select {
-	case r := <-ch:
-		if r.panic != "" {
-			s.t.Fatalf("Table(%s) panicked: %s", showQuery(q), r.panic)
-		}
-		return r.rows, r.err
+	case a := <-ch:
+		return a
 	case <-timer.C:
-		s.t.Fatalf("Table(%s) did not return within %v after its context's deadline: the provider hangs or ignores its context", showQuery(q), s.grace())
-		return nil, nil
+		return answer{broken: fmt.Sprintf("Table(%s) did not return within %v after its context's deadline: the provider hangs or ignores its context", showQuery(q), s.grace())}
 	}
+}
+
+// call is guarded for the subtest's goroutine: a broken call fails the
+// subtest at once.
+func (s *session) call(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	s.t.Helper()
+	a := s.guarded(ctx, q)
+	if a.broken != "" {
+		s.t.Fatalf("%s", a.broken)
+	}
+	return a.rows, a.err
 }
 
 // table calls Table with the suite's timeout, fails the subtest on an

@@ -24,9 +24,13 @@ func loopback(network string) (netip.Addr, error) {
 }
 
 // ownRowLocked returns a row owned by the calling process, the way a real
-// provider reports one: PID, module (this executable), statuses OK.
+// provider reports one: PID, module (this executable), statuses OK, and a
+// made-up socket identity (as Linux reports the inode), so that a
+// listener's Key does not depend on its owner.
 func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
+	p.sockets++
 	c := tcptable.Connection{
+		Socket:       p.sockets,
 		State:        s,
 		Local:        local,
 		Remote:       remote,
@@ -144,11 +148,12 @@ func (c *pair) CloseWrite() error {
 }
 
 // CloseActive leaves the client in TIME-WAIT, owned by the kernel as on a
-// real OS (PID 0, OwnerKernel, no module), and removes the server's row.
+// real OS (PID 0, OwnerKernel, no module, no socket), and removes the
+// server's row.
 func (c *pair) CloseActive() error {
 	ok := c.p.Update(c.client, func(r *tcptable.Connection) {
 		r.State = tcptable.StateTimeWait
-		r.PID, r.OtherPIDs, r.OwnerStatus = 0, nil, tcptable.OwnerKernel
+		r.PID, r.OtherPIDs, r.OwnerStatus, r.Socket = 0, nil, tcptable.OwnerKernel, 0
 		r.Module, r.ModuleStatus, r.ModuleSource = tcptable.Module{}, tcptable.OwnerKernel, tcptable.SourceNone
 	})
 	c.p.Remove(c.server)

@@ -23,6 +23,7 @@ type Provider struct {
 	latency  time.Duration
 	queries  []tcptable.Query
 	nextPort uint16 // where the search for a free simulated port resumes
+	sockets  uint64 // the last simulated socket identity handed out
 	self     tcptable.Module
 	pid      uint32
 }

@@ -1,0 +1,254 @@
+package conformance_test
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/providers/mock"
+)
+
+// wrapper is a provider around the mock whose Table does something else
+// (a defect, or something odd but legal). Close is the mock's unless
+// closeFn replaces it.
+type wrapper struct {
+	*mock.Provider
+	table   func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error)
+	closeFn func() error
+}
+
+func (w *wrapper) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	return w.table(ctx, q)
+}
+
+func (w *wrapper) Close() error {
+	if w.closeFn != nil {
+		return w.closeFn()
+	}
+	return w.Provider.Close()
+}
+
+// editRows returns a Table that edits every row of the mock's answer.
+func editRows(p *mock.Provider, edit func(c *tcptable.Connection)) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		rows, err := p.Table(ctx, q)
+		for i := range rows {
+			edit(&rows[i])
+		}
+		return rows, err
+	}}
+}
+
+// editAnswer returns a Table that edits the mock's whole answer.
+func editAnswer(p *mock.Provider, edit func(rows []tcptable.Connection) []tcptable.Connection) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		rows, err := p.Table(ctx, q)
+		return edit(rows), err
+	}}
+}
+
+// editQuery returns a Table that changes the query before the mock sees it.
+func editQuery(p *mock.Provider, edit func(q *tcptable.Query)) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		edit(&q)
+		return p.Table(ctx, q)
+	}}
+}
+
+// zeroPIDs returns a provider that consistently knows no owner for the
+// rows pick selects: it edits the mock's own rows before every call, so
+// that filters on PIDs agree with what it reports.
+func zeroPIDs(p *mock.Provider, pick func(c *tcptable.Connection) bool) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		for _, c := range p.Rows() {
+			if c.PID != 0 && pick(&c) {
+				p.Update(c.Key(), func(c *tcptable.Connection) {
+					c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, tcptable.OwnerNotSupported
+					c.Module, c.ModuleStatus, c.ModuleSource = tcptable.Module{}, tcptable.OwnerNotSupported, tcptable.SourceNone
+				})
+			}
+		}
+		return p.Table(ctx, q)
+	}}
+}
+
+// swapBytes swaps the two bytes of ap's port.
+func swapBytes(ap netip.AddrPort) netip.AddrPort {
+	port := ap.Port()
+	return netip.AddrPortFrom(ap.Addr(), port<<8|port>>8)
+}
+
+// defect is a provider that is wrong in one way, and where the suite must
+// say so.
+type defect struct {
+	wrap    func(p *mock.Provider) *wrapper
+	opts    []conformance.Option
+	subtest string // the subtest that must fail
+	message string // what its failure must say
+	passes  string // a subtest that must still pass, if any
+	logs    string // what else the output must say, if anything
+}
+
+// defects are the broken providers the suite must fail.
+var defects = map[string]defect{
+	"drop-listeners": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection {
+				return slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.State == tcptable.StateListen })
+			})
+		},
+		subtest: "Listener/tcp4", message: "no row",
+	},
+	"swap-ends": {
+		// Only connected rows: an ESTABLISHED pair looks right swapped, so
+		// only the half-closed states can catch it.
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) {
+				if c.Remote.Port() != 0 {
+					c.Local, c.Remote = c.Remote, c.Local
+				}
+			})
+		},
+		subtest: "HalfClose/tcp4", message: "want FIN-WAIT-2", passes: "Pair/tcp4",
+	},
+	"byteswap-ports": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.Local, c.Remote = swapBytes(c.Local), swapBytes(c.Remote) })
+		},
+		subtest: "Listener/tcp4", message: "no row",
+	},
+	"shift-states": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.State = c.State%tcptable.StateDeleteTCB + 1 })
+		},
+		subtest: "Listener/tcp4", message: "want LISTEN",
+	},
+	"zero-pids": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) {
+				c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, tcptable.OwnerNotSupported
+			})
+		},
+		subtest: "Listener/tcp4", message: "want this process",
+	},
+	"drop-ipv6": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection {
+				return slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.Family() == tcptable.IPv6 })
+			})
+		},
+		subtest: "Listener/tcp6", message: "no row", passes: "Listener/tcp4",
+	},
+	"duplicate-rows": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection { return append(rows, rows...) })
+		},
+		subtest: "Listener/tcp4", message: "duplicate Key",
+	},
+	"ignore-class": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editQuery(p, func(q *tcptable.Query) { q.Class = tcptable.ClassAll })
+		},
+		subtest: "Filters", message: "does not match the query {Class=listeners}",
+	},
+	"ignore-family": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editQuery(p, func(q *tcptable.Query) { q.Family = tcptable.AnyFamily })
+		},
+		subtest: "Filters", message: "does not match the query {Family=ipv4}",
+	},
+	"ignore-context": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(_ context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				return p.Table(context.Background(), q)
+			}}
+		},
+		subtest: "Cancel", message: "want one wrapping context.Canceled",
+	},
+	"stale-snapshot": {
+		wrap: func(p *mock.Provider) *wrapper {
+			var (
+				once  sync.Once
+				first []tcptable.Connection
+			)
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				once.Do(func() { first, _ = p.Table(ctx, q) })
+				return slices.Clone(first), nil
+			}}
+		},
+		subtest: "Listener/tcp4", message: "still reported",
+	},
+	// Beyond the list: each of these breaks one more rule.
+	"filter-drops-rows": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				rows, err := p.Table(ctx, q)
+				if len(q.States) > 0 {
+					rows = nil
+				}
+				return rows, err
+			}}
+		},
+		subtest: "Filters", message: "Query.Filter on an unfiltered answer",
+	},
+	"owners-ignored": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editQuery(p, func(q *tcptable.Query) { q.Owners = tcptable.OwnerModules })
+		},
+		subtest: "Owners", message: "asked for no owners",
+	},
+	"no-modules": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.Module = tcptable.Module{} })
+		},
+		subtest: "Listener/tcp4", message: "no Module.Name",
+	},
+	"time-wait-owned": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) {
+				if c.State == tcptable.StateTimeWait {
+					c.PID, c.OwnerStatus = 1, tcptable.OwnerOK
+				}
+			})
+		},
+		subtest: "TimeWait/tcp4", message: "want PID 0 and OwnerStatus kernel",
+	},
+	"close-noop": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: p.Table, closeFn: func() error { return nil }}
+		},
+		subtest: "Close", message: "want one wrapping tcptable.ErrClosed",
+	},
+	"panics": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(context.Context, tcptable.Query) ([]tcptable.Connection, error) {
+				panic("defect: index out of range")
+			}}
+		},
+		subtest: "Listener/tcp4", message: "panicked: defect: index out of range",
+	},
+	"zero-pids-despite-gap": {
+		// A gap relaxes exactly its check: listeners may have PID 0, the
+		// pair's ends may not.
+		wrap: func(p *mock.Provider) *wrapper {
+			return zeroPIDs(p, func(*tcptable.Connection) bool { return true })
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoListenerPID, "test: listeners have no PID")},
+		subtest: "Pair/tcp4", message: "want this process", passes: "Listener/tcp4",
+		logs: "declared gap no-listener-pid: test: listeners have no PID",
+	},
+	"hangs": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(context.Context, tcptable.Query) ([]tcptable.Connection, error) {
+				time.Sleep(time.Hour)
+				return nil, nil
+			}}
+		},
+		opts:    []conformance.Option{conformance.WithTimeout(100 * time.Millisecond)},
+		subtest: "Listener/tcp4", message: "did not return within",
+	},
+}
