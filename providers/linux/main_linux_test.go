@@ -1,0 +1,45 @@
+package linux_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/providers/linux"
+)
+
+// envDump makes the test binary print the provider's table of its own
+// namespace as JSON and exit: the unprivileged half of the differential
+// test runs it as nobody.
+const envDump = "TCPTABLE_LINUX_TEST_DUMP"
+
+func TestMain(m *testing.M) {
+	netnstest.RunChildIfRequested()
+	if os.Getenv(envDump) != "" {
+		os.Exit(dumpMain())
+	}
+	os.Exit(m.Run())
+}
+
+func dumpMain() int {
+	p, err := linux.New()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer p.Close()
+	rows, err := p.Table(context.Background(), tcptable.Query{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(rows); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
