@@ -13,8 +13,12 @@ import (
 //   - a PID without an OwnerStatus gets OwnerOK;
 //   - a Module without a ModuleStatus gets OwnerOK, and ModuleSource
 //     SourceSynthetic if it has none;
-//   - a listener (StateListen) without a valid Remote gets the unspecified
-//     address of its Local's family and port 0.
+//   - a row without a Remote (a listener, typically) gets the unspecified
+//     address of its Local's family and port 0, as a real listener shows.
+//
+// The methods that take a Key (Remove, SetState, Update) complete it the
+// same way, so the Key of a hand-written listener without a Remote finds
+// the row Add stored.
 func (p *Provider) Add(conns ...tcptable.Connection) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -46,14 +50,23 @@ func complete(c tcptable.Connection) tcptable.Connection {
 			c.ModuleSource = tcptable.SourceSynthetic
 		}
 	}
-	if c.State == tcptable.StateListen && !c.Remote.IsValid() && c.Local.IsValid() {
+	if !c.Remote.IsValid() && c.Local.IsValid() {
 		c.Remote = unspecified(c.Local)
 	}
 	return c
 }
 
+// completeKey completes k as complete completes a row.
+func completeKey(k tcptable.Key) tcptable.Key {
+	if !k.Remote.IsValid() && k.Local.IsValid() {
+		k.Remote = unspecified(k.Local)
+	}
+	return k
+}
+
 // indexLocked returns the index of the row with Key k, or -1.
 func (p *Provider) indexLocked(k tcptable.Key) int {
+	k = completeKey(k)
 	for i := range p.rows {
 		if p.rows[i].Key() == k {
 			return i

@@ -1,0 +1,121 @@
+package mock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/mock"
+)
+
+// whoListens is the code under test in these examples: a downstream
+// function that asks any provider who listens on a port.
+func whoListens(ctx context.Context, p tcptable.Provider, port uint16) ([]string, error) {
+	rows, err := p.Table(ctx, tcptable.Query{Class: tcptable.ClassListeners, LocalPort: port})
+	if err != nil {
+		return nil, fmt.Errorf("who listens on :%d: %w", port, err)
+	}
+	var out []string
+	for _, c := range rows {
+		out = append(out, fmt.Sprintf("%s (pid %d) on %v", c.Module.Name, c.PID, c.Local))
+	}
+	return out, nil
+}
+
+// A downstream unit test serves a hand-written table and checks what its
+// code makes of it.
+func Example() {
+	p := mock.New(
+		tcptable.Connection{
+			State:  tcptable.StateListen,
+			Local:  netip.MustParseAddrPort("0.0.0.0:8080"),
+			PID:    4242,
+			Module: tcptable.Module{Name: "nginx", Path: "/usr/sbin/nginx"},
+		},
+		tcptable.Connection{
+			State:  tcptable.StateEstablished,
+			Local:  netip.MustParseAddrPort("10.0.0.5:8080"),
+			Remote: netip.MustParseAddrPort("10.0.0.9:51000"),
+			PID:    4242,
+			Module: tcptable.Module{Name: "nginx"},
+		},
+		tcptable.Connection{
+			State:  tcptable.StateListen,
+			Local:  netip.MustParseAddrPort("[::1]:5432"),
+			PID:    77,
+			Module: tcptable.Module{Name: "postgres"},
+		},
+	)
+	defer p.Close()
+
+	who, err := whoListens(context.Background(), p, 8080)
+	fmt.Println(who, err)
+
+	// The test can also check what its code asked for.
+	q := p.Queries()[0]
+	fmt.Println(q.Class, q.LocalPort)
+	// Output:
+	// [nginx (pid 4242) on 0.0.0.0:8080] <nil>
+	// listeners 8080
+}
+
+// FailNext makes the code under test meet an error; the error comes back
+// unchanged, so errors.Is works through the code's wrapping.
+func ExampleProvider_FailNext() {
+	p := mock.New()
+	p.FailNext(tcptable.ErrInconsistent)
+
+	_, err := whoListens(context.Background(), p, 8080)
+	fmt.Println(errors.Is(err, tcptable.ErrInconsistent))
+	_, err = whoListens(context.Background(), p, 8080)
+	fmt.Println(err)
+	// Output:
+	// true
+	// <nil>
+}
+
+// Editing the table between two calls shows the code under test a
+// connection moving through its states.
+func ExampleProvider_SetState() {
+	c := tcptable.Connection{
+		State:  tcptable.StateEstablished,
+		Local:  netip.MustParseAddrPort("127.0.0.1:40001"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:8080"),
+		PID:    99,
+	}
+	p := mock.New(c)
+	p.SetState(c.Key(), tcptable.StateFinWait2)
+
+	rows, _ := p.Table(context.Background(), tcptable.Query{States: []tcptable.State{tcptable.StateFinWait2}})
+	fmt.Println(len(rows), rows[0].State, rows[0].OwnerStatus)
+	// Output:
+	// 1 FIN-WAIT-2 ok
+}
+
+// Load replays a table captured on a real host with `tcptable --json`
+// (or written by Save).
+func ExampleLoad() {
+	captured := `[
+  {"state": "LISTEN", "local": "0.0.0.0:22", "remote": "0.0.0.0:0", "pid": 812,
+   "process": "sshd", "path": "/usr/sbin/sshd", "created": null},
+  {"state": "TIME-WAIT", "local": "127.0.0.1:40000", "remote": "127.0.0.1:8080", "pid": 0,
+   "process": "", "path": "", "created": null, "owner_status": "kernel"}
+]`
+	p, err := mock.Load(strings.NewReader(captured))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	who, _ := whoListens(context.Background(), p, 22)
+	fmt.Println(who)
+
+	// A snapshot with a typo fails loudly rather than serving a wrong table.
+	_, err = mock.Load(strings.NewReader(`[{"state": "LISTEN", "locl": "0.0.0.0:22", "remote": "0.0.0.0:0"}]`))
+	fmt.Println(err)
+	// Output:
+	// [sshd (pid 812) on 0.0.0.0:22]
+	// mock: snapshot row 1: unknown key "locl": invalid input
+}
