@@ -1,0 +1,212 @@
+//go:build linux
+
+// Command tcptable-bench times the Linux provider against ss and gopsutil
+// on large TCP tables that it builds in throw-away network namespaces.
+//
+// Run it as root on an idle machine:
+//
+//	go run ./cmd/tcptable-bench -sizes 2000,20000,200000
+//
+// For every size it holds that many ESTABLISHED sockets (both ends of
+// loopback pairs, IPv4 and IPv6) spread over several child processes in
+// one namespace, and times, from inside that namespace: `ss -tan`,
+// `ss -tanp`, the provider's full table with PIDs and names (first poll of
+// a fresh process, then a second poll of the unchanged table), gopsutil's
+// net.Connections("tcp"), `ss -tlnp`, and the provider's listeners-only
+// query with owners. When the table first reaches -elsewhere sockets it
+// also builds a second namespace with -small sockets and times `ss -tanp`
+// against the provider there, while the big table lives elsewhere. It
+// prints medians, ratios and peak RSS.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tcptable/tcptable/internal/netnstest"
+)
+
+// maxPairsPerChild keeps a child's descriptors (two per pair) under the
+// 20,000 hard limit seen on some hosts.
+const maxPairsPerChild = 7500
+
+type options struct {
+	sizes     []int
+	elsewhere int
+	small     int
+	reps      int
+	gopsutil  bool
+	markdown  string
+}
+
+func main() {
+	runRoleIfRequested()
+	netnstest.RunChildIfRequested()
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tcptable-bench:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "tcptable-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (options, error) {
+	var o options
+	sizes := flag.String("sizes", "2000,20000,200000", "comma-separated numbers of ESTABLISHED sockets to measure at")
+	flag.IntVar(&o.elsewhere, "elsewhere", 100000, "sockets in the big namespace for the namespace scenario (0: skip it)")
+	flag.IntVar(&o.small, "small", 2000, "sockets in the small namespace of the namespace scenario")
+	flag.IntVar(&o.reps, "reps", 3, "runs per measurement (the median is reported)")
+	flag.BoolVar(&o.gopsutil, "gopsutil", true, "also time gopsutil net.Connections(\"tcp\")")
+	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a Markdown table to this file")
+	flag.Parse()
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 2 || n > 1_000_000 {
+			return o, fmt.Errorf("-sizes: %q is not a socket count in 2..1000000", s)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	slices.Sort(o.sizes)
+	if o.reps < 1 || o.reps > 100 {
+		return o, fmt.Errorf("-reps %d: want 1..100", o.reps)
+	}
+	if o.elsewhere < 0 || o.small < 2 {
+		return o, fmt.Errorf("-elsewhere must be >= 0 and -small >= 2")
+	}
+	return o, nil
+}
+
+// bench is a namespace and the children holding its sockets.
+type bench struct {
+	exe      string
+	ns       *netnstest.NS
+	children []*netnstest.Child
+	pairs    int
+}
+
+func newBench(exe, name string) (*bench, error) {
+	ns, err := netnstest.NewNS(name)
+	if err != nil {
+		return nil, err
+	}
+	return &bench{exe: exe, ns: ns}, nil
+}
+
+// grow adds children until the namespace holds sockets ESTABLISHED sockets,
+// at least two new children per step, started in parallel.
+func (b *bench) grow(sockets int) error {
+	need := sockets/2 - b.pairs
+	if need <= 0 {
+		return nil
+	}
+	n := max(2, (need+maxPairsPerChild-1)/maxPairsPerChild)
+	type result struct {
+		c   *netnstest.Child
+		err error
+	}
+	res := make(chan result, n)
+	for i := range n {
+		pairs := need / n
+		if i < need%n {
+			pairs++
+		}
+		go func() {
+			c, err := netnstest.Start(b.ns, b.exe, netnstest.Spec{Established: pairs}, false, 5*time.Minute)
+			res <- result{c, err}
+		}()
+	}
+	var errs []error
+	for range n {
+		r := <-res
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		b.children = append(b.children, r.c)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	b.pairs += need
+	return nil
+}
+
+func (b *bench) close() {
+	for _, c := range b.children {
+		c.Close()
+	}
+	b.ns.Close()
+}
+
+func run(o options) error {
+	if err := netnstest.Available(); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	big, err := newBench(exe, fmt.Sprintf("tcptable-bench-%d", os.Getpid()))
+	if err != nil {
+		return err
+	}
+	defer big.close()
+	var report report
+	steps := slices.Clone(o.sizes)
+	if o.elsewhere > 0 && !slices.Contains(steps, o.elsewhere) {
+		steps = append(steps, o.elsewhere)
+		slices.Sort(steps)
+	}
+	for _, n := range steps {
+		t := time.Now()
+		if err := big.grow(n); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%d sockets in %d processes ready in %v\n", 2*big.pairs, len(big.children), time.Since(t).Round(time.Millisecond))
+		if slices.Contains(o.sizes, n) {
+			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps)
+			if err != nil {
+				return err
+			}
+			report.sizes = append(report.sizes, sizeResult{sockets: 2 * big.pairs, procs: len(big.children), res: r})
+		}
+		if n == o.elsewhere {
+			r, err := nsScenario(exe, o)
+			if err != nil {
+				return err
+			}
+			report.ns = &nsResult{small: o.small, elsewhere: 2 * big.pairs, res: r}
+		}
+	}
+	report.print(os.Stdout)
+	if o.markdown != "" {
+		if err := os.WriteFile(o.markdown, []byte(report.markdown()), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "total run time %v\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// nsScenario builds a small namespace while the big one exists and times
+// ss -tanp against the provider inside it.
+func nsScenario(exe string, o options) (map[string]result, error) {
+	small, err := newBench(exe, fmt.Sprintf("tcptable-bench-small-%d", os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	defer small.close()
+	if err := small.grow(o.small); err != nil {
+		return nil, err
+	}
+	return measure(small.ns, exe, []string{toolSSP, toolProvider}, o.reps)
+}

@@ -1,0 +1,98 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+type sizeResult struct {
+	sockets, procs int
+	res            map[string]result
+}
+
+type nsResult struct {
+	small, elsewhere int
+	res              map[string]result
+}
+
+type report struct {
+	sizes []sizeResult
+	ns    *nsResult
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func msStr(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func mb(kb int64) string { return fmt.Sprintf("%.0f", float64(kb)/1024) }
+
+// rows returns the report as table rows: a header and one row per line.
+func (r *report) rows() [][]string {
+	out := [][]string{{"scenario", "measure", "value", "ratio", "target"}}
+	for _, s := range r.sizes {
+		p, ss, ssp := s.res[toolProvider], s.res[toolSS], s.res[toolSSP]
+		g, hasG := s.res[toolGopsutil]
+		l, ssl := s.res[toolProviderL], s.res[toolSSL]
+		name := fmt.Sprintf("%dk established, %d procs", s.sockets/1000, s.procs)
+		out = append(out,
+			[]string{name, "ss -tan ms (rows)", fmt.Sprintf("%s (%d)", msStr(ss.Ms), ss.Rows), "", ""},
+			[]string{name, "ss -tanp ms", msStr(ssp.Ms), "", ""},
+			[]string{name, "provider all+owners first poll ms (rows)", fmt.Sprintf("%s (%d)", msStr(p.Ms), p.Rows), ratio(p.Ms, ss.Ms) + " ss -tan, " + ratio(p.Ms, ssp.Ms) + " ss -tanp", "≤ 1.2× ss -tan"},
+			[]string{name, "provider second poll ms", msStr(p.Second), ratio(p.Second, p.Ms) + " first", "≤ 0.5× first"},
+			[]string{name, "provider peak RSS MB", mb(p.RSSKB), "ss -tanp " + mb(ssp.RSSKB) + " MB", "≤ 80 MB"},
+		)
+		if hasG {
+			out = append(out, []string{name, "gopsutil ms (rows)", fmt.Sprintf("%s (%d)", msStr(g.Ms), g.Rows), ratio(g.Ms, p.Ms) + " provider", "≥ 10×"})
+		}
+		out = append(out,
+			[]string{name, "ss -tlnp ms", msStr(ssl.Ms), "", ""},
+			[]string{name, "provider listeners+owners first/second ms", msStr(l.Ms) + " / " + msStr(l.Second),
+				ratio(l.Ms, ssl.Ms) + " / " + ratio(l.Second, ssl.Ms) + " ss -tlnp", "≤ 0.2× ss -tlnp"},
+		)
+	}
+	if n := r.ns; n != nil {
+		name := fmt.Sprintf("%dk in netns, %dk elsewhere", n.small/1000, n.elsewhere/1000)
+		p, ssp := n.res[toolProvider], n.res[toolSSP]
+		out = append(out,
+			[]string{name, "ss -tanp ms (rows)", fmt.Sprintf("%s (%d)", msStr(ssp.Ms), ssp.Rows), "", ""},
+			[]string{name, "provider all+owners first/second ms (rows)", fmt.Sprintf("%s / %s (%d)", msStr(p.Ms), msStr(p.Second), p.Rows),
+				ratio(p.Ms, ssp.Ms) + " / " + ratio(p.Second, ssp.Ms) + " ss -tanp", "≤ 0.1× ss -tanp"},
+		)
+	}
+	return out
+}
+
+func (r *report) print(w io.Writer) {
+	rows := r.rows()
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			fmt.Fprintf(w, "%-*s  ", width[i], c)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	for i, row := range r.rows() {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		if i == 0 {
+			b.WriteString(strings.Repeat("|---", len(row)) + "|\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,258 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	psnet "github.com/shirou/gopsutil/v4/net"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/providers/linux"
+)
+
+// The environment variables that select a role and pass its argument.
+const (
+	envRole = "TCPTABLE_BENCH_ROLE"
+	envArg  = "TCPTABLE_BENCH_ARG"
+)
+
+// The tools a measurement can time.
+const (
+	toolSS        = "ss -tan"
+	toolSSP       = "ss -tanp"
+	toolSSL       = "ss -tlnp"
+	toolProvider  = "provider"
+	toolProviderL = "provider listeners"
+	toolGopsutil  = "gopsutil"
+)
+
+func sizeTools(gopsutil bool) []string {
+	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL}
+	if gopsutil {
+		t = append(t, toolGopsutil)
+	}
+	return t
+}
+
+// result is one tool's measurement: medians in milliseconds.
+type result struct {
+	Ms     float64 `json:"ms"`               // wall time (ss) or first Table call (provider, gopsutil)
+	Second float64 `json:"second,omitempty"` // provider: second poll of the unchanged table
+	Rows   int     `json:"rows"`
+	RSSKB  int64   `json:"rss_kb"` // peak resident set of the process
+}
+
+// measureReq is the measure role's argument.
+type measureReq struct {
+	Tools []string `json:"tools"`
+	Reps  int      `json:"reps"`
+}
+
+// measure runs the measure role inside ns.
+func measure(ns *netnstest.NS, exe string, tools []string, reps int) (map[string]result, error) {
+	arg, _ := json.Marshal(measureReq{Tools: tools, Reps: reps})
+	cmd := ns.Exec(exe)
+	cmd.Env = append(os.Environ(), envRole+"=measure", envArg+"="+string(arg))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("measure in %s: %w", ns.Name, err)
+	}
+	var res map[string]result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("measure in %s: %w: %q", ns.Name, err, out)
+	}
+	return res, nil
+}
+
+// runRoleIfRequested runs the role the environment names and exits.
+func runRoleIfRequested() {
+	role := os.Getenv(envRole)
+	if role == "" {
+		return
+	}
+	var out any
+	var err error
+	switch role {
+	case "measure":
+		out, err = measureRole(os.Getenv(envArg))
+	case "poll":
+		out, err = pollRole(os.Getenv(envArg))
+	case "gopsutil":
+		out, err = gopsutilRole()
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err == nil {
+		err = json.NewEncoder(os.Stdout).Encode(out)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tcptable-bench %s: %v\n", role, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// measureRole times each tool reps times, round robin, and returns medians.
+func measureRole(arg string) (map[string]result, error) {
+	var req measureReq
+	if err := json.Unmarshal([]byte(arg), &req); err != nil {
+		return nil, err
+	}
+	runs := map[string][]result{}
+	for range req.Reps {
+		for _, tool := range req.Tools {
+			r, err := runTool(tool)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", tool, err)
+			}
+			runs[tool] = append(runs[tool], r)
+		}
+	}
+	out := map[string]result{}
+	for tool, rs := range runs {
+		out[tool] = median(rs)
+	}
+	return out, nil
+}
+
+func median(rs []result) result {
+	pick := func(f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m := result{
+		Ms:     pick(func(r result) float64 { return r.Ms }),
+		Second: pick(func(r result) float64 { return r.Second }),
+		Rows:   rs[len(rs)-1].Rows,
+	}
+	for _, r := range rs {
+		m.RSSKB = max(m.RSSKB, r.RSSKB)
+	}
+	return m
+}
+
+// runTool times one run of tool.
+func runTool(tool string) (result, error) {
+	switch tool {
+	case toolSS, toolSSP, toolSSL:
+		return runSS(strings.Fields(tool)[1])
+	case toolProvider:
+		return runSelf("poll", "all")
+	case toolProviderL:
+		return runSelf("poll", "listeners")
+	case toolGopsutil:
+		return runSelf("gopsutil", "")
+	}
+	return result{}, fmt.Errorf("unknown tool %q", tool)
+}
+
+// runSS times ss with its output going to /dev/null, then counts its rows
+// in a second, untimed run.
+func runSS(flags string) (result, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return result{}, err
+	}
+	defer devnull.Close()
+	cmd := exec.Command("ss", flags+"H")
+	cmd.Stdout = devnull
+	t := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, err
+	}
+	r := result{Ms: ms(time.Since(t)), RSSKB: maxRSS(cmd.ProcessState)}
+	out, err := exec.Command("ss", flags+"H").Output()
+	if err != nil {
+		return result{}, err
+	}
+	r.Rows = bytes.Count(out, []byte{'\n'})
+	return r, nil
+}
+
+// runSelf runs this executable in a role and decodes its result.
+func runSelf(role, arg string) (result, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return result{}, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), envRole+"="+role, envArg+"="+arg)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return result{}, err
+	}
+	var r result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return result{}, fmt.Errorf("%w: %q", err, out)
+	}
+	r.RSSKB = maxRSS(cmd.ProcessState)
+	return r, nil
+}
+
+func maxRSS(ps *os.ProcessState) int64 {
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss
+	}
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// pollRole creates a provider and polls twice: the first poll is what a
+// fresh process pays (like ss), the second a steady-state poll.
+func pollRole(arg string) (result, error) {
+	q := tcptable.Query{}
+	if arg == "listeners" {
+		q.Class = tcptable.ClassListeners
+	}
+	ctx := context.Background()
+	t := time.Now()
+	p, err := linux.New()
+	if err != nil {
+		return result{}, err
+	}
+	defer p.Close()
+	rows, err := p.Table(ctx, q)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{Ms: ms(time.Since(t)), Rows: len(rows)}
+	rows = nil
+	t = time.Now()
+	rows, err = p.Table(ctx, q)
+	if err != nil {
+		return result{}, err
+	}
+	r.Second = ms(time.Since(t))
+	if len(rows) != r.Rows {
+		fmt.Fprintf(os.Stderr, "note: second poll saw %d rows, first %d\n", len(rows), r.Rows)
+	}
+	return r, nil
+}
+
+// gopsutilRole times net.Connections("tcp"), which also resolves PIDs.
+func gopsutilRole() (result, error) {
+	t := time.Now()
+	conns, err := psnet.Connections("tcp")
+	if err != nil {
+		return result{}, err
+	}
+	return result{Ms: ms(time.Since(t)), Rows: len(conns)}, nil
+}
