@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/tcptable/tcptable"
@@ -20,6 +22,15 @@ const (
 // tuple is a row's address four-tuple: how the suite recognises the rows
 // its Env created among everything else on the host.
 type tuple struct{ local, remote netip.AddrPort }
+
+// compareTuples orders tuples by local, then remote address, so that
+// messages list rows in a stable order.
+func compareTuples(a, b tuple) int {
+	if c := a.local.Compare(b.local); c != 0 {
+		return c
+	}
+	return a.remote.Compare(b.remote)
+}
 
 // tupleOf returns c's four-tuple.
 func tupleOf(c *tcptable.Connection) tuple { return tuple{c.Local, c.Remote} }
@@ -103,8 +114,8 @@ func describeAll(rows []*tcptable.Connection) string {
 // expectAll combines expect over several rows, for eventually.
 func expectAll(rows []tcptable.Connection, want map[tuple]tcptable.State) error {
 	var errs []string
-	for tp, st := range want {
-		if _, err := expect(rows, tp, st); err != nil {
+	for _, tp := range slices.SortedFunc(maps.Keys(want), compareTuples) {
+		if _, err := expect(rows, tp, want[tp]); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
