@@ -15,7 +15,12 @@ import (
 // simulates the same rows. An Env that cannot offer something (for example
 // IPv6 on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the suite skips the affected checks with
-// that error as the reason.
+// that error as the reason; a network other than "tcp4" and "tcp6" is an
+// error wrapping tcptable.ErrInvalid. Any other error fails the check.
+//
+// The suite calls an Env from one goroutine at a time per subtest, except
+// in the Concurrent check, where Listen runs while Table calls are in
+// flight. docs/conformance.md describes the contract in full.
 type Env interface {
 	// Listen opens a listener on the loopback address of network ("tcp4":
 	// 127.0.0.1, "tcp6": ::1) on a port whose two bytes differ, so that a
@@ -57,5 +62,6 @@ type Pair interface {
 
 // MakeProvider returns a fresh provider to test and the Env whose endpoints
 // that provider must report. Run calls it once per subtest and closes the
-// provider when the subtest ends.
+// provider when the subtest ends; it may call t.Skip or t.Fatal (for
+// example when the provider needs privileges the test lacks).
 type MakeProvider func(t *testing.T) (tcptable.Provider, Env)

@@ -117,7 +117,7 @@ func checkOwner(p *problems, c *tcptable.Connection, detail tcptable.OwnerDetail
 	if !detail.WantModules() && (!c.Module.IsZero() || c.ModuleStatus == tcptable.OwnerOK) {
 		p.add("the query asked for no modules but the row has a Module", c)
 	}
-	if detail.WantModules() && c.PID == me.pid && !cfg.has(NoModule) {
+	if detail.WantModules() && c.PID != 0 && c.PID == me.pid && !cfg.has(NoModule) {
 		if c.Module.Name == "" || c.ModuleStatus != tcptable.OwnerOK {
 			p.add("a row of this process has no Module.Name or ModuleStatus is not OwnerOK (declare NoModule if the platform cannot tell)", c)
 		} else if me.exe != "" && !strings.HasPrefix(strings.ToLower(me.exe), strings.ToLower(c.Module.Name)) {

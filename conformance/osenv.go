@@ -31,8 +31,10 @@ const osAttempts = 32
 // osIOTimeout bounds every blocking socket operation OSEnv performs.
 const osIOTimeout = 10 * time.Second
 
-// loopback returns the loopback address of network.
-func loopback(network string) (netip.Addr, error) {
+// Loopback returns the loopback address an Env uses for network:
+// 127.0.0.1 for "tcp4", ::1 for "tcp6". Any other network is an error that
+// wraps tcptable.ErrInvalid and quotes it.
+func Loopback(network string) (netip.Addr, error) {
 	switch network {
 	case "tcp4":
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
@@ -59,7 +61,7 @@ func (osEnv) Listen(network string) (Listener, error) {
 // listenGood listens on a port the OS chooses until that port's bytes
 // differ.
 func listenGood(network string) (*osListener, error) {
-	ip, err := loopback(network)
+	ip, err := Loopback(network)
 	if err != nil {
 		return nil, err
 	}

@@ -12,17 +12,6 @@ import (
 // Provider simulates the conformance suite's endpoints.
 var _ conformance.Env = (*Provider)(nil)
 
-// loopback returns the loopback address of network ("tcp4" or "tcp6").
-func loopback(network string) (netip.Addr, error) {
-	switch network {
-	case "tcp4":
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
-	case "tcp6":
-		return netip.IPv6Loopback(), nil
-	}
-	return netip.Addr{}, fmt.Errorf("mock: network %q: want \"tcp4\" or \"tcp6\": %w", network, tcptable.ErrInvalid)
-}
-
 // ownRowLocked returns a row owned by the calling process, the way a real
 // provider reports one: PID, module (this executable), statuses OK, and a
 // made-up socket identity (as Linux reports the inode), so that a
@@ -71,7 +60,7 @@ func (p *Provider) portsLocked(n int) ([]uint16, error) {
 // Listen adds a listener row on network's loopback address, owned by the
 // calling process, and returns the Listener that removes it again.
 func (p *Provider) Listen(network string) (conformance.Listener, error) {
-	ip, err := loopback(network)
+	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +95,7 @@ func (l *listener) Close() error {
 // loopback address, both owned by the calling process. The pair's
 // listener is not simulated: it is closed once it has accepted.
 func (p *Provider) Dial(network string) (conformance.Pair, error) {
-	ip, err := loopback(network)
+	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
 	}
