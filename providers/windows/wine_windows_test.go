@@ -1,0 +1,155 @@
+//go:build windows
+
+package windows
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
+)
+
+// Why Wine 8.0 needs each conformance gap. TestWineDeviations proves every
+// one of them on the machine it runs on, and fails when Wine stops showing
+// one, so that its gap can be removed.
+const (
+	wineOwnerReason = "Wine attributes a socket to a process only when that process holds the socket's fd " +
+		"and the row is IPv4; listeners, accepted sockets and all IPv6 rows carry PID 0"
+)
+
+// wineGaps returns the conformance gaps of Wine, or nothing on Windows.
+func wineGaps() []conformance.Option {
+	if !isWine() {
+		return nil
+	}
+	return []conformance.Option{
+		conformance.DeclareGap(conformance.NoListenerPID, "Wine 8.0: "+wineOwnerReason),
+		conformance.DeclareGap(conformance.NoAcceptedPID, "Wine 8.0: "+wineOwnerReason),
+		conformance.DeclareGap(conformance.NoIPv6PID, "Wine 8.0: "+wineOwnerReason),
+	}
+}
+
+// rawTable returns the raw table of fam and class, sorted if order is set.
+func rawTable(t *testing.T, p *Provider, fam tcptable.Family, class uint32, order bool) []byte {
+	t.Helper()
+	af := uint32(afInet)
+	if fam == tcptable.IPv6 {
+		af = afInet6
+	}
+	buf, err := negotiate("raw", make([]byte, 4096), defaultTries, maxBufferSize, func(b []byte, size *uint32) error {
+		return p.procs.tcpTable(b, size, af, class, order)
+	})
+	require.NoError(t, err)
+	return buf
+}
+
+// TestWineDeviations proves, under Wine, each deviation docs/windows.md
+// lists and the provider copes with. On Windows it is skipped.
+func TestWineDeviations(t *testing.T) {
+	if !isWine() {
+		t.Skip("not running under Wine (ntdll.dll does not export wine_get_version)")
+	}
+	env := conformance.OSEnv()
+	me := uint32(os.Getpid())
+	ln4, err := env.Listen("tcp4")
+	require.NoError(t, err)
+	defer ln4.Close()
+	ln6, err := env.Listen("tcp6")
+	require.NoError(t, err)
+	defer ln6.Close()
+	pair4, err := env.Dial("tcp4")
+	require.NoError(t, err)
+	defer pair4.Close()
+	pair6, err := env.Dial("tcp6")
+	require.NoError(t, err)
+	defer pair6.Close()
+	half, err := env.Dial("tcp4")
+	require.NoError(t, err)
+	defer half.Close()
+	require.NoError(t, half.CloseWrite())
+
+	p := newProvider(t)
+	rows, err := p.Table(context.Background(), tcptable.Query{Owners: tcptable.OwnerPIDs})
+	require.NoError(t, err)
+	row := func(local, remote string) *tcptable.Connection {
+		t.Helper()
+		c := findRow(rows, local, remote)
+		require.NotNil(t, c, "no row %s -> %s", local, remote)
+		return c
+	}
+
+	t.Run("owner PIDs", func(t *testing.T) {
+		assert.Equal(t, me, row(pair4.Client().String(), pair4.Server().String()).PID,
+			"Wine attributes the IPv4 dialer to its process (if not, the suite needs NoDialerPID)")
+		for _, c := range []*tcptable.Connection{
+			row(ln4.Addr().String(), "0.0.0.0:0"),
+			row(pair4.Server().String(), pair4.Client().String()),
+			row(ln6.Addr().String(), "[::]:0"),
+			row(pair6.Client().String(), pair6.Server().String()),
+			row(pair6.Server().String(), pair6.Client().String()),
+		} {
+			assert.Zero(t, c.PID, "Wine now attributes %v -> %v: remove the matching gap in wineGaps", c.Local, c.Remote)
+			assert.Equal(t, tcptable.OwnerNotSupported, c.OwnerStatus, "PID 0 under Wine means unknown, not the Idle process")
+		}
+	})
+
+	t.Run("no timestamps, no module info", func(t *testing.T) {
+		for _, c := range rows {
+			assert.True(t, c.Created.IsZero(), "Wine now fills liCreateTimestamp: %v", c.Created)
+			assert.Nil(t, c.OwningModuleInfo, "Wine now fills OwningModuleInfo")
+		}
+	})
+
+	t.Run("no GetOwnerModuleFrom*Entry", func(t *testing.T) {
+		assert.Nil(t, p.procs.ownerModule4, "Wine now exports GetOwnerModuleFromTcpEntry")
+		assert.Nil(t, p.procs.ownerModule6, "Wine now exports GetOwnerModuleFromTcp6Entry")
+		c := row(pair4.Client().String(), pair4.Server().String())
+		p2 := newProvider(t)
+		got, err := p2.Table(context.Background(), tcptable.Query{LocalPort: c.Local.Port()})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, tcptable.SourceProcessImage, got[0].ModuleSource, "the module comes from the process image")
+	})
+
+	t.Run("CONNECTIONS class has only ESTABLISHED rows", func(t *testing.T) {
+		all, err := ParseTable(rawTable(t, p, tcptable.IPv4, tcpTableOwnerModuleAll, false), tcptable.IPv4)
+		require.NoError(t, err)
+		conns, err := ParseTable(rawTable(t, p, tcptable.IPv4, 7 /* TCP_TABLE_OWNER_MODULE_CONNECTIONS */, false), tcptable.IPv4)
+		require.NoError(t, err)
+		fin := half.Client().String() + " " + half.Server().String()
+		require.NotNil(t, findRow(all, half.Client().String(), half.Server().String()), "ALL has the FIN-WAIT-2 row %s", fin)
+		assert.Nil(t, findRow(conns, half.Client().String(), half.Server().String()),
+			"Wine's CONNECTIONS class now has the FIN-WAIT-2 row %s: pushing it down could be allowed", fin)
+		assert.NotNil(t, findRow(conns, pair4.Client().String(), pair4.Server().String()), "CONNECTIONS has ESTABLISHED rows")
+		for _, c := range conns {
+			assert.Equal(t, tcptable.StateEstablished, c.State)
+		}
+		// The provider itself filters ClassConnections from the ALL table.
+		got, err := p.Table(context.Background(), tcptable.Query{Class: tcptable.ClassConnections, Family: tcptable.IPv4})
+		require.NoError(t, err)
+		assert.NotNil(t, findRow(got, half.Client().String(), half.Server().String()), "provider keeps FIN-WAIT-2 in ClassConnections")
+	})
+
+	t.Run("IPv6 scope ids are not interface indexes", func(t *testing.T) {
+		b := rawTable(t, p, tcptable.IPv6, tcpTableOwnerModuleListener, false)
+		n := int(binary.LittleEndian.Uint32(b))
+		found := false
+		for i := range n {
+			raw := b[tableHeaderSize+i*row6Size:][:row6Size]
+			if binary.BigEndian.Uint16(raw[row6LocalPort:]) != ln6.Addr().Port() {
+				continue
+			}
+			found = true
+			assert.NotZero(t, binary.LittleEndian.Uint32(raw[row6LocalScope:]),
+				"Wine now stores scope id 0 for ::1 as Windows does")
+		}
+		require.True(t, found, "listener %v not in the raw IPv6 table", ln6.Addr())
+		assert.Empty(t, row(ln6.Addr().String(), "[::]:0").Local.Addr().Zone(), "no zone on ::1")
+	})
+}
