@@ -365,6 +365,31 @@ func TestWatch(t *testing.T) {
 	})
 }
 
+// TestWatcherPollReusesBuffers checks that a steady-state poll allocates
+// nothing beyond the provider's own copy of the table: the index maps and
+// the event buffer are reused.
+func TestWatcherPollReusesBuffers(t *testing.T) {
+	rows := make([]tcptable.Connection, 1000)
+	for i := range rows {
+		rows[i] = with(est, func(c *tcptable.Connection) { c.Local = netip.AddrPortFrom(c.Local.Addr(), uint16(1024+i)) })
+	}
+	w := tcptable.NewWatcher(&flipper{rows: rows}, tcptable.Query{})
+	ctx := context.Background()
+	var events int
+	for range 3 { // warm up: the maps and the event buffer reach their size
+		ev, err := w.Poll(ctx)
+		require.NoError(t, err)
+		events += len(ev)
+	}
+	require.Positive(t, events, "the flipper changes rows on every poll")
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := w.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.LessOrEqual(t, allocs, 1.0, "only the provider's table copy may allocate")
+}
+
 // BenchmarkWatcherPoll measures a steady-state poll of a 10,000-row table in
 // which 1% of the rows change state each poll; the provider's own copy is
 // part of the figure, as it would be with a real provider.

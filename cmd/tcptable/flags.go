@@ -152,8 +152,8 @@ type rawFlags struct {
 
 // normalizeArgs rewrites ss/netstat habits into what package flag parses:
 // combined short flags ("-ltn" becomes "-l -t -n") and a --watch interval
-// given as a separate argument ("--watch 2s" becomes "--watch=2s"; any
-// argument after --watch that does not start with '-' is its interval).
+// given as a separate argument ("--watch 2s" becomes "--watch=2s"; see
+// isInterval).
 func normalizeArgs(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
@@ -163,7 +163,7 @@ func normalizeArgs(fs *flag.FlagSet, args []string) []string {
 		}
 		name := strings.TrimLeft(a, "-")
 		switch {
-		case (a == "-watch" || a == "--watch") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-"):
+		case (a == "-watch" || a == "--watch") && i+1 < len(args) && isInterval(fs, args[i+1]):
 			out = append(out, a+"="+args[i+1])
 			i++
 			continue
@@ -183,10 +183,24 @@ func normalizeArgs(fs *flag.FlagSet, args []string) []string {
 	return out
 }
 
+// isInterval reports whether arg, following --watch, is its interval: any
+// argument that is not a flag, and a negative number ("-1s", so that it is
+// reported as a bad interval) unless it spells flags ("-4", "-l").
+func isInterval(fs *flag.FlagSet, arg string) bool {
+	name, dashed := strings.CutPrefix(arg, "-")
+	if !dashed {
+		return true
+	}
+	return name != "" && name[0] >= '0' && name[0] <= '9' && fs.Lookup(name) == nil && !onlyShortBools(name)
+}
+
+// onlyShortBools reports whether every letter of s is a combinable
+// one-letter flag.
 func onlyShortBools(s string) bool {
 	return s != "" && strings.Trim(s, shortBools) == ""
 }
 
+// isBool reports whether the defined flag name takes no value.
 func isBool(fs *flag.FlagSet, name string) bool {
 	b, ok := fs.Lookup(name).Value.(interface{ IsBoolFlag() bool })
 	return ok && b.IsBoolFlag()
