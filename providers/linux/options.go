@@ -3,6 +3,7 @@ package linux
 import (
 	"os"
 	"strconv"
+	"time"
 )
 
 // Source selects where the provider reads the socket table from.
@@ -41,6 +42,7 @@ type config struct {
 	netns       string
 	source      Source
 	noCache     bool
+	revalidate  time.Duration
 	dumpRetries int
 	workers     int
 }
@@ -48,6 +50,9 @@ type config struct {
 // defaultDumpRetries is how many times a dump interrupted by a table change
 // (NLM_F_DUMP_INTR) is restarted before the partial result is returned.
 const defaultDumpRetries = 3
+
+// defaultRevalidate is how long a process's descriptor list is trusted.
+const defaultRevalidate = 5 * time.Second
 
 // maxWorkers caps the goroutines that read /proc in parallel.
 const maxWorkers = 4
@@ -57,7 +62,7 @@ func defaultConfig() config {
 	if env := os.Getenv("HOST_PROC"); env != "" {
 		root = env
 	}
-	return config{procRoot: root, dumpRetries: defaultDumpRetries}
+	return config{procRoot: root, dumpRetries: defaultDumpRetries, revalidate: defaultRevalidate}
 }
 
 // WithProcRoot reads processes (and, for SourceProcNet, the socket table)
@@ -85,8 +90,18 @@ func WithSource(s Source) Option {
 }
 
 // WithoutOwnerCache makes every Table call read every descriptor of every
-// process it searches, instead of trusting descriptors it read in earlier
-// calls. Slower; useful only to rule the cache out when debugging.
+// process it searches, instead of trusting descriptor lists it read in
+// earlier calls. Slower; useful to rule the cache out when debugging.
+//
+// With the cache (the default), a poll reads the descriptors of new
+// processes and of processes whose list is older than the revalidation
+// interval (WithOwnerRevalidate), and takes every other process's list from
+// the cache after checking that the process still exists with the same
+// start time. A socket the cache cannot place triggers a search, and if
+// that fails a full walk that trusts nothing. What the cache can miss until
+// the process's list is revalidated: a process that closed one of several
+// descriptors of a shared socket (it is still listed in OtherPIDs), or one
+// that received an existing socket over SCM_RIGHTS (it is not yet listed).
 func WithoutOwnerCache() Option {
 	return func(c *config) { c.noCache = true }
 }
@@ -104,4 +119,12 @@ func WithDumpRetries(n int) Option {
 // number of CPUs Go may use, at most 4).
 func WithWorkers(n int) Option {
 	return func(c *config) { c.workers = n }
+}
+
+// WithOwnerRevalidate sets how long the owner cache trusts a process's
+// descriptor list before reading /proc/PID/fd again (default 5s; 0 reads
+// every list on every poll, which is exact but costs a getdents of every
+// descriptor).
+func WithOwnerRevalidate(d time.Duration) Option {
+	return func(c *config) { c.revalidate = max(d, 0) }
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,15 +26,17 @@ type fdSock struct {
 // procEntry is what the resolver knows about one process, identified by
 // its PID and start time so that a reused PID is a new entry.
 type procEntry struct {
-	pid    uint32
-	dir    string // "PID", relative to the /proc root
-	start  uint64 // /proc/PID/stat starttime
-	netns  uint64 // inode of its network namespace, 0 if unreadable
-	fds    []fdSock
-	spare  []fdSock // the previous scan's slice, reused by the next
-	gen    uint64   // last poll that saw the process
-	denied bool     // its descriptors are not readable by the caller
-	gone   bool     // it exited while being scanned
+	pid     uint32
+	dir     string // "PID", relative to the /proc root
+	start   uint64 // /proc/PID/stat starttime
+	netns   uint64 // inode of its network namespace, 0 if unreadable
+	fds     []fdSock
+	spare   []fdSock  // the previous scan's slice, reused by the next
+	gen     uint64    // last poll that saw the process
+	listed  time.Time // when fds was last read from /proc/PID/fd; zero: never
+	scanGen uint64    // last poll that read /proc/PID/fd
+	denied  bool      // its descriptors are not readable by the caller
+	gone    bool      // it exited while being scanned
 
 	modStatus tcptable.OwnerStatus // 0 until the module is loaded
 	mod       tcptable.Module
@@ -50,7 +53,9 @@ type scanner struct {
 type resolver struct {
 	root     string
 	rootFD   int
-	cache    bool // trust descriptors seen by earlier polls
+	cache    bool          // trust descriptors seen by earlier polls
+	ttl      time.Duration // how long a process's descriptor list is trusted
+	now      func() time.Time
 	procs    map[uint32]*procEntry
 	gen      uint64
 	scanners []*scanner
@@ -65,7 +70,7 @@ type resolver struct {
 }
 
 // newResolver opens the /proc root.
-func newResolver(root string, cache bool, workers int) (*resolver, error) {
+func newResolver(root string, cache bool, ttl time.Duration, workers int) (*resolver, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open proc root", Path: root, Err: err}
@@ -74,6 +79,8 @@ func newResolver(root string, cache bool, workers int) (*resolver, error) {
 		root:         root,
 		rootFD:       fd,
 		cache:        cache,
+		ttl:          ttl,
+		now:          time.Now,
 		procs:        map[uint32]*procEntry{},
 		statBuf:      make([]byte, 1024),
 		wanted:       map[uint32]int32{},
@@ -88,8 +95,10 @@ func newResolver(root string, cache bool, workers int) (*resolver, error) {
 func (r *resolver) close() error { return unix.Close(r.rootFD) }
 
 // begin lists the processes, sorts them into those of network namespace
-// netns and the others, and scans the descriptors of the former. It needs
-// no table, so the provider runs it while the kernel dumps the sockets.
+// netns and the others, and reads the descriptors of the former that are
+// new or whose list is older than the revalidation interval (all of them
+// without the cache). It needs no table, so the provider runs it while the
+// kernel dumps the sockets.
 func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
@@ -97,7 +106,36 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	if err := r.refresh(netns); err != nil {
 		return err
 	}
-	return r.scanAll(ctx, r.inNS, r.cache)
+	return r.scanAll(ctx, r.stale(r.inNS), r.cache)
+}
+
+// stale returns the processes of procs whose descriptor list must be read
+// in this poll: all without the cache; otherwise those never read, those
+// read longer than the revalidation interval ago, and those the caller
+// could not read before.
+func (r *resolver) stale(procs []*procEntry) []*procEntry {
+	if !r.cache {
+		return procs
+	}
+	now := r.now()
+	var out []*procEntry
+	for _, e := range procs {
+		if e.listed.IsZero() || e.denied || now.Sub(e.listed) >= r.ttl {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// unscanned returns the processes of procs not read in this poll.
+func (r *resolver) unscanned(procs []*procEntry) []*procEntry {
+	var out []*procEntry
+	for _, e := range procs {
+		if e.scanGen != r.gen {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // refresh updates the process list.
@@ -214,6 +252,8 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 	}
 	defer unix.Close(dfd)
 	e.denied = false
+	e.scanGen = r.gen
+	e.listed = r.now()
 	old, next, j := e.fds, e.spare[:0], 0
 	err = sc.dr.list(dfd, func(name []byte, cname *byte) {
 		v, ok := parseUint(name, 10, math.MaxInt32)
@@ -247,8 +287,13 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 }
 
 // finish assigns owners to rows (all of which matched the query's
-// non-owner conditions), searching the other namespaces' processes only
-// for sockets still unresolved, and loads modules when wantModules.
+// non-owner conditions). Owners come first from the descriptor lists of the
+// queried namespace's processes (cached or just read); if sockets remain
+// without one and they are not ones that no walk could resolve last time,
+// the namespace's cached lists are re-read, then other namespaces'
+// processes are searched until every socket has an owner, and as a last
+// resort every list is read again trusting nothing. Modules are loaded
+// when wantModules.
 func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantModules bool) error {
 	clear(r.wanted)
 	for i := range rows {
@@ -257,6 +302,12 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 		}
 	}
 	left := r.assign(rows, r.inNS, len(r.wanted))
+	if left > 0 && r.cache && !r.knownUnresolvable(rows) {
+		if err := r.scanAll(ctx, r.unscanned(r.inNS), true); err != nil {
+			return err
+		}
+		left = r.reassign(rows)
+	}
 	if left > 0 {
 		var err error
 		if left, err = r.searchOthers(ctx, rows, left, r.cache); err != nil {
@@ -268,8 +319,7 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 		if err := r.scanAll(ctx, r.inNS, false); err != nil {
 			return err
 		}
-		r.resetOwners(rows)
-		left = r.assign(rows, r.inNS, len(r.wanted))
+		left = r.reassign(rows)
 		if left > 0 {
 			var err error
 			if left, err = r.searchOthers(ctx, rows, left, false); err != nil {
@@ -277,17 +327,30 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 			}
 		}
 	}
-	if r.cache {
-		if err := r.verifyShared(ctx, rows); err != nil {
-			return err
-		}
-	}
 	r.rememberUnresolved(rows, left)
 	r.setStatuses(rows)
 	if wantModules {
 		r.setModules(rows)
 	}
-	return nil
+	return ctx.Err()
+}
+
+// reassign clears every owner and assigns them again from the namespace's
+// processes and the other processes read in this poll.
+func (r *resolver) reassign(rows []tcptable.Connection) int {
+	for i := range rows {
+		rows[i].PID, rows[i].OtherPIDs = 0, nil
+	}
+	left := r.assign(rows, r.inNS, len(r.wanted))
+	for _, e := range r.others {
+		if left == 0 {
+			break
+		}
+		if e.scanGen == r.gen {
+			left = r.assign(rows, []*procEntry{e}, left)
+		}
+	}
+	return left
 }
 
 // assign records the owners found in procs and returns how many wanted
@@ -333,13 +396,6 @@ func insertSorted(s []uint32, v uint32) []uint32 {
 		return s
 	}
 	return slices.Insert(s, i, v)
-}
-
-// resetOwners clears the owners of every row before a fresh assignment.
-func (r *resolver) resetOwners(rows []tcptable.Connection) {
-	for i := range rows {
-		rows[i].PID, rows[i].OtherPIDs = 0, nil
-	}
 }
 
 // searchOthers scans processes outside the queried namespace, one at a
@@ -390,54 +446,6 @@ func (r *resolver) rememberUnresolved(rows []tcptable.Connection, left int) {
 	for i := range rows {
 		if c := &rows[i]; c.Socket != 0 && c.PID == 0 {
 			r.unresolvable[uint32(c.Socket)] = struct{}{}
-		}
-	}
-}
-
-// verifyShared rescans, trusting nothing, the processes that share a
-// socket: a cached descriptor could have been closed and its number reused
-// while another holder kept the socket alive. If a rescan changes
-// anything, owners are assigned again.
-func (r *resolver) verifyShared(ctx context.Context, rows []tcptable.Connection) error {
-	var holders []*procEntry
-	for i := range rows {
-		c := &rows[i]
-		if len(c.OtherPIDs) == 0 {
-			continue
-		}
-		for _, pid := range c.Owners() {
-			if e := r.procs[pid]; e != nil && !slices.Contains(holders, e) {
-				holders = append(holders, e)
-			}
-		}
-	}
-	if len(holders) == 0 {
-		return nil
-	}
-	changed := false
-	for _, e := range holders {
-		before := slices.Clone(e.fds)
-		r.scan(e, false, r.scanners[0])
-		changed = changed || e.gone || !slices.Equal(before, e.fds)
-	}
-	if !changed {
-		return ctx.Err()
-	}
-	r.resetOwners(rows)
-	left := r.assign(rows, r.inNS, len(r.wanted))
-	r.assignScannedOthers(rows, left)
-	return ctx.Err()
-}
-
-// assignScannedOthers re-applies the descriptors of other-namespace
-// processes scanned in this poll.
-func (r *resolver) assignScannedOthers(rows []tcptable.Connection, left int) {
-	for _, e := range r.others {
-		if left == 0 {
-			return
-		}
-		if len(e.fds) > 0 && e.gen == r.gen {
-			left = r.assign(rows, []*procEntry{e}, left)
 		}
 	}
 }

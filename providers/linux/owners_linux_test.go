@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -69,7 +70,7 @@ func resolve(t *testing.T, r *resolver, rows []tcptable.Connection) []tcptable.C
 
 func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *resolver {
 	t.Helper()
-	r, err := newResolver(f.root, cache, 2)
+	r, err := newResolver(f.root, cache, 0, 2)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.close() })
 	return r
@@ -165,6 +166,36 @@ func TestResolverCancel(t *testing.T) {
 }
 
 func TestResolverBadRoot(t *testing.T) {
-	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 1)
+	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestResolverRevalidation(t *testing.T) {
+	f := newFakeProc(t)
+	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
+	f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001)})
+	r, err := newResolver(f.root, true, time.Hour, 2)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.close() })
+	now := time.Unix(1e9, 0)
+	r.now = func() time.Time { return now }
+
+	rows := resolve(t, r, fakeRows(1001))
+	assert.Equal(t, []uint32{100, 200}, rows[0].Owners())
+
+	// 100 closes its descriptor; 200 keeps the socket alive. Within the
+	// revalidation interval the cached list still names 100...
+	require.NoError(t, os.Remove(filepath.Join(f.root, "100/fd/3")))
+	rows = resolve(t, r, fakeRows(1001))
+	assert.Equal(t, []uint32{100, 200}, rows[0].Owners(), "cached within the interval (documented)")
+
+	// ...and once the interval has passed the list is read again.
+	now = now.Add(2 * time.Hour)
+	rows = resolve(t, r, fakeRows(1001))
+	assert.Equal(t, []uint32{200}, rows[0].Owners())
+
+	// A new process inheriting the socket is read at once.
+	f.proc(300, 600, "child", testNS, map[int]string{4: sock(1001)})
+	rows = resolve(t, r, fakeRows(1001))
+	assert.Equal(t, []uint32{200, 300}, rows[0].Owners())
 }

@@ -1,0 +1,68 @@
+package linux_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/providers/linux"
+)
+
+// BenchmarkTable times Table on a namespace holding 20,000 ESTABLISHED
+// sockets in four processes (needs root; cmd/tcptable-bench compares with
+// ss and gopsutil at larger sizes).
+func BenchmarkTable(b *testing.B) {
+	if err := netnstest.Available(); err != nil {
+		b.Skipf("%v", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns, err := netnstest.NewNS("tcptable-bench-table")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Close()
+	for range 4 {
+		c, err := netnstest.Start(ns, exe, netnstest.Spec{Established: 2500}, false, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+	}
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		q    tcptable.Query
+		opts []linux.Option
+	}{
+		{"all", tcptable.Query{}, nil},
+		{"all-nocache", tcptable.Query{}, []linux.Option{linux.WithoutOwnerCache()}},
+		{"pids", tcptable.Query{Owners: tcptable.OwnerPIDs}, nil},
+		{"no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, nil},
+		{"listeners", tcptable.Query{Class: tcptable.ClassListeners}, nil},
+		{"procnet-no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, []linux.Option{linux.WithSource(linux.SourceProcNet)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := linux.New(append(bc.opts, linux.WithNetNS(ns.Path))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, err := p.Table(ctx, bc.q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(rows) == 0 {
+					b.Fatal("no rows")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package linux
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// benchDump returns n sock_diag messages in datagrams as the kernel sends
+// them (about 32 KiB each).
+func benchDump(n int) [][]byte {
+	var out [][]byte
+	var cur []byte
+	for i := range n {
+		r := fixtureRows[1]
+		r.SPort, r.Inode = uint16(i), uint32(i+1)
+		cur = append(cur, nlMsg(sockDiagByFamily, nlmFMulti, 1, diagMsg(r))...)
+		if len(cur) > 32<<10-200 {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	return append(out, append(cur, nlMsg(nlmsgDone, nlmFMulti, 1, []byte{0, 0, 0, 0})...))
+}
+
+func BenchmarkParseDiag(b *testing.B) {
+	const n = 20000
+	dgrams := benchDump(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		rows := 0
+		for _, d := range dgrams {
+			if _, err := parseDiag(d, 1, func(r *diagRow) {
+				if _, ok := connFromRow(r, numericZone); ok {
+					rows++
+				}
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if rows != n {
+			b.Fatalf("%d rows, want %d", rows, n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
+}
+
+func BenchmarkParseProcNet(b *testing.B) {
+	const n = 20000
+	var buf bytes.Buffer
+	buf.WriteString("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{127, 0, byte(i >> 8), byte(i)}).As4()
+		fmt.Fprintf(&buf, "%4d: %02X%02X%02X%02X:%04X 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 %d 1 0000000000000000 20 4 30 10 -1\n",
+			i, a[3], a[2], a[1], a[0], i, 100000+i)
+	}
+	data := buf.Bytes()
+	b.ReportAllocs()
+	for b.Loop() {
+		rows := 0
+		if err := parseProcNet(bytes.NewReader(data), afInet, func(*diagRow) { rows++ }); err != nil {
+			b.Fatal(err)
+		}
+		if rows != n {
+			b.Fatalf("%d rows, want %d", rows, n)
+		}
+	}
+}
