@@ -76,6 +76,8 @@ var stateAliases = map[string]State{
 	"FIN_WAIT_1":   StateFinWait1,
 	"FIN_WAIT_2":   StateFinWait2,
 	"DELETE_TCB":   StateDeleteTCB,
+	// gopsutil's name for MIB_TCP_STATE_DELETE_TCB on Windows.
+	"DELETE": StateDeleteTCB,
 	// BSD and macOS netstat spellings (as gopsutil reports them).
 	"CLOSE_WAIT": StateCloseWait,
 	"LAST_ACK":   StateLastAck,
