@@ -103,3 +103,32 @@ func TestConnectionJSONErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConnectionJSON measures encoding and decoding one typical Linux
+// row.
+func BenchmarkConnectionJSON(b *testing.B) {
+	c := Connection{
+		State: StateEstablished, Local: netip.MustParseAddrPort("10.0.0.5:40000"), Remote: netip.MustParseAddrPort("140.82.112.3:443"),
+		PID: 4242, OwnerStatus: OwnerOK, Module: Module{Name: "nginx", Path: "/usr/sbin/nginx"}, ModuleStatus: OwnerOK,
+		ModuleSource: SourceProcfs, OSState: 1, Socket: 123456, HasUID: true, UID: 33,
+	}
+	b.Run("marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	data, err := json.Marshal(c)
+	require.NoError(b, err)
+	b.Run("unmarshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var back Connection
+			if err := json.Unmarshal(data, &back); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,11 @@ func testApp(p tcptable.Provider) (*app, *bytes.Buffer, *bytes.Buffer) {
 	}, &stdout, &stderr
 }
 
+// hidden is the stderr line about n of total owners hidden.
+func hidden(n, total int) string {
+	return fmt.Sprintf("tcptable: owners of %d of %d endpoints are hidden: permission denied (%s)\n", n, total, privilegeHint(runtime.GOOS))
+}
+
 // golden compares got with testdata/name.golden, or rewrites the file with
 // -update.
 func golden(t *testing.T, name string, got []byte) {
@@ -112,7 +118,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGolden(t *testing.T) {
-	const hiddenNote = "tcptable: owners of 1 of 8 endpoints are hidden: permission denied (other users' processes; run as root to see them)\n"
+	hiddenNote := hidden(1, 8)
 	tests := []struct {
 		name    string
 		rows    func() []tcptable.Connection
@@ -131,7 +137,7 @@ func TestGolden(t *testing.T) {
 		{name: "sort-pid", rows: linuxRows, args: "--sort -pid", stderr: hiddenNote},
 		{name: "sort-state", rows: linuxRows, args: "--sort state", stderr: hiddenNote},
 		{name: "filter-port", rows: linuxRows, args: "--port 8080", queries: tcptable.Query{Port: 8080}},
-		{name: "filter-state", rows: linuxRows, args: "-4 --state estab,TIME_WAIT", stderr: "tcptable: owners of 1 of 4 endpoints are hidden: permission denied (other users' processes; run as root to see them)\n",
+		{name: "filter-state", rows: linuxRows, args: "-4 --state estab,TIME_WAIT", stderr: hidden(1, 4),
 			queries: tcptable.Query{Family: tcptable.IPv4, States: []tcptable.State{tcptable.StateEstablished, tcptable.StateTimeWait}}},
 		{name: "filter-owner", rows: linuxRows, args: "-6 --pid 600 --process AVAHI-DAEMON",
 			queries: tcptable.Query{Family: tcptable.IPv6, PID: 600, Process: "AVAHI-DAEMON"}},
@@ -370,3 +376,38 @@ func TestParseSortKey(t *testing.T) {
 		assert.Equal(t, strings.HasPrefix(in, "-"), k.desc)
 	}
 }
+
+func TestPrivilegeHint(t *testing.T) {
+	assert.Contains(t, privilegeHint("windows"), "Administrator")
+	assert.Contains(t, privilegeHint("linux"), "root")
+}
+
+// BenchmarkOutput measures the command's own cost (sorting and formatting)
+// for a 10,000-row table from the mock, per output format.
+func BenchmarkOutput(b *testing.B) {
+	rows := make([]tcptable.Connection, 10000)
+	base := linuxRows()
+	for i := range rows {
+		rows[i] = base[i%len(base)].Clone()
+		rows[i].Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(1024+i))
+		rows[i].Socket = uint64(i + 1)
+	}
+	p := mock.New(rows...)
+	for _, args := range []string{"", "--json", "--ndjson", "--csv", "-s"} {
+		b.Run(strings.TrimLeft(args, "-")+"_", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a, stdout, _ := testApp(nopClose{p})
+				if code := a.run(context.Background(), strings.Fields(args)); code != exitOK {
+					b.Fatal(code)
+				}
+				b.SetBytes(int64(stdout.Len()))
+			}
+		})
+	}
+}
+
+// nopClose keeps a shared provider open across runs.
+type nopClose struct{ tcptable.Provider }
+
+func (nopClose) Close() error { return nil }

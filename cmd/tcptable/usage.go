@@ -19,7 +19,7 @@ Selection (conditions combine; the default is every endpoint):
   -4, --ipv4              IPv4 only
   -6, --ipv6              IPv6 only
       --state S[,S...]    only these states, in any usual spelling:
-                          LISTEN, ESTABLISHED, ESTAB, TIME_WAIT, SYN-RECV, 5, ...
+                          LISTEN, ESTABLISHED, ESTAB, TIME_WAIT, SYN-RECV, 5
       --port N            local or remote port N (1..65535)
       --pid N             owned by process N
       --process NAME      owned by a process named NAME (any case)

@@ -65,7 +65,7 @@ func watchScript() []func(p *mock.Provider) {
 func TestWatchGolden(t *testing.T) {
 	for _, tt := range []struct{ name, args, stderr string }{
 		{"watch", "--watch 10ms", "tcptable: watching 4 endpoints every 10ms; Ctrl-C stops\n" +
-			"tcptable: owners of 1 of 5 endpoints are hidden: permission denied (other users' processes; run as root to see them)\n"},
+			hidden(1, 5)},
 		{"watch-ndjson", "--watch=10ms --ndjson -s", ""},
 		{"watch-listeners", "-l --watch 0.01 -s", ""},
 	} {
