@@ -18,9 +18,9 @@
 // accepts, with owner detail stripped as Query.Detail says (PIDs and
 // modules not asked for are left out, with OwnerNotRequested), as deep
 // copies the caller may keep, in the order the rows were added. Rows added
-// with a PID but no OwnerStatus get OwnerOK, a listener without a Remote
-// gets the unspecified address of its family, and so on (see Add), so that
-// a hand-written row follows the same conventions as a real one.
+// with a PID but no OwnerStatus get OwnerOK, a listener written without a
+// Remote gets the unspecified address of its family, and so on (see Add),
+// so that a hand-written row follows the same conventions as a real one.
 //
 // # Changing it while in use
 //
@@ -46,8 +46,11 @@
 // *Provider implements conformance.Env: Listen and Dial add the rows a real
 // OS would show for a listener or a connected pair owned by the calling
 // process, and the Listener and Pair they return move those rows through
-// FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. That is
-// how the mock passes the conformance suite:
+// FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. Their
+// ports start at 40000, have two different bytes and avoid every local port
+// in the table; their rows carry made-up socket identities (Socket), as
+// Linux rows carry inodes. That is how the mock passes the conformance
+// suite:
 //
 //	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 //		p := mock.New()

@@ -27,13 +27,26 @@ func (p *Provider) Add(conns ...tcptable.Connection) {
 
 // addLocked is Add with p.mu held.
 func (p *Provider) addLocked(conns ...tcptable.Connection) {
+	if p.index == nil {
+		p.index = make(map[tcptable.Key]int, len(conns))
+	}
 	for _, c := range conns {
 		c = complete(c.Clone())
-		if i := p.indexLocked(c.Key()); i >= 0 {
+		k := c.Key()
+		if i, ok := p.index[k]; ok {
 			p.rows[i] = c
 		} else {
+			p.index[k] = len(p.rows)
 			p.rows = append(p.rows, c)
 		}
+	}
+}
+
+// reindexLocked rebuilds p.index after rows moved.
+func (p *Provider) reindexLocked() {
+	clear(p.index)
+	for i := range p.rows {
+		p.index[p.rows[i].Key()] = i
 	}
 }
 
@@ -66,11 +79,8 @@ func completeKey(k tcptable.Key) tcptable.Key {
 
 // indexLocked returns the index of the row with Key k, or -1.
 func (p *Provider) indexLocked(k tcptable.Key) int {
-	k = completeKey(k)
-	for i := range p.rows {
-		if p.rows[i].Key() == k {
-			return i
-		}
+	if i, ok := p.index[completeKey(k)]; ok {
+		return i
 	}
 	return -1
 }
@@ -79,7 +89,7 @@ func (p *Provider) indexLocked(k tcptable.Key) int {
 func (p *Provider) Set(conns ...tcptable.Connection) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rows = nil
+	p.rows, p.index = nil, nil
 	p.addLocked(conns...)
 }
 
@@ -87,14 +97,17 @@ func (p *Provider) Set(conns ...tcptable.Connection) {
 func (p *Provider) Remove(keys ...tcptable.Key) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := 0
+	gone := make(map[tcptable.Key]bool, len(keys))
 	for _, k := range keys {
-		if i := p.indexLocked(k); i >= 0 {
-			p.rows = slices.Delete(p.rows, i, i+1)
-			n++
+		if k = completeKey(k); p.indexLocked(k) >= 0 {
+			gone[k] = true
 		}
 	}
-	return n
+	if len(gone) > 0 {
+		p.rows = slices.DeleteFunc(p.rows, func(c tcptable.Connection) bool { return gone[c.Key()] })
+		p.reindexLocked()
+	}
+	return len(gone)
 }
 
 // SetState changes the state of the row with Key k and reports whether
@@ -116,12 +129,20 @@ func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) boo
 	c := p.rows[i].Clone()
 	edit(&c)
 	c = complete(c)
+	if c.Key() == p.rows[i].Key() {
+		p.rows[i] = c
+		return true
+	}
 	p.rows = slices.Delete(p.rows, i, i+1)
-	if j := p.indexLocked(c.Key()); j >= 0 {
+	if j, ok := p.index[c.Key()]; ok {
+		if j > i {
+			j--
+		}
 		p.rows[j] = c
 	} else {
 		p.rows = slices.Insert(p.rows, i, c)
 	}
+	p.reindexLocked()
 	return true
 }
 

@@ -97,9 +97,13 @@ func firstByte(r *bufio.Reader) (byte, error) {
 
 // readRow decodes one object, checking its keys first.
 func readRow(dec *json.Decoder, known map[string]bool) (tcptable.Connection, error) {
+	var obj json.RawMessage
 	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	if err := dec.Decode(&obj); err != nil {
 		return tcptable.Connection{}, fmt.Errorf("at byte %d: %w: %w", dec.InputOffset(), err, tcptable.ErrInvalid)
+	}
+	if err := json.Unmarshal(obj, &raw); err != nil || raw == nil {
+		return tcptable.Connection{}, fmt.Errorf("want an object, found %.40s: %w", obj, tcptable.ErrInvalid)
 	}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !known[k] {
@@ -112,11 +116,7 @@ func readRow(dec *json.Decoder, known map[string]bool) (tcptable.Connection, err
 		}
 	}
 	var c tcptable.Connection
-	b, err := json.Marshal(raw)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil {
+	if err := json.Unmarshal(obj, &c); err != nil {
 		return tcptable.Connection{}, err
 	}
 	if !c.Local.IsValid() || !c.Remote.IsValid() {

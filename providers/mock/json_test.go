@@ -71,7 +71,8 @@ func TestReadJSONErrors(t *testing.T) {
 		{"duplicate", `[{"state":"LISTEN",` + row + `,"pid":1},{"state":"LISTEN",` + row + `,"pid":1}]`, `row 2: same Key`},
 		{"unterminated", `[{"state":"LISTEN",` + row + `}`, `the array is not closed after row 1`},
 		{"trailing", `[{"state":"LISTEN",` + row + `}] x`, `unexpected data after row 1`},
-		{"not an object", `[1]`, `row 1`},
+		{"not an object", `[1]`, `row 1: want an object, found 1`},
+		{"null row", `[null]`, `row 1: want an object, found null`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := mock.ReadJSON(strings.NewReader(tt.in))
@@ -79,4 +80,30 @@ func TestReadJSONErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// FuzzReadJSON: no input makes ReadJSON panic, and whatever it accepts
+// survives WriteJSON and ReadJSON unchanged.
+func FuzzReadJSON(f *testing.F) {
+	var buf bytes.Buffer
+	require.NoError(f, mock.WriteJSON(&buf, append(sample(), fullRow())))
+	f.Add(buf.String())
+	f.Add(`{"state":"LISTEN","local":"0.0.0.0:22","remote":"0.0.0.0:0"}`)
+	f.Add(`[{"state":"5","local":"[::1]:1","remote":"[::1]:2","other_pids":[3,1],"uid":null}]`)
+	f.Add(`[{"state":"State(200)","local":"1.2.3.4:5","remote":"6.7.8.9:10","owning_module_info":[1]}]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		rows, err := mock.ReadJSON(strings.NewReader(in))
+		if err != nil {
+			require.ErrorIs(t, err, tcptable.ErrInvalid)
+			return
+		}
+		var out bytes.Buffer
+		require.NoError(t, mock.WriteJSON(&out, rows))
+		again, err := mock.ReadJSON(&out)
+		require.NoError(t, err)
+		assert.Equal(t, len(rows), len(again))
+		for i := range rows {
+			assert.Equal(t, rows[i].Key(), again[i].Key())
+		}
+	})
 }

@@ -18,6 +18,7 @@ import (
 type Provider struct {
 	mu       sync.Mutex
 	rows     []tcptable.Connection // in insertion order; no two share a Key
+	index    map[tcptable.Key]int  // where each row's Key is in rows
 	closed   bool
 	faults   []error // errors for the next Table calls, first first
 	latency  time.Duration
@@ -69,11 +70,17 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			return nil, fault
 		}
 	}
+	n := 0
+	for i := range p.rows {
+		if q.Match(p.rows[i]) {
+			n++
+		}
+	}
 	detail := q.Detail()
-	var out []tcptable.Connection
-	for _, c := range p.rows {
-		if q.Match(c) {
-			out = append(out, strip(c.Clone(), detail))
+	out := make([]tcptable.Connection, 0, n)
+	for i := range p.rows {
+		if q.Match(p.rows[i]) {
+			out = append(out, strip(p.rows[i].Clone(), detail))
 		}
 	}
 	return out, nil
