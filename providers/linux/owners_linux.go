@@ -270,12 +270,12 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 				return
 			}
 		}
-		n, err := readlinkat(dfd, cname, sc.link[:])
+		v, isSock, err := fdSocket(dfd, cname, sc.link[:])
 		if err != nil {
 			return // closed meanwhile: not recorded, so read again next time
 		}
 		var ino uint32
-		if v, ok := parseInodeLink(sc.link[:n], "socket:"); ok && v <= math.MaxUint32 {
+		if isSock && v <= math.MaxUint32 {
 			ino = uint32(v)
 		}
 		next = append(next, fdSock{fd: fd, ino: ino})
@@ -284,6 +284,23 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 	if err != nil {
 		e.gone = true
 	}
+}
+
+// fdSocket returns the socket inode a descriptor link refers to, if it is
+// a socket. It stats the link (cheapest) and falls back to reading it when
+// the target cannot be followed, which is how a procfs copy (a container's
+// bind-mounted or a test's fake /proc) presents "socket:[N]".
+func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err error) {
+	ino, isSock, err = socketInode(dfd, cname)
+	if !errors.Is(err, unix.ENOENT) {
+		return ino, isSock, err
+	}
+	n, err := readlinkat(dfd, cname, buf)
+	if err != nil {
+		return 0, false, err
+	}
+	ino, isSock = parseInodeLink(buf[:n], "socket:")
+	return ino, isSock, nil
 }
 
 // finish assigns owners to rows (all of which matched the query's

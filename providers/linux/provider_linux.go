@@ -216,8 +216,11 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 				return nil, err
 			}
 		}
-		var err error
-		rows, err = p.dumpAll(ctx, q, mask, &rows, add)
+		err := dumpFamilies(ctx, families(q), mask, p.cfg.dumpRetries, p.diag.dump, &rows, add)
+		if errors.Is(err, errDumpAborted) {
+			p.diag.close() // the rest of the dump is still queued on it
+			p.diag = nil
+		}
 		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
 			return rows, err
 		}
@@ -227,57 +230,6 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 		rows = rows[:0]
 	}
 	return rows, p.readProcNet(ctx, q, add)
-}
-
-// families lists the kernel families q can match.
-func families(q tcptable.Query) []uint8 {
-	var f []uint8
-	if q.MatchFamily(tcptable.IPv4) {
-		f = append(f, afInet)
-	}
-	if q.MatchFamily(tcptable.IPv6) {
-		f = append(f, afInet6)
-	}
-	return f
-}
-
-// dumpAll dumps each family, restarting a family whose dump the kernel
-// marked as interrupted up to the configured number of times.
-func (p *Provider) dumpAll(ctx context.Context, q tcptable.Query, mask uint32, rows *[]tcptable.Connection, add func(*diagRow)) ([]tcptable.Connection, error) {
-	var inconsistent []string
-	for _, fam := range families(q) {
-		for attempt := 0; ; attempt++ {
-			start := len(*rows)
-			intr, err := p.diag.dump(ctx, fam, mask, add)
-			if err != nil {
-				if errors.Is(err, errDumpAborted) {
-					p.diag.close()
-					p.diag = nil
-				}
-				return nil, err
-			}
-			if !intr {
-				break
-			}
-			if attempt >= p.cfg.dumpRetries {
-				inconsistent = append(inconsistent, familyName(fam))
-				break
-			}
-			*rows = (*rows)[:start]
-		}
-	}
-	if inconsistent != nil {
-		return *rows, fmt.Errorf("tcptable/linux: sock_diag %v dump interrupted %d times: %w",
-			inconsistent, p.cfg.dumpRetries+1, tcptable.ErrInconsistent)
-	}
-	return *rows, nil
-}
-
-func familyName(f uint8) string {
-	if f == afInet {
-		return "AF_INET"
-	}
-	return "AF_INET6"
 }
 
 // zoner returns the zone namer for this call: interface names of the

@@ -1,0 +1,63 @@
+package linux
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tcptable/tcptable"
+)
+
+// dumper dumps the sockets of one family in the states of a bitmask,
+// calling fn for each, and reports whether the kernel flagged the dump as
+// interrupted by a concurrent change. diagConn.dump is the real one.
+type dumper func(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error)
+
+// families lists the kernel families q can match.
+func families(q tcptable.Query) []uint8 {
+	var f []uint8
+	if q.MatchFamily(tcptable.IPv4) {
+		f = append(f, afInet)
+	}
+	if q.MatchFamily(tcptable.IPv6) {
+		f = append(f, afInet6)
+	}
+	return f
+}
+
+// dumpFamilies dumps each family with dump, where add appends accepted
+// rows to *rows. A family whose dump is interrupted is restarted, its rows
+// dropped, up to retries times; after that its last rows are kept and the
+// error wraps tcptable.ErrInconsistent.
+func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, retries int, dump dumper,
+	rows *[]tcptable.Connection, add func(*diagRow)) error {
+	var inconsistent []string
+	for _, fam := range fams {
+		for attempt := 0; ; attempt++ {
+			start := len(*rows)
+			intr, err := dump(ctx, fam, mask, add)
+			if err != nil {
+				return err
+			}
+			if !intr {
+				break
+			}
+			if attempt >= retries {
+				inconsistent = append(inconsistent, familyName(fam))
+				break
+			}
+			*rows = (*rows)[:start]
+		}
+	}
+	if inconsistent != nil {
+		return fmt.Errorf("tcptable/linux: sock_diag %v dump interrupted %d times: %w",
+			inconsistent, retries+1, tcptable.ErrInconsistent)
+	}
+	return nil
+}
+
+func familyName(f uint8) string {
+	if f == afInet {
+		return "AF_INET"
+	}
+	return "AF_INET6"
+}

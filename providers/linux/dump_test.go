@@ -1,0 +1,67 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable"
+)
+
+// fakeDumper yields two rows per call and reports an interruption for the
+// first intr calls of each family.
+func fakeDumper(intr map[uint8]int, calls map[uint8]int) dumper {
+	return func(_ context.Context, fam uint8, _ uint32, fn func(*diagRow)) (bool, error) {
+		calls[fam]++
+		for range 2 {
+			fn(&diagRow{Family: fam, State: tcpEstablished, Inode: uint32(calls[fam])})
+		}
+		return calls[fam] <= intr[fam], nil
+	}
+}
+
+func runDump(t *testing.T, intr map[uint8]int, retries int) ([]tcptable.Connection, map[uint8]int, error) {
+	t.Helper()
+	calls := map[uint8]int{}
+	var rows []tcptable.Connection
+	add := func(r *diagRow) {
+		c, ok := connFromRow(r, numericZone)
+		require.True(t, ok)
+		rows = append(rows, c)
+	}
+	err := dumpFamilies(context.Background(), []uint8{afInet, afInet6}, ^uint32(0), retries, fakeDumper(intr, calls), &rows, add)
+	return rows, calls, err
+}
+
+func TestDumpFamiliesRetries(t *testing.T) {
+	rows, calls, err := runDump(t, map[uint8]int{afInet6: 2}, 3)
+	require.NoError(t, err)
+	assert.Equal(t, map[uint8]int{afInet: 1, afInet6: 3}, calls)
+	require.Len(t, rows, 4, "the interrupted attempts' rows are dropped")
+	assert.Equal(t, uint64(3), rows[2].Socket, "rows come from the consistent attempt")
+}
+
+func TestDumpFamiliesInconsistent(t *testing.T) {
+	rows, calls, err := runDump(t, map[uint8]int{afInet: 99}, 2)
+	require.ErrorIs(t, err, tcptable.ErrInconsistent)
+	assert.Contains(t, err.Error(), "AF_INET]")
+	assert.Equal(t, 3, calls[afInet], "one try and two retries")
+	assert.Len(t, rows, 4, "the last attempt's rows are returned with the error")
+}
+
+func TestDumpFamiliesError(t *testing.T) {
+	boom := errors.New("boom")
+	var rows []tcptable.Connection
+	err := dumpFamilies(context.Background(), []uint8{afInet}, 1, 3,
+		func(context.Context, uint8, uint32, func(*diagRow)) (bool, error) { return false, boom }, &rows, func(*diagRow) {})
+	assert.ErrorIs(t, err, boom)
+}
+
+func TestFamilies(t *testing.T) {
+	assert.Equal(t, []uint8{afInet, afInet6}, families(tcptable.Query{}))
+	assert.Equal(t, []uint8{afInet}, families(tcptable.Query{Family: tcptable.IPv4}))
+	assert.Equal(t, []uint8{afInet6}, families(tcptable.Query{Family: tcptable.IPv6}))
+}
