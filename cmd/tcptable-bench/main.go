@@ -31,6 +31,9 @@ import (
 	"github.com/tcptable/tcptable/internal/netnstest"
 )
 
+// slowSockets is the table size above which gopsutil is timed only once.
+const slowSockets = 50000
+
 // maxPairsPerChild keeps a child's descriptors (two per pair) under the
 // 20,000 hard limit seen on some hosts.
 const maxPairsPerChild = 7500
@@ -173,7 +176,11 @@ func run(o options) error {
 		}
 		fmt.Fprintf(os.Stderr, "%d sockets in %d processes ready in %v\n", 2*big.pairs, len(big.children), time.Since(t).Round(time.Millisecond))
 		if slices.Contains(o.sizes, n) {
-			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps)
+			var once []string
+			if 2*big.pairs > slowSockets {
+				once = []string{toolGopsutil}
+			}
+			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps, once...)
 			if err != nil {
 				return err
 			}

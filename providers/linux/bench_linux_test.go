@@ -35,6 +35,19 @@ func BenchmarkTable(b *testing.B) {
 		defer c.Close()
 	}
 	ctx := context.Background()
+	b.Run("all-cold", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := linux.New(linux.WithNetNS(ns.Path))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.Table(ctx, tcptable.Query{}); err != nil {
+				b.Fatal(err)
+			}
+			p.Close()
+		}
+	})
 	for _, bc := range []struct {
 		name string
 		q    tcptable.Query

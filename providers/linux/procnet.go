@@ -144,3 +144,25 @@ func parseUint(b []byte, base, max uint64) (v uint64, ok bool) {
 	}
 	return v, true
 }
+
+// parseSockstat returns how many TCP sockets a /proc/net/sockstat or
+// sockstat6 file counts: "inuse" plus "tw" of its "TCP:" or "TCP6:" line.
+// The provider sizes its first answer with it; 0 if the line is missing.
+func parseSockstat(b []byte) int {
+	for line := range bytes.Lines(b) {
+		f := bytes.Fields(line)
+		if len(f) == 0 || (string(f[0]) != "TCP:" && string(f[0]) != "TCP6:") {
+			continue
+		}
+		n := 0
+		for i := 1; i+1 < len(f); i += 2 {
+			if k := string(f[i]); k == "inuse" || k == "tw" {
+				if v, ok := parseUint(f[i+1], 10, 1<<31-1); ok {
+					n += int(v)
+				}
+			}
+		}
+		return n
+	}
+	return 0
+}

@@ -113,3 +113,10 @@ func TestParseUint(t *testing.T) {
 		assert.Equal(t, tc.v, v, tc.in)
 	}
 }
+
+func TestParseSockstat(t *testing.T) {
+	assert.Equal(t, 200015, parseSockstat([]byte("sockets: used 15\nTCP: inuse 200000 orphan 0 tw 15 alloc 1 mem 126\nUDP: inuse 0 mem 0\n")))
+	assert.Equal(t, 7, parseSockstat([]byte("TCP6: inuse 7\nUDP6: inuse 1\n")))
+	assert.Equal(t, 0, parseSockstat([]byte("UDP: inuse 3\n")))
+	assert.Equal(t, 0, parseSockstat([]byte("TCP: inuse x tw")))
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -196,10 +198,10 @@ func markNotRequested(rows []tcptable.Connection, d tcptable.OwnerDetail) {
 // the table source, falling back from netlink to /proc/net in SourceAuto.
 func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	mask := stateMask(q)
-	rows := make([]tcptable.Connection, 0, p.lastRows+p.lastRows/8+16)
 	if mask == 0 {
-		return rows, nil
+		return []tcptable.Connection{}, nil
 	}
+	rows := make([]tcptable.Connection, 0, p.sizeHint(q, mask))
 	zone := p.zoner()
 	add := func(r *diagRow) {
 		if mask&(1<<r.State) == 0 {
@@ -252,3 +254,37 @@ func (p *Provider) zoner() zoner {
 		return n
 	}
 }
+
+// sizeHint is the capacity to allocate for an answer: the previous
+// answer's size and an eighth, or, for a first query of the whole table,
+// the kernel's count of TCP sockets in the namespace, so that a large
+// table is allocated once rather than grown (which would hold two copies
+// at the peak).
+func (p *Provider) sizeHint(q tcptable.Query, mask uint32) int {
+	const minRows = 16
+	if p.lastRows > 0 {
+		return p.lastRows + p.lastRows/8 + minRows
+	}
+	if mask != stateMask(tcptable.Query{}) || q.LocalPort != 0 || q.RemotePort != 0 || q.Port != 0 {
+		return minRows
+	}
+	read := func(dir string) int {
+		n := 0
+		for _, name := range []string{"sockstat", "sockstat6"} {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				n += parseSockstat(b)
+			}
+		}
+		return n
+	}
+	n := 0
+	if p.nsFD < 0 {
+		n = read(filepath.Join(p.cfg.procRoot, "net"))
+	} else {
+		_ = inNetNS(p.nsFD, func() error { n = read("/proc/thread-self/net"); return nil })
+	}
+	return min(n, maxSizeHint) + minRows
+}
+
+// maxSizeHint caps the capacity taken from the kernel's socket count.
+const maxSizeHint = 4 << 20
