@@ -5,8 +5,10 @@ package windows
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,6 +24,23 @@ const (
 	wineOwnerReason = "Wine attributes a socket to a process only when that process holds the socket's fd " +
 		"and the row is IPv4; listeners, accepted sockets and all IPv6 rows carry PID 0"
 )
+
+// TestMain warms Wine up: the first GetExtendedTcpTable call of a fresh
+// prefix starts Wine's nsiproxy driver in winedevice.exe, which takes
+// tens of seconds on a loaded machine. The call cannot be cancelled, so
+// without the warm-up the suite's first Table call would overrun its
+// context deadline.
+func TestMain(m *testing.M) {
+	if isWine() {
+		start := time.Now()
+		if p, err := New(); err == nil {
+			_, err = p.Table(context.Background(), tcptable.Query{})
+			fmt.Printf("wine warm-up: first Table call took %v (err %v)\n", time.Since(start).Round(time.Millisecond), err)
+			_ = p.Close()
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // wineGaps returns the conformance gaps of Wine, or nothing on Windows.
 func wineGaps() []conformance.Option {
