@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -86,15 +87,43 @@ func swapBytes(ap netip.AddrPort) netip.AddrPort {
 // say so.
 type defect struct {
 	wrap    func(p *mock.Provider) *wrapper
+	env     func(p *mock.Provider) conformance.Env // nil: the mock itself
 	opts    []conformance.Option
-	subtest string // the subtest that must fail
+	subtest string // the subtest that must fail; "" if the run must pass
 	message string // what its failure must say
 	passes  string // a subtest that must still pass, if any
 	logs    string // what else the output must say, if anything
 }
 
-// defects are the broken providers the suite must fail.
+// noIPv6 is an Env without IPv6, as OSEnv is on a host without ::1.
+type noIPv6 struct{ *mock.Provider }
+
+// errNoIPv6 is noIPv6's reason.
+var errNoIPv6 = fmt.Errorf("test: no ::1 here: %w", tcptable.ErrNotSupported)
+
+func (e noIPv6) Listen(network string) (conformance.Listener, error) {
+	if network == "tcp6" {
+		return nil, errNoIPv6
+	}
+	return e.Provider.Listen(network)
+}
+
+func (e noIPv6) Dial(network string) (conformance.Pair, error) {
+	if network == "tcp6" {
+		return nil, errNoIPv6
+	}
+	return e.Provider.Dial(network)
+}
+
+// defects are the broken providers the suite must fail, and one Env
+// without IPv6 that the suite must skip around with its reason.
 var defects = map[string]defect{
+	"env-without-ipv6": {
+		wrap:    func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
+		env:     func(p *mock.Provider) conformance.Env { return noIPv6{p} },
+		message: "Env cannot Listen(tcp6): test: no ::1 here", passes: "Listener/tcp4",
+		logs: "--- SKIP: TestDefectChild/HalfClose/tcp6",
+	},
 	"drop-listeners": {
 		wrap: func(p *mock.Provider) *wrapper {
 			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection {
