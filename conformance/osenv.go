@@ -50,8 +50,11 @@ type osListener struct {
 	addr netip.AddrPort
 }
 
+// Addr returns the listener's exact address, e.g. 127.0.0.1:40000.
 func (l *osListener) Addr() netip.AddrPort { return l.addr }
-func (l *osListener) Close() error         { return ignoreClosed(l.ln.Close()) }
+
+// Close closes the listening socket; closing it again is not an error.
+func (l *osListener) Close() error { return ignoreClosed(l.ln.Close()) }
 
 // Listen opens a listener on network's loopback address.
 func (osEnv) Listen(network string) (Listener, error) {
@@ -90,7 +93,10 @@ type osPair struct {
 	err            error
 }
 
+// Client returns the dialing end's local address.
 func (p *osPair) Client() netip.AddrPort { return p.cl }
+
+// Server returns the accepted end's local address.
 func (p *osPair) Server() netip.AddrPort { return p.sv }
 
 // Dial connects a client to a temporary listener, closes the listener and
