@@ -227,8 +227,10 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 			return rows, err
 		}
 		p.source = SourceProcNet // sock_diag refused: fall back for good
-		p.diag.close()
-		p.diag = nil
+		if p.diag != nil {
+			p.diag.close()
+			p.diag = nil
+		}
 		rows = rows[:0]
 	}
 	return rows, p.readProcNet(ctx, q, add)
