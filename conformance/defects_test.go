@@ -260,6 +260,17 @@ var defects = map[string]defect{
 		},
 		subtest: "Listener/tcp4", message: "panicked: defect: index out of range",
 	},
+	"always-inconsistent": {
+		// One ErrInconsistent is bad luck (see TestInconsistentOnce); an
+		// answer that never settles is a failure.
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				rows, _ := p.Table(ctx, q)
+				return rows, tcptable.ErrInconsistent
+			}}
+		},
+		subtest: "Listener/tcp4", message: "table changed while it was read",
+	},
 	"zero-pids-despite-gap": {
 		// A gap relaxes exactly its check: listeners may have PID 0, the
 		// pair's ends may not.

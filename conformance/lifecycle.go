@@ -65,9 +65,7 @@ func checkConcurrent(s *session, _ string) {
 		wg.Go(func() {
 			for i := range concurrentCalls {
 				q := concurrentQueries[(g+i)%len(concurrentQueries)]
-				ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
-				a := s.guarded(ctx, q)
-				cancel()
+				a, _ := s.ask(q)
 				if a.broken != "" {
 					fail("concurrent call: %s", a.broken)
 					return

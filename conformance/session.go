@@ -83,18 +83,42 @@ func (s *session) call(ctx context.Context, q tcptable.Query) ([]tcptable.Connec
 	return a.rows, a.err
 }
 
-// table calls Table with the suite's timeout, fails the subtest on an
-// error, and checks the answer against the table-wide rules.
+// inconsistentTries is how often table asks again when the provider says
+// the table changed while it was read (tcptable.ErrInconsistent): on a
+// busy host that is bad luck, not a defect, unless it persists.
+const inconsistentTries = 3
+
+// ask calls Table with the suite's timeout, guarded, and asks again while
+// the provider says the table changed while it was read. It does not touch
+// s.t, so any goroutine may call it; retried counts the second chances.
+func (s *session) ask(q tcptable.Query) (a answer, retried int) {
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
+		a = s.guarded(ctx, q)
+		cancel()
+		if !errors.Is(a.err, tcptable.ErrInconsistent) || retried == inconsistentTries-1 {
+			return a, retried
+		}
+		retried++
+	}
+}
+
+// table calls Table through ask, fails the subtest on an error, and checks
+// the answer against the table-wide rules.
 func (s *session) table(q tcptable.Query) []tcptable.Connection {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
-	defer cancel()
-	rows, err := s.call(ctx, q)
-	if err != nil {
-		s.t.Fatalf("Table(%s): %v", showQuery(q), err)
+	a, retried := s.ask(q)
+	if retried > 0 {
+		s.t.Logf("Table(%s): asked %d more times after tcptable.ErrInconsistent", showQuery(q), retried)
 	}
-	s.report(checkAnswer(q, rows, s.me, s.cfg))
-	return rows
+	if a.broken != "" {
+		s.t.Fatalf("%s", a.broken)
+	}
+	if a.err != nil {
+		s.t.Fatalf("Table(%s): %v", showQuery(q), a.err)
+	}
+	s.report(checkAnswer(q, a.rows, s.me, s.cfg))
+	return a.rows
 }
 
 // report fails the subtest once for each problem not reported before.

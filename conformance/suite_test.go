@@ -169,6 +169,17 @@ func TestGapRelaxesItsCheck(t *testing.T) {
 		conformance.DeclareGap(conformance.NoListenerPID, "test: listeners have no PID"))
 }
 
+// TestInconsistentOnce: a provider that now and then says the table
+// changed while it was read (tcptable.ErrInconsistent) passes; the suite
+// asks again.
+func TestInconsistentOnce(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		p := mock.New()
+		p.FailNext(tcptable.ErrInconsistent, nil, nil, tcptable.ErrInconsistent)
+		return p, p
+	})
+}
+
 // TestOSEnvEndpoints checks the real Env's own promises, without a
 // provider: loopback addresses, ports with two different bytes, a working
 // connection, and half-close and active close without errors.
