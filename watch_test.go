@@ -466,7 +466,10 @@ func watchListenerOpenClose(t *testing.T, p tcptable.Provider) {
 	assert.Equal(t, tcptable.StateListen, opened.After.State)
 	assert.False(t, opened.After.FirstSeen.IsZero())
 	assert.Equal(t, opened.Time, opened.After.FirstSeen)
-	if opened.After.OwnerStatus == tcptable.OwnerOK {
+	// The caller's own sockets always have a visible owner on Linux; a
+	// provider elsewhere may say it cannot tell (Wine reports no PIDs).
+	if opened.After.OwnerStatus == tcptable.OwnerOK || runtime.GOOS == "linux" {
+		assert.Equal(t, tcptable.OwnerOK, opened.After.OwnerStatus)
 		assert.Equal(t, uint32(os.Getpid()), opened.After.PID)
 	} else {
 		t.Logf("owner not reported: %v", opened.After.OwnerStatus)
@@ -477,10 +480,11 @@ func watchListenerOpenClose(t *testing.T, p tcptable.Provider) {
 	assert.Equal(t, opened.After.FirstSeen, closed.Before.FirstSeen, "FirstSeen kept until the close")
 }
 
-// pollUntil polls w until an event satisfies ok, for at most 10 seconds.
+// pollUntil polls w until an event satisfies ok, for at most 30 seconds (a
+// loaded machine with a large table makes polls slow).
 func pollUntil(t *testing.T, w *tcptable.Watcher, ok func(*tcptable.Event) bool) tcptable.Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		events, err := w.Poll(context.Background())
 		if !errors.Is(err, tcptable.ErrInconsistent) {
@@ -493,6 +497,6 @@ func pollUntil(t *testing.T, w *tcptable.Watcher, ok func(*tcptable.Event) bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("the expected event did not come within 10s")
+	t.Fatal("the expected event did not come within 30s")
 	return tcptable.Event{}
 }

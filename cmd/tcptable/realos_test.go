@@ -50,9 +50,19 @@ func checkOwnListener(t *testing.T, newProvider func() (tcptable.Provider, error
 	assert.Equal(t, "LISTEN", row["state"])
 	assert.Equal(t, addr.String(), row["local"])
 	assert.Equal(t, "0.0.0.0:0", row["remote"])
-	assert.Equal(t, float64(os.Getpid()), row["pid"], stdout.String())
-	assert.NotEmpty(t, row["process"])
-	for _, k := range []string{"path", "created"} {
+	for _, k := range []string{"pid", "process", "path", "created"} {
 		assert.Contains(t, row, k)
+	}
+	// The caller's own sockets always have a visible owner on Linux; a
+	// provider elsewhere may say it cannot tell (Wine reports no PIDs).
+	if row["owner_status"] == "ok" || runtime.GOOS == "linux" {
+		assert.Equal(t, "ok", row["owner_status"], stdout.String())
+		assert.Equal(t, float64(os.Getpid()), row["pid"], stdout.String())
+	} else {
+		assert.Equal(t, float64(0), row["pid"], "no owner, no PID")
+		t.Logf("the provider reports no owner here: owner_status %v", row["owner_status"])
+	}
+	if row["module_status"] == "ok" || runtime.GOOS == "linux" {
+		assert.NotEmpty(t, row["process"], stdout.String())
 	}
 }
