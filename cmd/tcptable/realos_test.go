@@ -7,9 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +69,63 @@ func checkOwnListener(t *testing.T, newProvider func() (tcptable.Provider, error
 	if row["module_status"] == "ok" || runtime.GOOS == "linux" {
 		assert.NotEmpty(t, row["process"], stdout.String())
 	}
+}
+
+// childArgsEnv carries the command line for TestChildRun when the test
+// binary re-runs itself.
+const childArgsEnv = "TCPTABLE_TEST_CHILD_ARGS"
+
+// TestChildRun is not a test of its own: when TestUnprivileged re-runs the
+// test binary with childArgsEnv set, it runs the command with those
+// arguments over native.New and exits with its status.
+func TestChildRun(t *testing.T) {
+	args, ok := os.LookupEnv(childArgsEnv)
+	if !ok {
+		t.Skip("runs only as TestUnprivileged's child")
+	}
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, newProvider: native.New,
+		lookup: fakeLookup, resolveTimeout: time.Second, now: time.Now, tz: time.UTC}
+	os.Exit(a.run(context.Background(), strings.Fields(args)))
+}
+
+// TestUnprivileged runs the command as user nobody while this (root)
+// process holds a listener: the command must still work, show the row with
+// its owner hidden, and say so in one stderr line.
+func TestUnprivileged(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux only: uses setpriv to drop privileges")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to drop privileges to nobody (hint: sudo go test ./cmd/tcptable)")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (hint: apt-get install util-linux)")
+	}
+	if _, err := native.New(); errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("no native provider yet: %v", err)
+	}
+	// nobody must be able to run a copy of this test binary.
+	dir, err := os.MkdirTemp("", "tcptable-unpriv-")
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	exe := filepath.Join(dir, "cli.test")
+	self, err := os.ReadFile(os.Args[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(exe, self, 0o755))
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+	cmd.Env = append(os.Environ(), childArgsEnv+"=-l --port "+port)
+	cmd.Dir = dir
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+	assert.Regexp(t, `(?m)^LISTEN +127\.0\.0\.1:`+port+` +0\.0\.0\.0:\* +- +\[permission-denied\]$`, stdout.String())
+	assert.Equal(t, hidden(1, 1), stderr.String())
 }
