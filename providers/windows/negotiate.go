@@ -42,15 +42,16 @@ func negotiate(what string, buf []byte, tries, limit int, fill fillFunc) ([]byte
 			return buf, fmt.Errorf("tcptable/windows: %s: %w", what, err)
 		}
 		last = err
-		need := max(int(size), len(buf))
-		grown := need + need/4 + 4096
-		if int(size) <= len(buf) {
-			grown = max(2*len(buf), 4096)
+		// int64: a size near 4 GiB must not wrap on 32-bit platforms.
+		asked, have := int64(size), int64(len(buf))
+		if asked > int64(limit) {
+			return buf, fmt.Errorf("tcptable/windows: %s: the OS asks for %d bytes, more than the %d-byte limit", what, asked, limit)
 		}
-		if need > limit {
-			return buf, fmt.Errorf("tcptable/windows: %s: the OS asks for %d bytes, more than the %d-byte limit", what, need, limit)
+		grown := asked + asked/4 + 4096
+		if asked <= have {
+			grown = max(2*have, 4096)
 		}
-		buf = make([]byte, min(grown, limit))
+		buf = make([]byte, min(grown, int64(limit)))
 	}
 	return buf, fmt.Errorf("tcptable/windows: %s: %w: still too small after %d tries (%d bytes; last: %v)",
 		what, tcptable.ErrInconsistent, tries, len(buf), last)

@@ -70,10 +70,10 @@ func TestNegotiate(t *testing.T) {
 		assert.Equal(t, 4, f.calls)
 	})
 	t.Run("absurd size is refused before allocating", func(t *testing.T) {
-		f := &fakeOS{need: 1 << 31}
+		f := &fakeOS{need: maxBufferSize + 1}
 		_, err := negotiate("t", make([]byte, 8), 4, maxBufferSize, f.fill)
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "more than the 268435456-byte limit")
+		assert.Contains(t, err.Error(), "asks for 268435457 bytes, more than the 268435456-byte limit")
 		assert.Equal(t, 1, f.calls)
 	})
 	t.Run("other errors stop at once", func(t *testing.T) {
