@@ -20,8 +20,11 @@ type column struct {
 	cmp  func(a, b *tcptable.Connection) int // the --sort order
 }
 
+// conn shortens the column definitions.
 type conn = tcptable.Connection
 
+// numCol, strCol, timeCol and addrCol make a column that prints and sorts
+// a numeric, text, time or address field.
 func numCol(key string, f func(c *conn) uint64) column {
 	return column{key: key,
 		text: func(c *conn) string { return strconv.FormatUint(f(c), 10) },

@@ -40,7 +40,7 @@ func (d *display) addr(a netip.AddrPort) string {
 	return a.Addr().String() + ":" + port
 }
 
-// pid is the PID cell: "1234", "1234,1240" when shared, "-" when unknown.
+// pidCell is the PID cell: "1234", "1234,1240" when shared, "-" when unknown.
 func pidCell(c *tcptable.Connection) string {
 	if c.PID == 0 && len(c.OtherPIDs) == 0 {
 		return "-"
