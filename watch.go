@@ -1,6 +1,7 @@
 package tcptable
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,19 +93,7 @@ func sameOwners(a, b *Connection) bool {
 // compare orders keys by local address and port, remote address and port,
 // then ID.
 func (k Key) compare(o Key) int {
-	if c := k.Local.Compare(o.Local); c != 0 {
-		return c
-	}
-	if c := k.Remote.Compare(o.Remote); c != 0 {
-		return c
-	}
-	switch {
-	case k.ID < o.ID:
-		return -1
-	case k.ID > o.ID:
-		return 1
-	}
-	return 0
+	return cmp.Or(k.Local.Compare(o.Local), k.Remote.Compare(o.Remote), cmp.Compare(k.ID, o.ID))
 }
 
 // Watcher follows a Provider's table from poll to poll: it reports what
