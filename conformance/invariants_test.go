@@ -15,7 +15,7 @@ import (
 // breaks it, and only on that row.
 func TestCheckAnswerRules(t *testing.T) {
 	ap := netip.MustParseAddrPort
-	me := self{pid: 100, exe: "conformance.test"}
+	me := self{pid: 100, exe: "conformance.test", arg0: "link.test"}
 	good := tcptable.Connection{
 		State: tcptable.StateEstablished, Local: ap("127.0.0.1:40000"), Remote: ap("127.0.0.1:40001"),
 		PID: 100, OwnerStatus: tcptable.OwnerOK,
@@ -55,6 +55,7 @@ func TestCheckAnswerRules(t *testing.T) {
 		{"own row without module", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.Module.Name = "" }), "no Module.Name"},
 		{"own row module status", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.ModuleStatus = tcptable.OwnerNotFound }), "no Module.Name"},
 		{"own row other module", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.Module.Name = "bash" }), `not this executable ("conformance.test")`},
+		{"own row named as started", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.Module.Name = "LINK.TEST" }), ""},
 		{"other process without module", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.PID, c.Module = 7, tcptable.Module{} }), ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
