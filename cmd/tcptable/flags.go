@@ -310,7 +310,15 @@ func (r *rawFlags) apply(o *options) error {
 		}
 		o.sort = k
 	}
-	return r.applyFormat(o)
+	if err := r.applyFormat(o); err != nil {
+		return err
+	}
+	if o.summary && o.watch == 0 {
+		// Counts need no owners, and resolving them is where the time goes.
+		// (Query.Detail still resolves what --pid and --process need.)
+		q.Owners = tcptable.OwnerNone
+	}
+	return nil
 }
 
 // applyFormat picks the output format and rejects combinations that make

@@ -131,9 +131,10 @@ func TestGolden(t *testing.T) {
 		{name: "json", rows: linuxRows, args: "--json", stderr: hiddenNote},
 		{name: "ndjson", rows: linuxRows, args: "--ndjson", stderr: hiddenNote},
 		{name: "csv", rows: linuxRows, args: "--csv", stderr: hiddenNote},
-		{name: "summary", rows: linuxRows, args: "--summary", stderr: hiddenNote},
-		{name: "summary-json", rows: linuxRows, args: "-s --json", stderr: hiddenNote},
-		{name: "summary-csv", rows: linuxRows, args: "-s --csv", stderr: hiddenNote},
+		{name: "summary", rows: linuxRows, args: "--summary", queries: tcptable.Query{Owners: tcptable.OwnerNone}},
+		{name: "summary-json", rows: linuxRows, args: "-s --json", queries: tcptable.Query{Owners: tcptable.OwnerNone}},
+		{name: "summary-csv", rows: linuxRows, args: "-s --csv", queries: tcptable.Query{Owners: tcptable.OwnerNone}},
+		{name: "summary-pid", rows: linuxRows, args: "-s --pid 812", queries: tcptable.Query{Owners: tcptable.OwnerNone, PID: 812}},
 		{name: "sort-pid", rows: linuxRows, args: "--sort -pid", stderr: hiddenNote},
 		{name: "sort-state", rows: linuxRows, args: "--sort state", stderr: hiddenNote},
 		{name: "filter-port", rows: linuxRows, args: "--port 8080", queries: tcptable.Query{Port: 8080}},
@@ -359,6 +360,7 @@ func TestParseArgs(t *testing.T) {
 	assert.Equal(t, formatNDJSON, o.format)
 	assert.True(t, o.resolve)
 	assert.True(t, o.summary)
+	assert.Equal(t, tcptable.OwnerModules, o.query.Owners, "--watch --summary prints events with owners")
 
 	o, err = parseArgs([]string{"--watch"})
 	require.NoError(t, err)
