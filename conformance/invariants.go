@@ -12,7 +12,7 @@ import (
 
 // self describes the calling process, whose rows the suite expects.
 type self struct {
-	pid uint32
+	pid  uint32
 	exe  string // base name of the executable, e.g. "conformance.test"
 	arg0 string // base name it was started as (differs through a symlink)
 }
