@@ -116,9 +116,11 @@ func (p *Provider) SetState(k tcptable.Key, s tcptable.State) bool {
 	return p.Update(k, func(c *tcptable.Connection) { c.State = s })
 }
 
-// Update calls edit on the row with Key k, under the provider's lock, and
-// reports whether there is one. edit may change any field; a row whose Key
-// it changes into another row's Key replaces that row.
+// Update calls edit on a copy of the row with Key k and stores the result
+// (completed as Add says); it reports whether there is such a row. edit
+// may change any field; a row whose Key it changes into another row's Key
+// replaces that row. edit runs under the provider's lock and must not call
+// the provider.
 func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -147,7 +149,7 @@ func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) boo
 }
 
 // Rows returns a deep copy of the whole table, with every detail, in
-// order, whatever Close was called.
+// order, even after Close.
 func (p *Provider) Rows() []tcptable.Connection {
 	p.mu.Lock()
 	defer p.mu.Unlock()
