@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -171,4 +173,44 @@ func TestWineDeviations(t *testing.T) {
 		require.True(t, found, "listener %v not in the raw IPv6 table", ln6.Addr())
 		assert.Empty(t, row(ln6.Addr().String(), "[::]:0").Local.Addr().Zone(), "no zone on ::1")
 	})
+}
+
+// TestWineOrder proves that Wine's bOrder sorting is wrong, the reason the
+// provider never asks for sorted tables: Wine orders 127.0.0.2:P before
+// 127.0.0.1:P+1 (it sorts by port across addresses that share their first
+// octets), where the address must come first.
+func TestWineOrder(t *testing.T) {
+	if !isWine() {
+		t.Skip("not running under Wine")
+	}
+	low, err := net.Listen("tcp4", "127.0.0.2:0")
+	require.NoError(t, err)
+	defer low.Close()
+	port := low.Addr().(*net.TCPAddr).Port
+	var high net.Listener
+	for p := port + 1; p < port+64 && p < 65536 && high == nil; p++ {
+		high, _ = net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	}
+	require.NotNil(t, high, "no free port above %d on 127.0.0.1", port)
+	defer high.Close()
+
+	p := newProvider(t)
+	rows, err := ParseTable(rawTable(t, p, tcptable.IPv4, tcpTableOwnerModuleListener, true), tcptable.IPv4)
+	require.NoError(t, err)
+	index := func(ln net.Listener) int {
+		for i, c := range rows {
+			if c.Local.String() == ln.Addr().String() {
+				return i
+			}
+		}
+		t.Fatalf("listener %v not in the sorted table", ln.Addr())
+		return -1
+	}
+	assert.Less(t, index(low), index(high),
+		"Wine now sorts %v after %v: its bOrder may be right (the provider still does not use it)", low.Addr(), high.Addr())
+
+	got, err := p.Table(context.Background(), tcptable.Query{Class: tcptable.ClassListeners})
+	require.NoError(t, err)
+	assert.NotNil(t, findRow(got, low.Addr().String(), "0.0.0.0:0"))
+	assert.NotNil(t, findRow(got, high.Addr().String(), "0.0.0.0:0"))
 }
