@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sync"
-	"syscall"
 
 	"github.com/shirou/gopsutil/v4/process"
 
@@ -152,8 +151,7 @@ func readFacts(ctx context.Context, p proc) procFacts {
 // failureStatus says why gopsutil could not read a process.
 func failureStatus(err error) tcptable.OwnerStatus {
 	switch {
-	case errors.Is(err, process.ErrorProcessNotRunning), errors.Is(err, fs.ErrNotExist),
-		errors.Is(err, syscall.ESRCH):
+	case errors.Is(err, process.ErrorProcessNotRunning), errors.Is(err, fs.ErrNotExist), isESRCH(err):
 		return tcptable.OwnerExited
 	case errors.Is(err, fs.ErrPermission):
 		return tcptable.OwnerPermissionDenied
