@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -90,6 +91,7 @@ type defect struct {
 	env     func(p *mock.Provider) conformance.Env // nil: the mock itself
 	opts    []conformance.Option
 	subtest string // the subtest that must fail; "" if the run must pass
+	crash   bool   // the child must die (the watchdog's panic) rather than fail
 	message string // what its failure must say
 	passes  string // a subtest that must still pass, if any
 	logs    string // what else the output must say, if anything
@@ -115,9 +117,24 @@ func (e noIPv6) Dial(network string) (conformance.Pair, error) {
 	return e.Provider.Dial(network)
 }
 
-// defects are the broken providers the suite must fail, and one Env
-// without IPv6 that the suite must skip around with its reason.
+// hangingEnv is an Env whose Listen never returns.
+type hangingEnv struct{ *mock.Provider }
+
+func (hangingEnv) Listen(string) (conformance.Listener, error) {
+	time.Sleep(time.Hour)
+	return nil, errors.New("unreachable")
+}
+
+// defects are the broken providers the suite must fail, one Env that
+// hangs (which the watchdog must stop), and one Env without IPv6 that the
+// suite must skip around with its reason.
 var defects = map[string]defect{
+	"env-hangs": {
+		wrap:  func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
+		env:   func(p *mock.Provider) conformance.Env { return hangingEnv{p} },
+		opts:  []conformance.Option{conformance.WithTimeout(50 * time.Millisecond)},
+		crash: true, message: "conformance: watchdog: subtest TestDefectChild/Listener/tcp4 still running after 500ms",
+	},
 	"env-without-ipv6": {
 		wrap:    func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
 		env:     func(p *mock.Provider) conformance.Env { return noIPv6{p} },

@@ -102,9 +102,13 @@ func TestDefectiveProviders(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := <-results[name]
 			require.NoError(t, r.ctxErr, "the child did not finish:\n%s", r.out)
-			if d.subtest == "" {
+			switch {
+			case d.crash:
+				var exit *exec.ExitError
+				require.ErrorAs(t, r.err, &exit, "the child survived %s:\n%s", name, r.out)
+			case d.subtest == "":
 				require.NoError(t, r.err, "the suite failed %s:\n%s", name, r.out)
-			} else {
+			default:
 				var exit *exec.ExitError
 				require.ErrorAs(t, r.err, &exit, "the suite passed a provider with defect %s:\n%s", name, r.out)
 				assert.Contains(t, r.out, "--- FAIL: TestDefectChild/"+d.subtest+" ", "the wrong check failed")
