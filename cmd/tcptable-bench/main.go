@@ -31,7 +31,8 @@ import (
 	"github.com/tcptable/tcptable/internal/netnstest"
 )
 
-// slowSockets is the table size above which gopsutil is timed only once.
+// slowSockets is the table size above which gopsutil, ss -tanp and
+// ss -tlnp (each tens of seconds there) are timed only once.
 const slowSockets = 50000
 
 // maxPairsPerChild keeps a child's descriptors (two per pair) under the
@@ -142,6 +143,24 @@ func (b *bench) grow(sockets int) error {
 	return nil
 }
 
+// present returns the TCP sockets the kernel counts in the namespace
+// (/proc/net/sockstat and sockstat6 read inside it), -1 if unknown.
+func (b *bench) present() int {
+	out, err := b.ns.Exec("cat", "/proc/net/sockstat", "/proc/net/sockstat6").Output()
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && (f[0] == "TCP:" || f[0] == "TCP6:") && f[1] == "inuse" {
+			v, _ := strconv.Atoi(f[2])
+			n += v
+		}
+	}
+	return n
+}
+
 func (b *bench) close() {
 	for _, c := range b.children {
 		c.Close()
@@ -178,13 +197,16 @@ func run(o options) error {
 		if slices.Contains(o.sizes, n) {
 			var once []string
 			if 2*big.pairs > slowSockets {
-				once = []string{toolGopsutil}
+				once = []string{toolGopsutil, toolSSP, toolSSL}
 			}
+			before := big.present()
 			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps, once...)
 			if err != nil {
 				return err
 			}
-			report.sizes = append(report.sizes, sizeResult{sockets: 2 * big.pairs, procs: len(big.children), res: r})
+			after := big.present()
+			fmt.Fprintf(os.Stderr, "kernel counted %d TCP sockets before measuring, %d after\n", before, after)
+			report.sizes = append(report.sizes, sizeResult{sockets: 2 * big.pairs, procs: len(big.children), present: min(before, after), res: r})
 		}
 		if n == o.elsewhere {
 			r, err := nsScenario(exe, o)

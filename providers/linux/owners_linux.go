@@ -415,24 +415,17 @@ func insertSorted(s []uint32, v uint32) []uint32 {
 	return slices.Insert(s, i, v)
 }
 
-// searchOthers scans processes outside the queried namespace, one at a
-// time, until no wanted socket is left without an owner.
+// searchOthers reads processes outside the queried namespace, as many at
+// a time as there are workers, until no wanted socket is left without an
+// owner.
 func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection, left int, trust bool) (int, error) {
-	sc := r.scanners[0]
-	for _, e := range r.others {
-		if left == 0 {
-			break
-		}
-		if err := ctx.Err(); err != nil {
+	for batch := r.others; len(batch) > 0 && left > 0; {
+		n := min(len(batch), len(r.scanners))
+		if err := r.scanAll(ctx, batch[:n], trust); err != nil {
 			return left, err
 		}
-		r.scan(e, trust, sc)
-		if e.gone {
-			r.noteGone(e)
-			e.fds = e.fds[:0]
-			continue
-		}
-		left = r.assign(rows, []*procEntry{e}, left)
+		left = r.assign(rows, batch[:n], left)
+		batch = batch[n:]
 	}
 	return left, nil
 }

@@ -26,6 +26,7 @@ type Provider struct {
 	netns  uint64 // inode of the queried namespace
 	diag   *diagConn
 	res    *resolver
+	dedup  *dedup
 	// lastRows sizes the next answer's slice, so that a steady poll
 	// allocates the table once.
 	lastRows int
@@ -48,7 +49,7 @@ func New(opts ...Option) (*Provider, error) {
 	if cfg.workers <= 0 {
 		cfg.workers = min(runtime.GOMAXPROCS(0), maxWorkers)
 	}
-	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
+	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source, dedup: newDedup()}
 	var err error
 	if cfg.netns != "" {
 		if p.nsFD, p.netns, err = openNetNS(cfg.netns); err != nil {
@@ -203,13 +204,14 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 	}
 	rows := make([]tcptable.Connection, 0, p.sizeHint(q, mask))
 	zone := p.zoner()
+	p.dedup.reset()
 	add := func(r *diagRow) {
 		if mask&(1<<r.State) == 0 {
 			return
 		}
 		c, ok := connFromRow(r, zone)
 		if ok && q.MatchAddr(&c) {
-			rows = append(rows, c)
+			rows = p.dedup.add(rows, &c)
 		}
 	}
 	if p.source != SourceProcNet {
@@ -232,6 +234,7 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 			p.diag = nil
 		}
 		rows = rows[:0]
+		p.dedup.reset()
 	}
 	return rows, p.readProcNet(ctx, q, add)
 }

@@ -1,0 +1,52 @@
+package linux
+
+import (
+	"net/netip"
+
+	"github.com/tcptable/tcptable"
+)
+
+// dedup drops rows a non-atomic kernel walk reported twice. Neither
+// sock_diag nor /proc/net/tcp is a snapshot: both resume each chunk at a
+// hash bucket and an index within it, so a socket inserted or removed
+// meanwhile can shift a bucket and make a row come out again. A socket
+// with an inode is identified by it; one without (TIME-WAIT, request and
+// orphaned sockets) by its address pair, which TCP keeps unique among them.
+// The later report wins: it is the more recent state.
+type dedup struct {
+	ino   map[uint32]int32
+	tuple map[[2]netip.AddrPort]int32
+}
+
+func newDedup() *dedup {
+	return &dedup{ino: map[uint32]int32{}, tuple: map[[2]netip.AddrPort]int32{}}
+}
+
+// reset forgets every row, keeping the maps' memory.
+func (d *dedup) reset() {
+	clear(d.ino)
+	clear(d.tuple)
+}
+
+// add appends c to rows, or overwrites the earlier row for the same socket.
+// Indices of rows dropped since (a restarted dump truncates rows) are
+// detected and ignored.
+func (d *dedup) add(rows []tcptable.Connection, c *tcptable.Connection) []tcptable.Connection {
+	n := int32(len(rows))
+	if c.Socket != 0 {
+		ino := uint32(c.Socket)
+		if i, ok := d.ino[ino]; ok && int(i) < len(rows) && rows[i].Socket == c.Socket {
+			rows[i] = *c
+			return rows
+		}
+		d.ino[ino] = n
+		return append(rows, *c)
+	}
+	t := [2]netip.AddrPort{c.Local, c.Remote}
+	if i, ok := d.tuple[t]; ok && int(i) < len(rows) && rows[i].Socket == 0 && rows[i].Local == c.Local && rows[i].Remote == c.Remote {
+		rows[i] = *c
+		return rows
+	}
+	d.tuple[t] = n
+	return append(rows, *c)
+}
