@@ -42,8 +42,11 @@ func FuzzParseTable(f *testing.F) {
 				t.Fatalf("row %d: family %v in a %v table", i, c.Family(), fam)
 			}
 			row := b[8+i*size:][:size]
-			if _, nonzero := decodeModuleInfo(row[size-128:]); nonzero != (c.OwningModuleInfo != nil) {
+			if nonzero := !allZero(row[size-128:]); nonzero != (c.OwningModuleInfo != nil) {
 				t.Fatalf("row %d: OwningModuleInfo %v for nonzero=%v", i, c.OwningModuleInfo, nonzero)
+			}
+			if c.OwningModuleInfo != nil && binary.LittleEndian.Uint64(row[size-8:]) != c.OwningModuleInfo[15] {
+				t.Fatalf("row %d: OwningModuleInfo[15] %#x differs from the buffer", i, c.OwningModuleInfo[15])
 			}
 			if (c.PID == 0) != (c.OwnerStatus == tcptable.OwnerKernel) {
 				t.Fatalf("row %d: PID %d with owner status %v", i, c.PID, c.OwnerStatus)

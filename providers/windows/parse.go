@@ -74,15 +74,17 @@ func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcpt
 	var infos [][moduleInfoWords]uint64 // one slab for the call, made on first need
 	for i := range n {
 		row := b[tableHeaderSize+i*l.size:][:l.size]
-		c := decodeRow(row, &l)
-		if info, nonzero := decodeModuleInfo(row[l.moduleInfo:]); nonzero {
+		dst = append(dst, tcptable.Connection{})
+		c := &dst[len(dst)-1]
+		decodeRow(c, row, &l)
+		if info := row[l.moduleInfo:][:8*moduleInfoWords]; !allZero(info) {
 			if infos == nil {
 				infos = make([][moduleInfoWords]uint64, 0, n-i) // never grows: pointers stay valid
 			}
-			infos = append(infos, info)
+			infos = infos[:len(infos)+1]
 			c.OwningModuleInfo = &infos[len(infos)-1]
+			decodeModuleInfo(c.OwningModuleInfo, info)
 		}
-		dst = append(dst, c)
 	}
 	return dst, nil
 }
@@ -109,14 +111,13 @@ func rowCount(b []byte, l *rowLayout) (int, error) {
 	return int(count), nil
 }
 
-// decodeRow decodes one row (len(row) == l.size) except OwningModuleInfo.
-func decodeRow(row []byte, l *rowLayout) tcptable.Connection {
+// decodeRow decodes one row (len(row) == l.size) except OwningModuleInfo
+// into the zero Connection c.
+func decodeRow(c *tcptable.Connection, row []byte, l *rowLayout) {
 	le := binary.LittleEndian
-	c := tcptable.Connection{
-		OSState: le.Uint32(row[l.state:]),
-		PID:     le.Uint32(row[l.pid:]),
-		Created: filetimeToTime(int64(le.Uint64(row[l.created:]))),
-	}
+	c.OSState = le.Uint32(row[l.state:])
+	c.PID = le.Uint32(row[l.pid:])
+	c.Created = filetimeToTime(int64(le.Uint64(row[l.created:])))
 	if c.OSState <= math.MaxUint8 {
 		c.State = tcptable.State(c.OSState)
 	}
@@ -132,7 +133,6 @@ func decodeRow(row []byte, l *rowLayout) tcptable.Connection {
 		c.OwnerStatus = tcptable.OwnerKernel
 		c.ModuleStatus = tcptable.OwnerKernel
 	}
-	return c
 }
 
 // decodePort returns the port in a port DWORD: its low 16 bits, which hold
@@ -167,13 +167,26 @@ func unspecified(addrLen int) netip.Addr {
 	return netip.IPv6Unspecified()
 }
 
-// decodeModuleInfo reads OwningModuleInfo and reports whether any word is set.
-func decodeModuleInfo(b []byte) (info [moduleInfoWords]uint64, nonzero bool) {
+// allZero reports whether every byte of b is 0, eight at a time.
+func allZero(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+	}
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeModuleInfo reads OwningModuleInfo (16 little-endian ULONGLONGs) into info.
+func decodeModuleInfo(info *[moduleInfoWords]uint64, b []byte) {
 	for i := range info {
 		info[i] = binary.LittleEndian.Uint64(b[8*i:])
-		nonzero = nonzero || info[i] != 0
 	}
-	return info, nonzero
 }
 
 // filetimeEpochDelta is the number of seconds from 1601-01-01 (the FILETIME
