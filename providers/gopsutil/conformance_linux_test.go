@@ -1,23 +1,7 @@
-//go:build linux
-
 package gopsutil_test
 
-import (
-	"testing"
+import "github.com/tcptable/tcptable/conformance"
 
-	"github.com/tcptable/tcptable"
-	"github.com/tcptable/tcptable/conformance"
-	"github.com/tcptable/tcptable/providers/gopsutil"
-)
-
-// TestConformance runs the suite against gopsutil on the real Linux kernel
-// (/proc/net/tcp{,6} and /proc/PID/fd), proving the mapping end to end.
-func TestConformance(t *testing.T) {
-	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
-		p, err := gopsutil.New()
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		return p, conformance.OSEnv()
-	})
-}
+// platformGaps: none the suite checks. gopsutil keeps one holder per socket
+// (no OtherPIDs), which the suite does not test; docs/platforms.md says so.
+func platformGaps() []conformance.Option { return nil }

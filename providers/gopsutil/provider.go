@@ -163,6 +163,30 @@ func toolHint(tool string) string {
 	return " (gopsutil runs " + tool + ")"
 }
 
+// setOwnerStatus sets c's OwnerStatus and, where no lookup is needed, its
+// ModuleStatus, as detail asks. It reports whether c's module is still to
+// be looked up.
+func (p *Provider) setOwnerStatus(c *tcptable.Connection, detail tcptable.OwnerDetail) bool {
+	if !detail.WantPIDs() {
+		c.PID, c.OtherPIDs = 0, nil
+		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerNotRequested, tcptable.OwnerNotRequested
+		return false
+	}
+	c.OwnerStatus = tcptable.OwnerOK
+	if c.PID == 0 {
+		c.OwnerStatus = ownerlessStatus(c.State, &p.d, p.privileged)
+	}
+	switch {
+	case !detail.WantModules():
+		c.ModuleStatus = tcptable.OwnerNotRequested
+		return false
+	case c.PID == 0:
+		c.ModuleStatus = c.OwnerStatus
+		return false
+	}
+	return true
+}
+
 // resolveOwners sets owner statuses, and modules and UIDs as detail asks,
 // on every row.
 func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetail, conns []tcptable.Connection) error {
@@ -172,19 +196,7 @@ func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetai
 	facts := map[uint32]procFacts{}
 	for i := range conns {
 		c := &conns[i]
-		switch {
-		case !detail.WantPIDs():
-			c.PID, c.OtherPIDs = 0, nil
-			c.OwnerStatus, c.ModuleStatus = tcptable.OwnerNotRequested, tcptable.OwnerNotRequested
-			continue
-		case c.PID == 0:
-			c.OwnerStatus = ownerlessStatus(c.State, &p.d, p.privileged)
-			c.ModuleStatus = c.OwnerStatus
-			continue
-		}
-		c.OwnerStatus = tcptable.OwnerOK
-		if !detail.WantModules() {
-			c.ModuleStatus = tcptable.OwnerNotRequested
+		if !p.setOwnerStatus(c, detail) {
 			continue
 		}
 		f, ok := facts[c.PID]

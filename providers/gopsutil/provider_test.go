@@ -175,6 +175,7 @@ func TestTableDetailLevels(t *testing.T) {
 	assert.Equal(t, tcptable.OwnerNotRequested, l.ModuleStatus)
 	tw := byLocal(t, conns, "127.0.0.1:30000", tcptable.StateTimeWait)
 	assert.Equal(t, tcptable.OwnerKernel, tw.OwnerStatus)
+	assert.Equal(t, tcptable.OwnerNotRequested, tw.ModuleStatus, "OwnerPIDs: no module status, PID or not")
 	assert.Zero(t, h.opens.Load(), "no process is opened below OwnerModules")
 
 	// A PID condition forces PIDs and is pushed down to gopsutil.
