@@ -65,3 +65,22 @@ func TestFamilies(t *testing.T) {
 	assert.Equal(t, []uint8{afInet}, families(tcptable.Query{Family: tcptable.IPv4}))
 	assert.Equal(t, []uint8{afInet6}, families(tcptable.Query{Family: tcptable.IPv6}))
 }
+
+func TestJoinParts(t *testing.T) {
+	conn := func(ino uint64) tcptable.Connection { return tcptable.Connection{Socket: ino} }
+	rows := make([]tcptable.Connection, 6)
+	caps := []int{3, 3}
+	p0 := append(rows[0:0:3], conn(1))
+	p1 := append(rows[3:3:6], conn(2), conn(3))
+	out := joinParts(rows, [][]tcptable.Connection{p0, p1}, caps)
+	assert.Equal(t, []tcptable.Connection{conn(1), conn(2), conn(3)}, out)
+	assert.Same(t, &rows[0], &out[0], "joined in place")
+	assert.Equal(t, tcptable.Connection{}, rows[4], "tail cleared")
+
+	// A part that outgrew its region lives elsewhere: copied out.
+	rows = make([]tcptable.Connection, 2)
+	p0 = append(rows[0:0:1], conn(1), conn(2))
+	p1 = append(rows[1:1:2], conn(3))
+	out = joinParts(rows, [][]tcptable.Connection{p0, p1}, []int{1, 1})
+	assert.Equal(t, []tcptable.Connection{conn(1), conn(2), conn(3)}, out)
+}

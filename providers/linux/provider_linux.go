@@ -21,15 +21,11 @@ type Provider struct {
 	mu     sync.Mutex
 	cfg    config
 	closed bool
-	source Source // SourceNetlink or SourceProcNet once decided
-	nsFD   int    // -1 without WithNetNS
-	netns  uint64 // inode of the queried namespace
-	diag   *diagConn
+	source Source      // SourceNetlink or SourceProcNet once decided
+	nsFD   int         // -1 without WithNetNS
+	netns  uint64      // inode of the queried namespace
+	fams   [2]famState // AF_INET, AF_INET6
 	res    *resolver
-	dedup  *dedup
-	// lastRows sizes the next answer's slice, so that a steady poll
-	// allocates the table once.
-	lastRows int
 }
 
 var _ tcptable.Provider = (*Provider)(nil)
@@ -49,7 +45,10 @@ func New(opts ...Option) (*Provider, error) {
 	if cfg.workers <= 0 {
 		cfg.workers = min(runtime.GOMAXPROCS(0), maxWorkers)
 	}
-	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source, dedup: newDedup()}
+	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
+	for i, fam := range [...]uint8{afInet, afInet6} {
+		p.fams[i] = famState{fam: fam, dedup: newDedup()}
+	}
 	var err error
 	if cfg.netns != "" {
 		if p.nsFD, p.netns, err = openNetNS(cfg.netns); err != nil {
@@ -63,7 +62,7 @@ func New(opts ...Option) (*Provider, error) {
 		return nil, err
 	}
 	if p.source != SourceProcNet {
-		if err := p.openDiag(); err != nil {
+		if err := p.openDiag(&p.fams[0]); err != nil {
 			if p.source == SourceNetlink || !diagUnavailable(err) {
 				p.Close()
 				return nil, err
@@ -84,11 +83,12 @@ func (p *Provider) Source() Source {
 	return p.source
 }
 
-// openDiag opens the sock_diag socket, inside the queried namespace.
-func (p *Provider) openDiag() error {
+// openDiag opens a family's sock_diag socket, inside the queried
+// namespace.
+func (p *Provider) openDiag(f *famState) error {
 	if p.nsFD < 0 {
 		d, err := openDiag()
-		p.diag = d
+		f.conn = d
 		return err
 	}
 	var d *diagConn
@@ -100,8 +100,20 @@ func (p *Provider) openDiag() error {
 		d.close()
 		d = nil
 	}
-	p.diag = d
+	f.conn = d
 	return err
+}
+
+// closeDiag closes the sock_diag sockets.
+func (p *Provider) closeDiag() error {
+	var errs []error
+	for i := range p.fams {
+		if c := p.fams[i].conn; c != nil {
+			errs = append(errs, c.close())
+			p.fams[i].conn = nil
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // diagUnavailable reports whether err means sock_diag cannot be used here
@@ -125,11 +137,7 @@ func (p *Provider) Close() error {
 		return nil
 	}
 	p.closed = true
-	var errs []error
-	if p.diag != nil {
-		errs = append(errs, p.diag.close())
-		p.diag = nil
-	}
+	errs := []error{p.closeDiag()}
 	if p.res != nil {
 		errs = append(errs, p.res.close())
 	}
@@ -178,7 +186,6 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	if q.PID != 0 || q.Process != "" {
 		rows = q.Filter(rows)
 	}
-	p.lastRows = len(rows)
 	return rows, tableErr
 }
 
@@ -202,41 +209,44 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query) ([]tcptable.Co
 	if mask == 0 {
 		return []tcptable.Connection{}, nil
 	}
-	rows := make([]tcptable.Connection, 0, p.sizeHint(q, mask))
-	zone := p.zoner()
-	p.dedup.reset()
-	add := func(r *diagRow) {
+	if p.source != SourceProcNet {
+		rows, err := p.collectNetlink(ctx, q, mask)
+		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
+			return rows, err
+		}
+		p.source = SourceProcNet // sock_diag refused: fall back for good
+		p.closeDiag()
+	}
+	return p.collectProcNet(ctx, q, mask)
+}
+
+// collectProcNet reads /proc/net/tcp{,6} into one slice.
+func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask uint32) ([]tcptable.Connection, error) {
+	fams := families(q)
+	n := 0
+	for _, fam := range fams {
+		n += p.sizeHint(q, mask, fam)
+	}
+	rows := make([]tcptable.Connection, 0, n)
+	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
+	p.fams[0].dedup.reset()
+	err := p.readProcNet(ctx, q, add)
+	p.fams[0].last, p.fams[1].last = len(rows), 0
+	return rows, err
+}
+
+// adder returns the function that turns a kernel row into a Connection of
+// *rows if q's state and address conditions accept it.
+func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
+	return func(r *diagRow) {
 		if mask&(1<<r.State) == 0 {
 			return
 		}
 		c, ok := connFromRow(r, zone)
 		if ok && q.MatchAddr(&c) {
-			rows = p.dedup.add(rows, &c)
+			*rows = d.add(*rows, &c)
 		}
 	}
-	if p.source != SourceProcNet {
-		if p.diag == nil {
-			if err := p.openDiag(); err != nil {
-				return nil, err
-			}
-		}
-		err := dumpFamilies(ctx, families(q), mask, p.cfg.dumpRetries, p.diag.dump, &rows, add)
-		if errors.Is(err, errDumpAborted) {
-			p.diag.close() // the rest of the dump is still queued on it
-			p.diag = nil
-		}
-		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
-			return rows, err
-		}
-		p.source = SourceProcNet // sock_diag refused: fall back for good
-		if p.diag != nil {
-			p.diag.close()
-			p.diag = nil
-		}
-		rows = rows[:0]
-		p.dedup.reset()
-	}
-	return rows, p.readProcNet(ctx, q, add)
 }
 
 // zoner returns the zone namer for this call: interface names of the
@@ -260,33 +270,34 @@ func (p *Provider) zoner() zoner {
 	}
 }
 
-// sizeHint is the capacity to allocate for an answer: the previous
+// sizeHint is the capacity to allocate for a family's rows: the previous
 // answer's size and an eighth, or, for a first query of the whole table,
-// the kernel's count of TCP sockets in the namespace, so that a large
-// table is allocated once rather than grown (which would hold two copies
-// at the peak).
-func (p *Provider) sizeHint(q tcptable.Query, mask uint32) int {
+// the kernel's count of the family's TCP sockets in the namespace
+// (/proc/net/sockstat or sockstat6), so that a large table is allocated
+// once rather than grown (which would hold two copies at the peak).
+func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
 	const minRows = 16
-	if p.lastRows > 0 {
-		return p.lastRows + p.lastRows/8 + minRows
+	f := &p.fams[famIndex(fam)]
+	if f.last > 0 {
+		return f.last + f.last/8 + minRows
 	}
 	if mask != stateMask(tcptable.Query{}) || q.LocalPort != 0 || q.RemotePort != 0 || q.Port != 0 {
 		return minRows
 	}
-	read := func(dir string) int {
-		n := 0
-		for _, name := range []string{"sockstat", "sockstat6"} {
-			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-				n += parseSockstat(b)
-			}
-		}
-		return n
+	name := "sockstat"
+	if fam == afInet6 {
+		name = "sockstat6"
 	}
 	n := 0
+	read := func(dir string) {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			n = parseSockstat(b)
+		}
+	}
 	if p.nsFD < 0 {
-		n = read(filepath.Join(p.cfg.procRoot, "net"))
+		read(filepath.Join(p.cfg.procRoot, "net"))
 	} else {
-		_ = inNetNS(p.nsFD, func() error { n = read("/proc/thread-self/net"); return nil })
+		_ = inNetNS(p.nsFD, func() error { read("/proc/thread-self/net"); return nil })
 	}
 	return min(n, maxSizeHint) + minRows
 }

@@ -1,0 +1,117 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/tcptable/tcptable"
+)
+
+// famState is a family's sock_diag socket and what the provider remembers
+// between calls for it.
+type famState struct {
+	fam   uint8
+	conn  *diagConn
+	dedup *dedup
+	last  int // rows in the previous answer, to size the next one
+}
+
+// famIndex is fam's index in Provider.fams.
+func famIndex(fam uint8) int {
+	if fam == afInet6 {
+		return 1
+	}
+	return 0
+}
+
+// collectNetlink dumps the families q can match, each on its own socket and
+// goroutine so that the kernel walks them in parallel, into regions of one
+// slice sized from the previous answer (or the kernel's socket counts), and
+// closes the gap between them. A family that outgrows its region gets its
+// own array, and the parts are then copied into a new slice.
+func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask uint32) ([]tcptable.Connection, error) {
+	fams := families(q)
+	caps := make([]int, len(fams))
+	total := 0
+	for i, fam := range fams {
+		f := &p.fams[famIndex(fam)]
+		if f.conn == nil {
+			if err := p.openDiag(f); err != nil {
+				return nil, err
+			}
+		}
+		caps[i] = p.sizeHint(q, mask, fam)
+		total += caps[i]
+	}
+	rows := make([]tcptable.Connection, total)
+	parts := make([][]tcptable.Connection, len(fams))
+	errs := make([]error, len(fams))
+	var wg sync.WaitGroup
+	off := 0
+	for i, fam := range fams {
+		parts[i] = rows[off : off : off+caps[i]]
+		off += caps[i]
+		f := &p.fams[famIndex(fam)]
+		run := func() {
+			f.dedup.reset()
+			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
+			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
+			if errors.Is(errs[i], errDumpAborted) {
+				f.conn.close() // the rest of the dump is still queued on it
+				f.conn = nil
+			}
+			f.last = len(parts[i])
+		}
+		if i == len(fams)-1 {
+			run()
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); run() }()
+		}
+	}
+	wg.Wait()
+	if err := firstHardError(errs); err != nil {
+		return nil, err
+	}
+	return joinParts(rows, parts, caps), errors.Join(errs...)
+}
+
+// firstHardError returns the first error that is not an inconsistency
+// report (those come with usable rows).
+func firstHardError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, tcptable.ErrInconsistent) {
+			return err
+		}
+	}
+	return nil
+}
+
+// joinParts returns the parts, laid out in regions of rows with the
+// capacities caps, as one slice: in place when every part stayed in its
+// region, in a new array otherwise. The unused tail is cleared so it holds
+// no references.
+func joinParts(rows []tcptable.Connection, parts [][]tcptable.Connection, caps []int) []tcptable.Connection {
+	inPlace := true
+	for i, part := range parts {
+		inPlace = inPlace && len(part) <= caps[i]
+	}
+	if !inPlace {
+		n := 0
+		for _, part := range parts {
+			n += len(part)
+		}
+		out := make([]tcptable.Connection, 0, n)
+		for _, part := range parts {
+			out = append(out, part...)
+		}
+		return out
+	}
+	n := 0
+	for _, part := range parts {
+		n += copy(rows[n:], part)
+	}
+	clear(rows[n:])
+	return rows[:n:n]
+}
