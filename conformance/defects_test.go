@@ -53,6 +53,14 @@ func editAnswer(p *mock.Provider, edit func(rows []tcptable.Connection) []tcptab
 	}}
 }
 
+// dropRows returns a Table that leaves out the rows drop selects.
+func dropRows(p *mock.Provider, drop func(c tcptable.Connection) bool) *wrapper {
+	return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection { return slices.DeleteFunc(rows, drop) })
+}
+
+// isTimeWait selects TIME-WAIT rows.
+func isTimeWait(c tcptable.Connection) bool { return c.State == tcptable.StateTimeWait }
+
 // editQuery returns a Table that changes the query before the mock sees it.
 func editQuery(p *mock.Provider, edit func(q *tcptable.Query)) *wrapper {
 	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
@@ -143,9 +151,7 @@ var defects = map[string]defect{
 	},
 	"drop-listeners": {
 		wrap: func(p *mock.Provider) *wrapper {
-			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection {
-				return slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.State == tcptable.StateListen })
-			})
+			return dropRows(p, func(c tcptable.Connection) bool { return c.State == tcptable.StateListen })
 		},
 		subtest: "Listener/tcp4", message: "no row",
 	},
@@ -183,9 +189,7 @@ var defects = map[string]defect{
 	},
 	"drop-ipv6": {
 		wrap: func(p *mock.Provider) *wrapper {
-			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection {
-				return slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.Family() == tcptable.IPv6 })
-			})
+			return dropRows(p, func(c tcptable.Connection) bool { return c.Family() == tcptable.IPv6 })
 		},
 		subtest: "Listener/tcp6", message: "no row", passes: "Listener/tcp4",
 	},
@@ -287,6 +291,20 @@ var defects = map[string]defect{
 			}}
 		},
 		subtest: "Listener/tcp4", message: "table changed while it was read",
+	},
+	"drop-time-wait-with-gap": {
+		// NoTimeWait excuses a missing TIME-WAIT row, not a wrong one.
+		wrap: func(p *mock.Provider) *wrapper {
+			return dropRows(p, isTimeWait)
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTimeWait, "test: lsof lists no TIME-WAIT")},
+		message: "TIME-WAIT row 127.0.0.1:", logs: "not reported (gap no-time-wait)",
+	},
+	"drop-time-wait": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return dropRows(p, isTimeWait)
+		},
+		subtest: "TimeWait/tcp4", message: "in TIME-WAIT", passes: "HalfClose/tcp4",
 	},
 	"zero-pids-despite-gap": {
 		// A gap relaxes exactly its check: listeners may have PID 0, the

@@ -25,6 +25,10 @@ const (
 	NoIPv6PID
 	// NoModule: module names are not resolved for the caller's own rows.
 	NoModule
+	// NoTimeWait: TIME-WAIT rows are not reported (tools such as lsof list
+	// only sockets a process holds). The TimeWait check then accepts a
+	// missing row; a TIME-WAIT row that is reported must still be right.
+	NoTimeWait
 )
 
 var gapNames = [...]string{
@@ -33,6 +37,7 @@ var gapNames = [...]string{
 	NoDialerPID:   "no-dialer-pid",
 	NoIPv6PID:     "no-ipv6-pid",
 	NoModule:      "no-module",
+	NoTimeWait:    "no-time-wait",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".
