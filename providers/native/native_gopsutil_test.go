@@ -1,4 +1,4 @@
-//go:build darwin || freebsd || openbsd || netbsd || aix
+//go:build (darwin && !ios) || freebsd || openbsd || netbsd || aix
 
 package native_test
 

@@ -1,6 +1,7 @@
-//go:build !linux && !windows && !darwin && !freebsd && !openbsd && !netbsd && !aix
+//go:build !linux && !windows && (!darwin || ios) && !freebsd && !openbsd && !netbsd && !aix
 
 package native
 
-// candidates: none; gopsutil cannot list TCP connections here either.
+// candidates: none; gopsutil cannot list TCP connections here either (on
+// iOS it needs cgo and lsof, which iOS lacks).
 func candidates() []candidate { return nil }
