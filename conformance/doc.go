@@ -71,7 +71,8 @@
 // leftovers of earlier subtests) are tolerated and only checked against the
 // table-wide rules; the suite identifies its own rows by their exact address
 // four-tuple. Row order is free. The OS may take a moment to show or drop an
-// endpoint, so the endpoint checks poll until WithTimeout's deadline. An
+// endpoint, so the endpoint checks poll until WithTimeout's deadline (10
+// seconds unless TCPTABLE_CONFORMANCE_TIMEOUT says otherwise). An
 // answer that fails with tcptable.ErrInconsistent is asked again, up to
 // three times.
 //

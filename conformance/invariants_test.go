@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,6 +106,7 @@ func TestGapsRelaxModules(t *testing.T) {
 }
 
 func TestNewConfig(t *testing.T) {
+	t.Setenv(TimeoutEnv, "")
 	cfg, err := newConfig(nil)
 	require.NoError(t, err)
 	assert.Equal(t, defaultTimeout, cfg.timeout)
@@ -115,6 +117,18 @@ func TestNewConfig(t *testing.T) {
 	assert.Equal(t, []Gap{NoListenerPID, NoModule}, cfg.gapList())
 	assert.True(t, cfg.has(NoModule))
 	assert.False(t, cfg.has(NoDialerPID))
+
+	t.Setenv(TimeoutEnv, "1m")
+	cfg, err = newConfig(nil)
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, cfg.timeout, "the environment replaces the default")
+	cfg, err = newConfig([]Option{WithTimeout(time.Second)})
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, cfg.timeout, "WithTimeout wins")
+	t.Setenv(TimeoutEnv, "soon")
+	_, err = newConfig(nil)
+	require.ErrorContains(t, err, `TCPTABLE_CONFORMANCE_TIMEOUT="soon"`)
+	t.Setenv(TimeoutEnv, "")
 
 	for _, tt := range []struct {
 		opt  Option

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ func DeclareGap(g Gap, reason string) Option {
 
 // WithTimeout sets how long the suite polls for the OS to show (or drop) an
 // endpoint before failing, and how long one Table call may take; the
-// default is 10 seconds. A subtest that runs longer than ten times this
+// default is 10 seconds, or what TimeoutEnv says. A subtest that runs longer than ten times this
 // (a provider or Env that hangs) is stopped by the watchdog with a panic
 // that names it.
 func WithTimeout(d time.Duration) Option {
@@ -80,10 +81,22 @@ func WithTimeout(d time.Duration) Option {
 // defaultTimeout is WithTimeout's default.
 const defaultTimeout = 10 * time.Second
 
+// TimeoutEnv names the environment variable that replaces WithTimeout's
+// default, e.g. TCPTABLE_CONFORMANCE_TIMEOUT=1m, for a loaded CI host; a
+// WithTimeout option still wins over it.
+const TimeoutEnv = "TCPTABLE_CONFORMANCE_TIMEOUT"
+
 // newConfig applies opts to the defaults and reports options that make no
 // sense.
 func newConfig(opts []Option) (*config, error) {
 	c := &config{timeout: defaultTimeout}
+	if v := os.Getenv(TimeoutEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("conformance: %s=%q: want a positive duration such as 1m", TimeoutEnv, v)
+		}
+		c.timeout = d
+	}
 	for _, o := range opts {
 		o(c)
 	}
