@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 
+	gnet "github.com/shirou/gopsutil/v4/net"
+
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/providers/gopsutil"
 )
@@ -84,4 +86,18 @@ func BenchmarkTable(b *testing.B) {
 			b.ReportMetric(float64(rows), "rows")
 		})
 	}
+	// gopsutil alone, without this provider's mapping and owner lookups:
+	// the floor the rows above are measured against.
+	b.Run("gopsutil-raw", func(b *testing.B) {
+		b.ReportAllocs()
+		rows := 0
+		for b.Loop() {
+			stats, err := gnet.ConnectionsWithContext(ctx, "tcp")
+			if err != nil {
+				b.Skipf("gopsutil: %v", err)
+			}
+			rows = len(stats)
+		}
+		b.ReportMetric(float64(rows), "rows")
+	})
 }
