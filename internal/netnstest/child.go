@@ -3,6 +3,7 @@
 package netnstest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,9 +79,15 @@ func (s Spec) network(i int) (string, string) {
 // build makes every socket of spec.
 func build(spec Spec) (*holder, error) {
 	h := &holder{}
+	// No keepalive: 200,000 idle sockets would send 13,000 probes a
+	// second over loopback, which both loads the machine being measured
+	// and, when it is saturated, drops probes until the kernel kills the
+	// connections.
+	lc := net.ListenConfig{KeepAlive: -1}
+	dialer := net.Dialer{KeepAlive: -1}
 	listen := func(i int) (net.Listener, error) {
 		nw, addr := spec.network(i)
-		l, err := net.Listen(nw, addr)
+		l, err := lc.Listen(context.Background(), nw, addr)
 		if err == nil {
 			h.lns = append(h.lns, l)
 		}
@@ -105,7 +112,7 @@ func build(spec Spec) (*holder, error) {
 	connect := func() (cl, sv *net.TCPConn, err error) {
 		l := acceptors[pair%len(acceptors)]
 		pair++
-		c, err := net.Dial(l.Addr().Network(), l.Addr().String())
+		c, err := dialer.Dial(l.Addr().Network(), l.Addr().String())
 		if err != nil {
 			return nil, nil, err
 		}
