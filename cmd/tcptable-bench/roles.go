@@ -34,11 +34,12 @@ const (
 	toolSSL       = "ss -tlnp"
 	toolProvider  = "provider"
 	toolProviderL = "provider listeners"
+	toolProviderF = "provider listeners first-owner"
 	toolGopsutil  = "gopsutil"
 )
 
 func sizeTools(gopsutil bool) []string {
-	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL}
+	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL, toolProviderF}
 	if gopsutil {
 		t = append(t, toolGopsutil)
 	}
@@ -169,6 +170,8 @@ func runTool(tool string) (result, error) {
 		return runSelf("poll", "all")
 	case toolProviderL:
 		return runSelf("poll", "listeners")
+	case toolProviderF:
+		return runSelf("poll", "listeners-first")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
@@ -233,12 +236,17 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // fresh process pays (like ss), the second a steady-state poll.
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
-	if arg == "listeners" {
+	var opts []linux.Option
+	switch arg {
+	case "listeners":
 		q.Class = tcptable.ClassListeners
+	case "listeners-first":
+		q.Class = tcptable.ClassListeners
+		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	ctx := context.Background()
 	t := time.Now()
-	p, err := linux.New()
+	p, err := linux.New(opts...)
 	if err != nil {
 		return result{}, err
 	}

@@ -17,12 +17,14 @@ type dirReader struct {
 const direntBufLen = 32 << 10
 
 // list calls fn for each entry of the open directory fd, with the name and
-// a pointer to its NUL-terminated bytes (valid only during fn).
-func (d *dirReader) list(fd int, fn func(name []byte, cname *byte)) error {
+// a pointer to its NUL-terminated bytes (valid only during fn), until fn
+// returns false.
+func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
 	if d.buf == nil {
 		d.buf = make([]byte, direntBufLen)
 	}
-	for {
+	more := true
+	for more {
 		n, err := unix.Getdents(fd, d.buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -34,10 +36,14 @@ func (d *dirReader) list(fd int, fn func(name []byte, cname *byte)) error {
 			return nil
 		}
 		b := d.buf[:n]
-		if err := parseDirents(b, func(name []byte, off int) { fn(name, &b[off]) }); err != nil {
+		err = parseDirents(b, func(name []byte, off int) {
+			more = more && fn(name, &b[off])
+		})
+		if err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // readlinkat reads the link cname (a NUL-terminated name) relative to
