@@ -56,13 +56,10 @@ func (r *report) rows() [][]string {
 		if hasG {
 			out = append(out, []string{name, "gopsutil ms (rows)", fmt.Sprintf("%s (%d)", msStr(g.Ms), g.Rows), ratio(g.Ms, p.Ms) + " provider", "≥ 10×"})
 		}
-		lf := s.res[toolProviderF]
 		out = append(out,
 			[]string{name, "ss -tlnp ms", msStr(ssl.Ms), "", ""},
 			[]string{name, "provider listeners+owners first/second ms", msStr(l.Ms) + " / " + msStr(l.Second),
 				ratio(l.Ms, ssl.Ms) + " / " + ratio(l.Second, ssl.Ms) + " ss -tlnp", "≤ 0.2× ss -tlnp"},
-			[]string{name, "provider listeners, WithFirstOwnerOnly, first/second ms", msStr(lf.Ms) + " / " + msStr(lf.Second),
-				ratio(lf.Ms, ssl.Ms) + " / " + ratio(lf.Second, ssl.Ms) + " ss -tlnp", "≤ 0.2× ss -tlnp"},
 		)
 	}
 	if n := r.ns; n != nil {

@@ -34,12 +34,11 @@ const (
 	toolSSL       = "ss -tlnp"
 	toolProvider  = "provider"
 	toolProviderL = "provider listeners"
-	toolProviderF = "provider listeners first-owner"
 	toolGopsutil  = "gopsutil"
 )
 
 func sizeTools(gopsutil bool) []string {
-	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL, toolProviderF}
+	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL}
 	if gopsutil {
 		t = append(t, toolGopsutil)
 	}
@@ -170,8 +169,6 @@ func runTool(tool string) (result, error) {
 		return runSelf("poll", "all")
 	case toolProviderL:
 		return runSelf("poll", "listeners")
-	case toolProviderF:
-		return runSelf("poll", "listeners-first")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
@@ -236,17 +233,12 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // fresh process pays (like ss), the second a steady-state poll.
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
-	var opts []linux.Option
-	switch arg {
-	case "listeners":
+	if arg == "listeners" {
 		q.Class = tcptable.ClassListeners
-	case "listeners-first":
-		q.Class = tcptable.ClassListeners
-		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	ctx := context.Background()
 	t := time.Now()
-	p, err := linux.New(opts...)
+	p, err := linux.New()
 	if err != nil {
 		return result{}, err
 	}

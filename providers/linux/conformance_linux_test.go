@@ -36,9 +36,3 @@ func TestConformanceProcNet(t *testing.T) {
 		return newOrSkip(t, linux.WithSource(linux.SourceProcNet)), conformance.OSEnv()
 	})
 }
-
-func TestConformanceFirstOwnerOnly(t *testing.T) {
-	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
-		return newOrSkip(t, linux.WithFirstOwnerOnly()), conformance.OSEnv()
-	})
-}

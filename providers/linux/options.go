@@ -43,7 +43,6 @@ type config struct {
 	source      Source
 	noCache     bool
 	revalidate  time.Duration
-	firstOwner  bool
 	dumpRetries int
 	workers     int
 }
@@ -128,16 +127,4 @@ func WithWorkers(n int) Option {
 // descriptor).
 func WithOwnerRevalidate(d time.Duration) Option {
 	return func(c *config) { c.revalidate = max(d, 0) }
-}
-
-// WithFirstOwnerOnly makes owner resolution stop reading descriptors, even
-// in the middle of a process, as soon as every socket of the answer has
-// one owner. It makes a narrow query (listeners, one port) cheap on a cold
-// cache, when reading every descriptor of the namespace would cost more
-// than the table itself. The price: a socket shared by several processes
-// may list only the holders read before the stop, so OtherPIDs can be
-// incomplete and PID is the lowest holder found rather than the lowest of
-// all. Without this option every holder in the namespace is found.
-func WithFirstOwnerOnly() Option {
-	return func(c *config) { c.firstOwner = true }
 }

@@ -55,7 +55,6 @@ type resolver struct {
 	rootFD   int
 	cache    bool          // trust descriptors seen by earlier polls
 	ttl      time.Duration // how long a process's descriptor list is trusted
-	first    bool          // stop at the first holder of every socket
 	now      func() time.Time
 	procs    map[uint32]*procEntry
 	gen      uint64
@@ -71,7 +70,7 @@ type resolver struct {
 }
 
 // newResolver opens the /proc root.
-func newResolver(root string, cache bool, ttl time.Duration, workers int, first bool) (*resolver, error) {
+func newResolver(root string, cache bool, ttl time.Duration, workers int) (*resolver, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open proc root", Path: root, Err: err}
@@ -81,7 +80,6 @@ func newResolver(root string, cache bool, ttl time.Duration, workers int, first 
 		rootFD:       fd,
 		cache:        cache,
 		ttl:          ttl,
-		first:        first,
 		now:          time.Now,
 		procs:        map[uint32]*procEntry{},
 		statBuf:      make([]byte, 1024),
@@ -107,9 +105,6 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	r.inNS, r.others = r.inNS[:0], r.others[:0]
 	if err := r.refresh(netns); err != nil {
 		return err
-	}
-	if r.first {
-		return nil // finish searches, once it knows what it looks for
 	}
 	return r.scanAll(ctx, r.stale(r.inNS), r.cache)
 }
@@ -150,11 +145,12 @@ func (r *resolver) refresh(netns uint64) error {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
 	}
 	defer unix.Close(fd)
-	err = r.dr.list(fd, func(name []byte, _ *byte) bool {
-		if pid, ok := parsePID(name); ok {
-			r.see(pid, netns)
+	err = r.dr.list(fd, func(name []byte, _ *byte) {
+		pid, ok := parsePID(name)
+		if !ok {
+			return
 		}
-		return true
+		r.see(pid, netns)
 	})
 	if err != nil {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
@@ -245,13 +241,6 @@ func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool) 
 // by an earlier scan keeps the socket found then; only new numbers are
 // read. Descriptor numbers come out of getdents in ascending order.
 func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
-	r.scanUntil(e, trust, sc, nil)
-}
-
-// scanUntil is scan that stops reading once found, called with each socket
-// read, returns true. A list cut short is kept (its descriptors are real)
-// but marked never listed, so the next poll reads the process again.
-func (r *resolver) scanUntil(e *procEntry, trust bool, sc *scanner, found func(ino uint32) bool) {
 	dfd, err := openDir(r.rootFD, e.dir+"/fd")
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
@@ -266,16 +255,10 @@ func (r *resolver) scanUntil(e *procEntry, trust bool, sc *scanner, found func(i
 	e.scanGen = r.gen
 	e.listed = r.now()
 	old, next, j := e.fds, e.spare[:0], 0
-	stopped := false
-	record := func(f fdSock) bool {
-		next = append(next, f)
-		stopped = found != nil && f.ino != 0 && found(f.ino)
-		return !stopped
-	}
-	err = sc.dr.list(dfd, func(name []byte, cname *byte) bool {
+	err = sc.dr.list(dfd, func(name []byte, cname *byte) {
 		v, ok := parseUint(name, 10, math.MaxInt32)
 		if !ok {
-			return true
+			return
 		}
 		fd := int32(v)
 		if trust {
@@ -283,23 +266,21 @@ func (r *resolver) scanUntil(e *procEntry, trust bool, sc *scanner, found func(i
 				j++
 			}
 			if j < len(old) && old[j].fd == fd {
-				return record(old[j])
+				next = append(next, old[j])
+				return
 			}
 		}
 		v, isSock, err := fdSocket(dfd, cname, sc.link[:])
 		if err != nil {
-			return true // closed meanwhile: not recorded, so read again next time
+			return // closed meanwhile: not recorded, so read again next time
 		}
 		var ino uint32
 		if isSock && v <= math.MaxUint32 {
 			ino = uint32(v)
 		}
-		return record(fdSock{fd: fd, ino: ino})
+		next = append(next, fdSock{fd: fd, ino: ino})
 	})
 	e.fds, e.spare = next, old[:0]
-	if stopped {
-		e.listed = time.Time{}
-	}
 	if err != nil {
 		e.gone = true
 	}
@@ -338,12 +319,6 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 		}
 	}
 	left := r.assign(rows, r.inNS, len(r.wanted))
-	if r.first && left > 0 {
-		var err error
-		if left, err = r.searchFirst(ctx, rows, r.unscanned(r.inNS), left); err != nil {
-			return err
-		}
-	}
 	if left > 0 && r.cache && !r.knownUnresolvable(rows) {
 		if err := r.scanAll(ctx, r.unscanned(r.inNS), true); err != nil {
 			return err
@@ -451,35 +426,6 @@ func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection,
 		}
 		left = r.assign(rows, batch[:n], left)
 		batch = batch[n:]
-	}
-	return left, nil
-}
-
-// searchFirst reads procs one at a time, assigning owners as it goes, and
-// stops, even in the middle of a process, as soon as every wanted socket
-// has an owner (WithFirstOwnerOnly).
-func (r *resolver) searchFirst(ctx context.Context, rows []tcptable.Connection, procs []*procEntry, left int) (int, error) {
-	sc := r.scanners[0]
-	for _, e := range procs {
-		if left == 0 {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return left, err
-		}
-		r.scanUntil(e, r.cache, sc, func(ino uint32) bool {
-			if i, ok := r.wanted[ino]; ok {
-				if rows[i].PID == 0 {
-					left--
-				}
-				addOwner(&rows[i], e.pid)
-			}
-			return left == 0
-		})
-		if e.gone {
-			r.noteGone(e)
-			e.fds = e.fds[:0]
-		}
 	}
 	return left, nil
 }

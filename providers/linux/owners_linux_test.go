@@ -70,7 +70,7 @@ func resolve(t *testing.T, r *resolver, rows []tcptable.Connection) []tcptable.C
 
 func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *resolver {
 	t.Helper()
-	r, err := newResolver(f.root, cache, 0, 2, false)
+	r, err := newResolver(f.root, cache, 0, 2)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.close() })
 	return r
@@ -166,7 +166,7 @@ func TestResolverCancel(t *testing.T) {
 }
 
 func TestResolverBadRoot(t *testing.T) {
-	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1, false)
+	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -174,7 +174,7 @@ func TestResolverRevalidation(t *testing.T) {
 	f := newFakeProc(t)
 	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
 	f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001)})
-	r, err := newResolver(f.root, true, time.Hour, 2, false)
+	r, err := newResolver(f.root, true, time.Hour, 2)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.close() })
 	now := time.Unix(1e9, 0)
@@ -198,25 +198,4 @@ func TestResolverRevalidation(t *testing.T) {
 	f.proc(300, 600, "child", testNS, map[int]string{4: sock(1001)})
 	rows = resolve(t, r, fakeRows(1001))
 	assert.Equal(t, []uint32{200, 300}, rows[0].Owners())
-}
-
-func TestResolverFirstOwnerOnly(t *testing.T) {
-	f := newFakeProc(t)
-	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001), 4: sock(1002), 5: sock(1003)})
-	f.proc(200, 510, "worker", testNS, map[int]string{3: sock(1001), 6: sock(1004)})
-	f.proc(300, 520, "other", 99, map[int]string{7: sock(1005)})
-	r, err := newResolver(f.root, true, time.Hour, 2, true)
-	require.NoError(t, err)
-	t.Cleanup(func() { r.close() })
-
-	rows := resolve(t, r, fakeRows(1001))
-	assert.Equal(t, []uint32{100}, rows[0].Owners(), "stopped at the first holder")
-	assert.Len(t, r.procs[100].fds, 1, "stopped after the first descriptor")
-	assert.Empty(t, r.procs[200].fds, "the next process was not read")
-
-	rows = resolve(t, r, fakeRows(1001, 1003, 1004, 1005))
-	assert.Equal(t, uint32(100), rows[1].PID, "a cut-short list is read again")
-	assert.Equal(t, uint32(200), rows[2].PID)
-	assert.Equal(t, uint32(300), rows[3].PID, "other namespaces still searched")
-	assert.Equal(t, []uint32{100, 200}, rows[0].Owners(), "holders read along the way are listed")
 }

@@ -57,7 +57,7 @@ func New(opts ...Option) (*Provider, error) {
 	} else if p.netns, err = selfNetNS(); err != nil {
 		return nil, err
 	}
-	if p.res, err = newResolver(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers, cfg.firstOwner); err != nil {
+	if p.res, err = newResolver(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers); err != nil {
 		p.Close()
 		return nil, err
 	}

@@ -17,14 +17,12 @@ type dirReader struct {
 const direntBufLen = 32 << 10
 
 // list calls fn for each entry of the open directory fd, with the name and
-// a pointer to its NUL-terminated bytes (valid only during fn), until fn
-// returns false.
-func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
+// a pointer to its NUL-terminated bytes (valid only during fn).
+func (d *dirReader) list(fd int, fn func(name []byte, cname *byte)) error {
 	if d.buf == nil {
 		d.buf = make([]byte, direntBufLen)
 	}
-	more := true
-	for more {
+	for {
 		n, err := unix.Getdents(fd, d.buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -36,14 +34,10 @@ func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
 			return nil
 		}
 		b := d.buf[:n]
-		err = parseDirents(b, func(name []byte, off int) {
-			more = more && fn(name, &b[off])
-		})
-		if err != nil {
+		if err := parseDirents(b, func(name []byte, off int) { fn(name, &b[off]) }); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // readlinkat reads the link cname (a NUL-terminated name) relative to
