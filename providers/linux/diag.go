@@ -166,6 +166,7 @@ type DumpError struct {
 	Errno syscall.Errno
 }
 
+// Error returns "sock_diag dump: " and the errno's text.
 func (e *DumpError) Error() string { return "sock_diag dump: " + e.Errno.Error() }
 
 // Unwrap returns the errno, so errors.Is(err, syscall.EPERM) works.
