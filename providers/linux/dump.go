@@ -2,6 +2,7 @@ package linux
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tcptable/tcptable"
@@ -60,4 +61,43 @@ func familyName(f uint8) string {
 		return "AF_INET"
 	}
 	return "AF_INET6"
+}
+
+// firstHardError returns the first error that is not an inconsistency
+// report (those come with usable rows).
+func firstHardError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, tcptable.ErrInconsistent) {
+			return err
+		}
+	}
+	return nil
+}
+
+// joinParts returns the parts, laid out in regions of rows with the
+// capacities caps, as one slice: in place when every part stayed in its
+// region, in a new array otherwise. The unused tail is cleared so it holds
+// no references.
+func joinParts(rows []tcptable.Connection, parts [][]tcptable.Connection, caps []int) []tcptable.Connection {
+	inPlace := true
+	for i, part := range parts {
+		inPlace = inPlace && len(part) <= caps[i]
+	}
+	if !inPlace {
+		n := 0
+		for _, part := range parts {
+			n += len(part)
+		}
+		out := make([]tcptable.Connection, 0, n)
+		for _, part := range parts {
+			out = append(out, part...)
+		}
+		return out
+	}
+	n := 0
+	for _, part := range parts {
+		n += copy(rows[n:], part)
+	}
+	clear(rows[n:])
+	return rows[:n:n]
 }
