@@ -222,7 +222,7 @@ func runSelf(role, arg string) (result, error) {
 
 func maxRSS(ps *os.ProcessState) int64 {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss
+		return int64(ru.Maxrss) // int32 on 32-bit Linux
 	}
 	return 0
 }
@@ -277,5 +277,5 @@ func selfMaxRSS() int64 {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return ru.Maxrss
+	return int64(ru.Maxrss) // int32 on 32-bit Linux
 }

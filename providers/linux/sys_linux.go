@@ -83,7 +83,7 @@ func openDir(dirfd int, name string) (int, error) {
 func socketInode(dirfd int, cname *byte) (ino uint64, ok bool, err error) {
 	var st unix.Stat_t
 	for {
-		_, _, e := unix.Syscall6(unix.SYS_NEWFSTATAT, uintptr(dirfd), uintptr(unsafe.Pointer(cname)),
+		_, _, e := unix.Syscall6(sysFstatat, uintptr(dirfd), uintptr(unsafe.Pointer(cname)),
 			uintptr(unsafe.Pointer(&st)), 0, 0, 0)
 		if e == unix.EINTR {
 			continue
