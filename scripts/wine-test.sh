@@ -7,7 +7,7 @@
 # ProcessPrng, without which Go >= 1.22 programs die at start) from
 # scripts/wine/bcryptprimitives.c, creates a fresh Wine prefix in a temporary
 # directory, cross-compiles the test binary of each package in
-# WINE_TEST_PKGS (default: ./providers/windows, and ./providers/native and
+# WINE_TEST_PKGS (default: ./providers/windows, ./providers/gopsutil, ./conformance (the suite and its self-tests), and ./providers/native and
 # ./cmd/tcptable, which reach the Windows provider on Windows) with GOOS=windows
 # GOARCH=amd64, runs it with wine64 from the package's directory (so that
 # testdata/ is found) and exits with its status. Extra arguments go to the
@@ -27,7 +27,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 wine=${WINE:-/usr/lib/wine/wine64}
 wineserver=${WINESERVER:-/usr/lib/wine/wineserver}
 cc=${MINGW_CC:-x86_64-w64-mingw32-gcc}
-read -r -a pkgs <<<"${WINE_TEST_PKGS:-./providers/windows ./providers/native ./cmd/tcptable}"
+read -r -a pkgs <<<"${WINE_TEST_PKGS:-./providers/windows ./providers/native ./providers/gopsutil ./conformance ./cmd/tcptable}"
 
 missing() {
 	if [ "${CI:-}" = true ]; then
