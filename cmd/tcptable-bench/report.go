@@ -42,6 +42,7 @@ func (r *report) rows() [][]string {
 		p, ss, ssp := s.res[toolProvider], s.res[toolSS], s.res[toolSSP]
 		g, hasG := s.res[toolGopsutil]
 		l, ssl := s.res[toolProviderL], s.res[toolSSL]
+		lf, reuse := s.res[toolProviderF], s.res[toolProviderR]
 		name := fmt.Sprintf("%dk established, %d procs", s.sockets/1000, s.procs)
 		if s.present < s.sockets {
 			name += fmt.Sprintf(" (only %d present)", s.present)
@@ -52,6 +53,7 @@ func (r *report) rows() [][]string {
 			[]string{name, "provider all+owners first poll ms (rows)", fmt.Sprintf("%s (%d)", msStr(p.Ms), p.Rows), ratio(p.Ms, ss.Ms) + " ss -tan, " + ratio(p.Ms, ssp.Ms) + " ss -tanp", "≤ 1.2× ss -tan"},
 			[]string{name, "provider second poll ms", msStr(p.Second), ratio(p.Second, p.Ms) + " first", "≤ 0.5× first"},
 			[]string{name, "provider peak RSS MB, first poll (both polls)", mb(p.RSSKB) + " (" + mb(p.AllRSSKB) + ")", "ss -tanp " + mb(ssp.RSSKB) + " MB", "≤ 80 MB"},
+			[]string{name, "provider, second poll TableInto(first answer): ms, peak RSS MB both polls", msStr(reuse.Second) + ", " + mb(reuse.AllRSSKB), "", "≤ 80 MB"},
 		)
 		if hasG {
 			out = append(out, []string{name, "gopsutil ms (rows)", fmt.Sprintf("%s (%d)", msStr(g.Ms), g.Rows), ratio(g.Ms, p.Ms) + " provider", "≥ 10×"})
@@ -60,6 +62,8 @@ func (r *report) rows() [][]string {
 			[]string{name, "ss -tlnp ms", msStr(ssl.Ms), "", ""},
 			[]string{name, "provider listeners+owners first/second ms", msStr(l.Ms) + " / " + msStr(l.Second),
 				ratio(l.Ms, ssl.Ms) + " / " + ratio(l.Second, ssl.Ms) + " ss -tlnp", "≤ 0.2× ss -tlnp"},
+			[]string{name, "provider listeners WithFirstOwnerOnly first/second ms", msStr(lf.Ms) + " / " + msStr(lf.Second),
+				ratio(lf.Ms, ssl.Ms) + " / " + ratio(lf.Second, ssl.Ms) + " ss -tlnp", "≤ 0.2× ss -tlnp"},
 		)
 	}
 	if n := r.ns; n != nil {

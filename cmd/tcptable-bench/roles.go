@@ -34,11 +34,13 @@ const (
 	toolSSL       = "ss -tlnp"
 	toolProvider  = "provider"
 	toolProviderL = "provider listeners"
+	toolProviderF = "provider listeners first-owner"
+	toolProviderR = "provider reuse"
 	toolGopsutil  = "gopsutil"
 )
 
 func sizeTools(gopsutil bool) []string {
-	t := []string{toolSS, toolSSP, toolProvider, toolSSL, toolProviderL}
+	t := []string{toolSS, toolSSP, toolProvider, toolProviderR, toolSSL, toolProviderL, toolProviderF}
 	if gopsutil {
 		t = append(t, toolGopsutil)
 	}
@@ -169,6 +171,10 @@ func runTool(tool string) (result, error) {
 		return runSelf("poll", "all")
 	case toolProviderL:
 		return runSelf("poll", "listeners")
+	case toolProviderF:
+		return runSelf("poll", "listeners-first")
+	case toolProviderR:
+		return runSelf("poll", "reuse")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
@@ -230,15 +236,23 @@ func maxRSS(ps *os.ProcessState) int64 {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // pollRole creates a provider and polls twice: the first poll is what a
-// fresh process pays (like ss), the second a steady-state poll.
+// fresh process pays (like ss), the second a steady-state poll. arg
+// "listeners" asks for listeners only, "listeners-first" too with
+// WithFirstOwnerOnly, "reuse" polls the whole table and hands the first
+// answer back to TableInto for the second.
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
-	if arg == "listeners" {
+	var opts []linux.Option
+	switch arg {
+	case "listeners":
 		q.Class = tcptable.ClassListeners
+	case "listeners-first":
+		q.Class = tcptable.ClassListeners
+		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	ctx := context.Background()
 	t := time.Now()
-	p, err := linux.New()
+	p, err := linux.New(opts...)
 	if err != nil {
 		return result{}, err
 	}
@@ -248,9 +262,13 @@ func pollRole(arg string) (result, error) {
 		return result{}, err
 	}
 	r := result{Ms: ms(time.Since(t)), Rows: len(rows), RSSKB: selfMaxRSS()}
+	var buf []tcptable.Connection
+	if arg == "reuse" {
+		buf = rows
+	}
 	rows = nil
 	t = time.Now()
-	rows, err = p.Table(ctx, q)
+	rows, err = p.TableInto(ctx, q, buf)
 	if err != nil {
 		return result{}, err
 	}

@@ -27,10 +27,11 @@ func famIndex(fam uint8) int {
 
 // collectNetlink dumps the families q can match, each on its own socket and
 // goroutine so that the kernel walks them in parallel, into regions of one
-// slice sized from the previous answer (or the kernel's socket counts), and
+// slice (buf's array if large enough) sized from the previous answer (or
+// the kernel's socket counts), and
 // closes the gap between them. A family that outgrows its region gets its
 // own array, and the parts are then copied into a new slice.
-func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask uint32) ([]tcptable.Connection, error) {
+func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask uint32, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	fams := families(q)
 	caps := make([]int, len(fams))
 	total := 0
@@ -44,7 +45,10 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		caps[i] = p.sizeHint(q, mask, fam)
 		total += caps[i]
 	}
-	rows := make([]tcptable.Connection, total)
+	if cap(buf) < total {
+		total = p.fitBuf(fams, caps, cap(buf), total)
+	}
+	rows := rowsOf(buf, total)
 	parts := make([][]tcptable.Connection, len(fams))
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
@@ -75,4 +79,24 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		return nil, err
 	}
 	return joinParts(rows, parts, caps), errors.Join(errs...)
+}
+
+// fitBuf resizes the families' regions (caps, from sizeHint, which adds
+// slack) to share a reused buffer of capacity n too small for the slack
+// but large enough for the previous answer's rows, and returns the new
+// total; otherwise it returns total unchanged. A family that outgrows its
+// region then gets its own array, as with any region.
+func (p *Provider) fitBuf(fams []uint8, caps []int, n, total int) int {
+	need := 0
+	for _, fam := range fams {
+		need += p.fams[famIndex(fam)].last
+	}
+	if n < need || len(fams) == 0 {
+		return total
+	}
+	extra := (n - need) / len(fams)
+	for i, fam := range fams {
+		caps[i] = p.fams[famIndex(fam)].last + extra
+	}
+	return need + extra*len(fams)
 }

@@ -99,5 +99,5 @@ func joinParts(rows []tcptable.Connection, parts [][]tcptable.Connection, caps [
 		n += copy(rows[n:], part)
 	}
 	clear(rows[n:])
-	return rows[:n:n]
+	return rows[:n]
 }

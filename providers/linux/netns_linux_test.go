@@ -195,6 +195,40 @@ func TestDifferentialNetNS(t *testing.T) {
 			assert.NotZero(t, c.PID)
 		}
 	})
+
+	t.Run("TableIntoReusesTheArray", func(t *testing.T) {
+		a, err := p.Table(context.Background(), tcptable.Query{})
+		require.NoError(t, err)
+		want := providerOwners(a)
+		first := &a[:1][0]
+		b, err := p.TableInto(context.Background(), tcptable.Query{}, a)
+		require.NoError(t, err)
+		require.NotEmpty(t, b)
+		assert.Same(t, first, &b[0], "the previous answer's array is reused")
+		assert.Empty(t, diffOwners(want, providerOwners(b)))
+		c, err := p.TableInto(context.Background(), tcptable.Query{}, make([]tcptable.Connection, 0, 1))
+		require.NoError(t, err)
+		assert.Empty(t, diffOwners(want, providerOwners(c)), "a too small buffer is not used")
+	})
+
+	t.Run("FirstOwnerOnly", func(t *testing.T) {
+		pf, err := linux.New(linux.WithNetNS(f.ns.Path), linux.WithFirstOwnerOnly())
+		require.NoError(t, err)
+		defer pf.Close()
+		exact, err := p.Table(context.Background(), tcptable.Query{Class: tcptable.ClassListeners})
+		require.NoError(t, err)
+		holders := map[string][]uint32{}
+		for _, c := range exact {
+			holders[c.Key().String()] = append([]uint32{c.PID}, c.OtherPIDs...)
+		}
+		ls, err := pf.Table(context.Background(), tcptable.Query{Class: tcptable.ClassListeners})
+		require.NoError(t, err)
+		require.Len(t, ls, len(exact))
+		for _, c := range ls {
+			assert.Equal(t, tcptable.OwnerOK, c.OwnerStatus)
+			assert.Contains(t, holders[c.Key().String()], c.PID, "the owner found is a real holder")
+		}
+	})
 }
 
 func sortRows(rows []tcptable.Connection) {

@@ -43,6 +43,7 @@ type config struct {
 	source      Source
 	noCache     bool
 	revalidate  time.Duration
+	firstOwner  bool
 	dumpRetries int
 	workers     int
 }
@@ -127,4 +128,20 @@ func WithWorkers(n int) Option {
 // descriptor).
 func WithOwnerRevalidate(d time.Duration) Option {
 	return func(c *config) { c.revalidate = max(d, 0) }
+}
+
+// WithFirstOwnerOnly trades exactness of shared sockets for speed on a
+// cold cache: owner resolution first reads the 64 lowest descriptors of
+// every process of the namespace (listeners usually sit there) and stops
+// as soon as every socket of the answer has one owner; only if some
+// socket is still unowned does it read the rest, as without the option.
+// It makes a narrow query (listeners, one port) cheap on the first poll,
+// when reading every descriptor would cost more than the table itself.
+// The price: a socket shared by several processes (a listener inherited by
+// a pre-forked server's workers, a descriptor passed over a Unix socket)
+// lists only the holders found before the stop, so OtherPIDs may be
+// incomplete and PID is the lowest holder found rather than the lowest of
+// all. Off by default: without it every holder in the namespace is found.
+func WithFirstOwnerOnly() Option {
+	return func(c *config) { c.firstOwner = true }
 }

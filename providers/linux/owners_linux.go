@@ -36,6 +36,7 @@ type procEntry struct {
 	listed  time.Time // when fds was last read from /proc/PID/fd; zero: never
 	scanGen uint64    // last poll that read /proc/PID/fd
 	denied  bool      // its descriptors are not readable by the caller
+	partial bool      // fds holds only the lowest descriptors (a first-owner round)
 	gone    bool      // it exited while being scanned
 
 	modStatus tcptable.OwnerStatus // 0 until the module is loaded
@@ -55,6 +56,7 @@ type resolver struct {
 	rootFD   int
 	cache    bool          // trust descriptors seen by earlier polls
 	ttl      time.Duration // how long a process's descriptor list is trusted
+	first    bool          // WithFirstOwnerOnly: stop once every socket has an owner
 	now      func() time.Time
 	procs    map[uint32]*procEntry
 	gen      uint64
@@ -70,7 +72,7 @@ type resolver struct {
 }
 
 // newResolver opens the /proc root.
-func newResolver(root string, cache bool, ttl time.Duration, workers int) (*resolver, error) {
+func newResolver(root string, cache bool, ttl time.Duration, workers int, first bool) (*resolver, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open proc root", Path: root, Err: err}
@@ -80,6 +82,7 @@ func newResolver(root string, cache bool, ttl time.Duration, workers int) (*reso
 		rootFD:       fd,
 		cache:        cache,
 		ttl:          ttl,
+		first:        first,
 		now:          time.Now,
 		procs:        map[uint32]*procEntry{},
 		statBuf:      make([]byte, 1024),
@@ -106,7 +109,10 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	if err := r.refresh(netns); err != nil {
 		return err
 	}
-	return r.scanAll(ctx, r.stale(r.inNS), r.cache)
+	if r.first {
+		return nil // finish searches breadth-first once it knows what it looks for
+	}
+	return r.scanAll(ctx, r.stale(r.inNS), r.cache, 0)
 }
 
 // stale returns the processes of procs whose descriptor list must be read
@@ -120,18 +126,18 @@ func (r *resolver) stale(procs []*procEntry) []*procEntry {
 	now := r.now()
 	var out []*procEntry
 	for _, e := range procs {
-		if e.listed.IsZero() || e.denied || now.Sub(e.listed) >= r.ttl {
+		if e.listed.IsZero() || e.denied || e.partial || now.Sub(e.listed) >= r.ttl {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// unscanned returns the processes of procs not read in this poll.
+// unscanned returns the processes of procs not read in full in this poll.
 func (r *resolver) unscanned(procs []*procEntry) []*procEntry {
 	var out []*procEntry
 	for _, e := range procs {
-		if e.scanGen != r.gen {
+		if e.scanGen != r.gen || e.partial {
 			out = append(out, e)
 		}
 	}
@@ -145,12 +151,11 @@ func (r *resolver) refresh(netns uint64) error {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
 	}
 	defer unix.Close(fd)
-	err = r.dr.list(fd, func(name []byte, _ *byte) {
-		pid, ok := parsePID(name)
-		if !ok {
-			return
+	err = r.dr.list(fd, func(name []byte, _ *byte) bool {
+		if pid, ok := parsePID(name); ok {
+			r.see(pid, netns)
 		}
-		r.see(pid, netns)
+		return true
 	})
 	if err != nil {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
@@ -210,8 +215,9 @@ func (r *resolver) noteGone(e *procEntry) {
 	}
 }
 
-// scanAll scans procs with all workers.
-func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool) error {
+// scanAll scans procs with all workers, reading at most limit descriptors
+// of each (0: all).
+func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool, limit int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for _, sc := range r.scanners {
@@ -223,7 +229,7 @@ func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool) 
 				if i >= len(procs) || ctx.Err() != nil {
 					return
 				}
-				r.scan(procs[i], trust, sc)
+				r.scan(procs[i], trust, sc, limit)
 			}
 		}()
 	}
@@ -239,8 +245,10 @@ func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool) 
 
 // scan lists a process's descriptors. With trust, a descriptor number seen
 // by an earlier scan keeps the socket found then; only new numbers are
-// read. Descriptor numbers come out of getdents in ascending order.
-func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
+// read. Descriptor numbers come out of getdents in ascending order, so a
+// scan limited to the first limit descriptors (0: no limit) reads the
+// lowest numbers; its list is marked partial.
+func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	dfd, err := openDir(r.rootFD, e.dir+"/fd")
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
@@ -255,10 +263,15 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 	e.scanGen = r.gen
 	e.listed = r.now()
 	old, next, j := e.fds, e.spare[:0], 0
-	err = sc.dr.list(dfd, func(name []byte, cname *byte) {
+	e.partial = false
+	err = sc.dr.list(dfd, func(name []byte, cname *byte) bool {
+		if limit > 0 && len(next) == limit {
+			e.partial = true
+			return false
+		}
 		v, ok := parseUint(name, 10, math.MaxInt32)
 		if !ok {
-			return
+			return true
 		}
 		fd := int32(v)
 		if trust {
@@ -267,18 +280,19 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner) {
 			}
 			if j < len(old) && old[j].fd == fd {
 				next = append(next, old[j])
-				return
+				return true
 			}
 		}
 		v, isSock, err := fdSocket(dfd, cname, sc.link[:])
 		if err != nil {
-			return // closed meanwhile: not recorded, so read again next time
+			return true // closed meanwhile: not recorded, so read again next time
 		}
 		var ino uint32
 		if isSock && v <= math.MaxUint32 {
 			ino = uint32(v)
 		}
 		next = append(next, fdSock{fd: fd, ino: ino})
+		return true
 	})
 	e.fds, e.spare = next, old[:0]
 	if err != nil {
@@ -318,9 +332,19 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 			r.wanted[uint32(ino)] = int32(i)
 		}
 	}
+	if r.first {
+		done, err := r.firstOwners(ctx, rows)
+		if err != nil {
+			return err
+		}
+		if done {
+			return r.conclude(ctx, rows, 0, wantModules)
+		}
+		clearOwners(rows)
+	}
 	left := r.assign(rows, r.inNS, len(r.wanted))
 	if left > 0 && r.cache && !r.knownUnresolvable(rows) {
-		if err := r.scanAll(ctx, r.unscanned(r.inNS), true); err != nil {
+		if err := r.scanAll(ctx, r.unscanned(r.inNS), true, 0); err != nil {
 			return err
 		}
 		left = r.reassign(rows)
@@ -333,7 +357,7 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 	}
 	if left > 0 && r.cache && !r.knownUnresolvable(rows) {
 		// Something new is unresolved: trust nothing and walk everything.
-		if err := r.scanAll(ctx, r.inNS, false); err != nil {
+		if err := r.scanAll(ctx, r.inNS, false, 0); err != nil {
 			return err
 		}
 		left = r.reassign(rows)
@@ -344,6 +368,12 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 			}
 		}
 	}
+	return r.conclude(ctx, rows, left, wantModules)
+}
+
+// conclude records what stayed unresolved and fills the statuses and,
+// when wantModules, the modules.
+func (r *resolver) conclude(ctx context.Context, rows []tcptable.Connection, left int, wantModules bool) error {
 	r.rememberUnresolved(rows, left)
 	r.setStatuses(rows)
 	if wantModules {
@@ -352,12 +382,44 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 	return ctx.Err()
 }
 
-// reassign clears every owner and assigns them again from the namespace's
-// processes and the other processes read in this poll.
-func (r *resolver) reassign(rows []tcptable.Connection) int {
+// firstRoundFDs is how many of its lowest descriptors the first round of
+// a WithFirstOwnerOnly search reads in every process: listeners are
+// usually opened before a server accepts, so they sit at low numbers.
+const firstRoundFDs = 64
+
+// firstOwners is the WithFirstOwnerOnly search: it reads the lowest
+// firstRoundFDs descriptors of every process of the namespace whose list is
+// not trusted (breadth-first, so that a process with many established
+// sockets does not delay the others), and reports done when every wanted
+// socket then has an owner. Otherwise it completes the lists it cut short
+// and the caller goes on with the exhaustive search.
+func (r *resolver) firstOwners(ctx context.Context, rows []tcptable.Connection) (done bool, err error) {
+	if err := r.scanAll(ctx, r.stale(r.inNS), r.cache, firstRoundFDs); err != nil {
+		return false, err
+	}
+	if r.reassign(rows) == 0 {
+		return true, nil
+	}
+	var cut []*procEntry
+	for _, e := range r.inNS {
+		if e.partial {
+			cut = append(cut, e)
+		}
+	}
+	return false, r.scanAll(ctx, cut, true, 0)
+}
+
+// clearOwners forgets every row's owners.
+func clearOwners(rows []tcptable.Connection) {
 	for i := range rows {
 		rows[i].PID, rows[i].OtherPIDs = 0, nil
 	}
+}
+
+// reassign clears every owner and assigns them again from the namespace's
+// processes and the other processes read in this poll.
+func (r *resolver) reassign(rows []tcptable.Connection) int {
+	clearOwners(rows)
 	left := r.assign(rows, r.inNS, len(r.wanted))
 	for _, e := range r.others {
 		if left == 0 {
@@ -421,7 +483,7 @@ func insertSorted(s []uint32, v uint32) []uint32 {
 func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection, left int, trust bool) (int, error) {
 	for batch := r.others; len(batch) > 0 && left > 0; {
 		n := min(len(batch), len(r.scanners))
-		if err := r.scanAll(ctx, batch[:n], trust); err != nil {
+		if err := r.scanAll(ctx, batch[:n], trust, 0); err != nil {
 			return left, err
 		}
 		left = r.assign(rows, batch[:n], left)

@@ -70,7 +70,7 @@ func resolve(t *testing.T, r *resolver, rows []tcptable.Connection) []tcptable.C
 
 func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *resolver {
 	t.Helper()
-	r, err := newResolver(f.root, cache, 0, 2)
+	r, err := newResolver(f.root, cache, 0, 2, false)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.close() })
 	return r
@@ -166,7 +166,7 @@ func TestResolverCancel(t *testing.T) {
 }
 
 func TestResolverBadRoot(t *testing.T) {
-	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1)
+	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1, false)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -174,7 +174,7 @@ func TestResolverRevalidation(t *testing.T) {
 	f := newFakeProc(t)
 	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
 	f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001)})
-	r, err := newResolver(f.root, true, time.Hour, 2)
+	r, err := newResolver(f.root, true, time.Hour, 2, false)
 	require.NoError(t, err)
 	t.Cleanup(func() { r.close() })
 	now := time.Unix(1e9, 0)
@@ -198,4 +198,50 @@ func TestResolverRevalidation(t *testing.T) {
 	f.proc(300, 600, "child", testNS, map[int]string{4: sock(1001)})
 	rows = resolve(t, r, fakeRows(1001))
 	assert.Equal(t, []uint32{200, 300}, rows[0].Owners())
+}
+
+func TestResolverFirstOwnerOnly(t *testing.T) {
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprint("cache=", cache), func(t *testing.T) {
+			f := newFakeProc(t)
+			// A listener at a low descriptor shared by a server and its
+			// worker, which also holds many established sockets, and a
+			// socket above the first round's reach.
+			busy := map[int]string{3: sock(1001)}
+			for fd := 10; fd < 10+2*firstRoundFDs; fd++ {
+				busy[fd] = sock(5000 + fd)
+			}
+			f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
+			f.proc(200, 510, "worker", testNS, busy)
+			r, err := newResolver(f.root, cache, time.Hour, 2, true)
+			require.NoError(t, err)
+			t.Cleanup(func() { r.close() })
+
+			rows := resolve(t, r, fakeRows(1001))
+			assert.Equal(t, uint32(100), rows[0].PID)
+			assert.Equal(t, []uint32{200}, rows[0].OtherPIDs, "both holders sit in the first round")
+			assert.True(t, r.procs[200].partial, "the busy process was read only in part")
+			assert.Len(t, r.procs[200].fds, firstRoundFDs)
+
+			// A socket the first round does not reach (the fake /proc
+			// lists in hash order, the real one in ascending order): the
+			// lists are completed.
+			read := map[uint32]bool{}
+			for _, fs := range r.procs[200].fds {
+				read[fs.ino] = true
+			}
+			var high uint64
+			for fd := range busy {
+				if ino := uint32(5000 + fd); fd >= 10 && !read[ino] {
+					high = uint64(ino)
+				}
+			}
+			require.NotZero(t, high)
+			rows = resolve(t, r, fakeRows(1001, high))
+			assert.Equal(t, uint32(200), rows[1].PID)
+			assert.Equal(t, tcptable.OwnerOK, rows[1].OwnerStatus)
+			assert.False(t, r.procs[200].partial)
+			assert.Len(t, r.procs[200].fds, 1+2*firstRoundFDs)
+		})
+	}
 }

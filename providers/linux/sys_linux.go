@@ -17,8 +17,9 @@ type dirReader struct {
 const direntBufLen = 32 << 10
 
 // list calls fn for each entry of the open directory fd, with the name and
-// a pointer to its NUL-terminated bytes (valid only during fn).
-func (d *dirReader) list(fd int, fn func(name []byte, cname *byte)) error {
+// a pointer to its NUL-terminated bytes (valid only during fn), until fn
+// returns false.
+func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
 	if d.buf == nil {
 		d.buf = make([]byte, direntBufLen)
 	}
@@ -34,7 +35,11 @@ func (d *dirReader) list(fd int, fn func(name []byte, cname *byte)) error {
 			return nil
 		}
 		b := d.buf[:n]
-		if err := parseDirents(b, func(name []byte, off int) { fn(name, &b[off]) }); err != nil {
+		stopped := false
+		err = parseDirents(b, func(name []byte, off int) {
+			stopped = stopped || !fn(name, &b[off])
+		})
+		if err != nil || stopped {
 			return err
 		}
 	}
