@@ -43,12 +43,6 @@ type procEntry struct {
 	mod       tcptable.Module
 }
 
-// scanner holds one worker's buffers.
-type scanner struct {
-	dr   dirReader
-	link [64]byte
-}
-
 // resolver maps socket inodes to owning processes through /proc. It is
 // not safe for concurrent use; the provider serializes calls.
 type resolver struct {
@@ -95,7 +89,12 @@ func newResolver(root string, cache bool, ttl time.Duration, workers int, first 
 	return r, nil
 }
 
-func (r *resolver) close() error { return unix.Close(r.rootFD) }
+func (r *resolver) close() error {
+	for _, sc := range r.scanners {
+		sc.close()
+	}
+	return unix.Close(r.rootFD)
+}
 
 // begin lists the processes, sorts them into those of network namespace
 // netns and the others, and reads the descriptors of the former that are
@@ -156,7 +155,7 @@ func (r *resolver) refresh(netns uint64) error {
 			r.see(pid, netns)
 		}
 		return true
-	})
+	}, nil)
 	if err != nil {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
 	}
@@ -283,17 +282,11 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 				return true
 			}
 		}
-		v, isSock, err := fdSocket(dfd, cname, sc.link[:])
-		if err != nil {
-			return true // closed meanwhile: not recorded, so read again next time
-		}
-		var ino uint32
-		if isSock && v <= math.MaxUint32 {
-			ino = uint32(v)
-		}
-		next = append(next, fdSock{fd: fd, ino: ino})
+		next = append(next, fdSock{fd: fd})
+		sc.lookup(dfd, cname, len(next)-1, next)
 		return true
-	})
+	}, func() { sc.flush(dfd, next) })
+	next = compact(next)
 	e.fds, e.spare = next, old[:0]
 	if err != nil {
 		e.gone = true

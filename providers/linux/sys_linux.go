@@ -17,9 +17,10 @@ type dirReader struct {
 const direntBufLen = 32 << 10
 
 // list calls fn for each entry of the open directory fd, with the name and
-// a pointer to its NUL-terminated bytes (valid only during fn), until fn
-// returns false.
-func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
+// a pointer to its NUL-terminated bytes (valid until the next chunk is
+// read), until fn returns false. end, if not nil, is called after each
+// chunk, while those names are still valid.
+func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool, end func()) error {
 	if d.buf == nil {
 		d.buf = make([]byte, direntBufLen)
 	}
@@ -39,6 +40,9 @@ func (d *dirReader) list(fd int, fn func(name []byte, cname *byte) bool) error {
 		err = parseDirents(b, func(name []byte, off int) {
 			stopped = stopped || !fn(name, &b[off])
 		})
+		if end != nil {
+			end()
+		}
 		if err != nil || stopped {
 			return err
 		}
