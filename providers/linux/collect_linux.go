@@ -45,7 +45,7 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		caps[i] = p.sizeHint(q, mask, fam)
 		total += caps[i]
 	}
-	if cap(buf) < total {
+	if cap(buf) > 0 && cap(buf) < total {
 		total = p.fitBuf(fams, caps, cap(buf), total)
 	}
 	rows := rowsOf(buf, total)
@@ -58,7 +58,7 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
 		run := func() {
-			f.dedup.reset()
+			f.dedup.reset(caps[i])
 			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
 			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
@@ -91,7 +91,7 @@ func (p *Provider) fitBuf(fams []uint8, caps []int, n, total int) int {
 	for _, fam := range fams {
 		need += p.fams[famIndex(fam)].last
 	}
-	if n < need || len(fams) == 0 {
+	if n < need || n == 0 || len(fams) == 0 {
 		return total
 	}
 	extra := (n - need) / len(fams)

@@ -16,14 +16,20 @@ import (
 type dedup struct {
 	ino   map[uint32]int32
 	tuple map[[2]netip.AddrPort]int32
+	size  int // the inode map's initial size
 }
 
 func newDedup() *dedup {
 	return &dedup{ino: map[uint32]int32{}, tuple: map[[2]netip.AddrPort]int32{}}
 }
 
-// reset forgets every row, keeping the maps' memory.
-func (d *dedup) reset() {
+// reset forgets every row, keeping the maps' memory; the inode map is
+// made anew for hint sockets when it was made for fewer, so that a large
+// dump does not grow it by doubling.
+func (d *dedup) reset(hint int) {
+	if hint > d.size {
+		d.ino, d.size = make(map[uint32]int32, hint), hint
+	}
 	clear(d.ino)
 	clear(d.tuple)
 }

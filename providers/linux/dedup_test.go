@@ -34,7 +34,7 @@ func TestDedup(t *testing.T) {
 	add(tcptable.Connection{State: tcptable.StateEstablished, Local: lp, Remote: rp, Socket: 7})
 	assert.Len(t, rows, 3)
 
-	d.reset()
+	d.reset(0)
 	rows = nil
 	add(tcptable.Connection{Socket: 7})
 	assert.Len(t, rows, 1)

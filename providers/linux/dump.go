@@ -76,8 +76,10 @@ func firstHardError(errs []error) error {
 
 // joinParts returns the parts, laid out in regions of rows with the
 // capacities caps, as one slice: in place when every part stayed in its
-// region, in a new array otherwise. The unused tail is cleared so it holds
-// no references.
+// region, in a new array otherwise. In place, the gap before a part is
+// filled with that part's last rows rather than by shifting the whole part
+// (rows come in no particular order), so at most the gaps' size is copied.
+// The unused tail is cleared so it holds no references.
 func joinParts(rows []tcptable.Connection, parts [][]tcptable.Connection, caps []int) []tcptable.Connection {
 	inPlace := true
 	for i, part := range parts {
@@ -94,9 +96,13 @@ func joinParts(rows []tcptable.Connection, parts [][]tcptable.Connection, caps [
 		}
 		return out
 	}
-	n := 0
-	for _, part := range parts {
-		n += copy(rows[n:], part)
+	n, off := 0, 0
+	for i, part := range parts {
+		m := len(part)
+		k := min(off-n, m)
+		copy(rows[n:n+k], part[m-k:])
+		n += m
+		off += caps[i]
 	}
 	clear(rows[n:])
 	return rows[:n]

@@ -77,6 +77,16 @@ func TestJoinParts(t *testing.T) {
 	assert.Same(t, &rows[0], &out[0], "joined in place")
 	assert.Equal(t, tcptable.Connection{}, rows[4], "tail cleared")
 
+	// A gap smaller than the next part is filled with its last rows.
+	rows = make([]tcptable.Connection, 8)
+	p0 = append(rows[0:0:2], conn(1))
+	p1 = append(rows[2:2:6], conn(2), conn(3), conn(4))
+	p2 := append(rows[6:6:8], conn(5))
+	out = joinParts(rows, [][]tcptable.Connection{p0, p1, p2}, []int{2, 4, 2})
+	assert.ElementsMatch(t, []tcptable.Connection{conn(1), conn(2), conn(3), conn(4), conn(5)}, out)
+	assert.Same(t, &rows[0], &out[0], "joined in place")
+	assert.Equal(t, []tcptable.Connection{{}, {}, {}}, rows[5:8], "tail cleared")
+
 	// A part that outgrew its region lives elsewhere: copied out.
 	rows = make([]tcptable.Connection, 2)
 	p0 = append(rows[0:0:1], conn(1), conn(2))

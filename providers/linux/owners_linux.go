@@ -62,6 +62,7 @@ type resolver struct {
 	inNS, others []*procEntry
 	goneInodes   []uint32            // sockets held by processes that exited since the last poll
 	wanted       map[uint32]int32    // inode -> row index
+	wantedSize   int                 // the size wanted was made for
 	unresolvable map[uint32]struct{} // inodes a full walk did not find last time
 }
 
@@ -319,6 +320,10 @@ func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err er
 // resort every list is read again trusting nothing. Modules are loaded
 // when wantModules.
 func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantModules bool) error {
+	if len(rows) > r.wantedSize { // made for the largest answer, then reused
+		r.wantedSize = len(rows) + len(rows)/8
+		r.wanted = make(map[uint32]int32, r.wantedSize)
+	}
 	clear(r.wanted)
 	for i := range rows {
 		if ino := rows[i].Socket; ino != 0 {

@@ -250,7 +250,7 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 		rows = buf[:0] // the answer is appended: it grows if it must
 	}
 	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
-	p.fams[0].dedup.reset()
+	p.fams[0].dedup.reset(n)
 	err := p.readProcNet(ctx, q, add)
 	p.fams[0].last, p.fams[1].last = len(rows), 0
 	return rows, err
