@@ -112,21 +112,21 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	if r.first {
 		return nil // finish searches breadth-first once it knows what it looks for
 	}
-	return r.scanAll(ctx, r.stale(r.inNS), r.cache, 0)
+	return r.scanAll(ctx, r.stale(r.inNS, false), r.cache, 0)
 }
 
 // stale returns the processes of procs whose descriptor list must be read
 // in this poll: all without the cache; otherwise those never read, those
 // read longer than the revalidation interval ago, and those the caller
-// could not read before.
-func (r *resolver) stale(procs []*procEntry) []*procEntry {
+// could not read before; and, unless partialOK, those read only in part.
+func (r *resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	if !r.cache {
 		return procs
 	}
 	now := r.now()
 	var out []*procEntry
 	for _, e := range procs {
-		if e.listed.IsZero() || e.denied || e.partial || now.Sub(e.listed) >= r.ttl {
+		if e.listed.IsZero() || e.denied || (e.partial && !partialOK) || now.Sub(e.listed) >= r.ttl {
 			out = append(out, e)
 		}
 	}
@@ -387,12 +387,13 @@ const firstRoundFDs = 64
 
 // firstOwners is the WithFirstOwnerOnly search: it reads the lowest
 // firstRoundFDs descriptors of every process of the namespace whose list is
-// not trusted (breadth-first, so that a process with many established
+// not trusted (a list read in part within the revalidation interval is;
+// breadth-first, so that a process with many established
 // sockets does not delay the others), and reports done when every wanted
 // socket then has an owner. Otherwise it completes the lists it cut short
 // and the caller goes on with the exhaustive search.
 func (r *resolver) firstOwners(ctx context.Context, rows []tcptable.Connection) (done bool, err error) {
-	if err := r.scanAll(ctx, r.stale(r.inNS), r.cache, firstRoundFDs); err != nil {
+	if err := r.scanAll(ctx, r.stale(r.inNS, true), r.cache, firstRoundFDs); err != nil {
 		return false, err
 	}
 	if r.reassign(rows) == 0 {
