@@ -264,6 +264,15 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	e.listed = r.now()
 	old, next, j := e.fds, e.spare[:0], 0
 	e.partial = false
+	if limit == 0 && (!trust || len(old) == 0) && sc.ready() {
+		if count, ok := openFDs(dfd); ok && count >= probeMin {
+			if probed, ok := sc.probe(dfd, count, next); ok {
+				e.fds, e.spare = probed, old[:0]
+				return
+			}
+			next = next[:0]
+		}
+	}
 	err = sc.dr.list(dfd, func(name []byte, cname *byte) bool {
 		if limit > 0 && len(next) == limit {
 			e.partial = true

@@ -63,3 +63,58 @@ func TestStatRing(t *testing.T) {
 	}
 	assert.Greater(t, socks, r.entries, "the dialled sockets were seen")
 }
+
+// TestProbe reads this process's descriptors by probing numbers (more
+// than probeMin of them) and compares with one fstat per descriptor.
+func TestProbe(t *testing.T) {
+	sc := &scanner{}
+	if !sc.ready() {
+		t.Skip("io_uring unavailable here: descriptors are listed, not probed")
+	}
+	defer sc.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	want := map[int32]uint32{}
+	for range probeMin + 100 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		f, err := c.(*net.TCPConn).File() // a dup: stat it, not the original
+		require.NoError(t, err)
+		var st unix.Stat_t
+		require.NoError(t, unix.Fstat(int(f.Fd()), &st))
+		require.NoError(t, f.Close())
+		sc, err := c.(*net.TCPConn).SyscallConn()
+		require.NoError(t, err)
+		require.NoError(t, sc.Control(func(fd uintptr) { want[int32(fd)] = uint32(st.Ino) }))
+	}
+	dfd, err := openDir(unix.AT_FDCWD, "/proc/self/fd")
+	require.NoError(t, err)
+	defer unix.Close(dfd)
+	count, ok := openFDs(dfd)
+	if !ok {
+		t.Skip("this kernel does not report the descriptor count of /proc/PID/fd (Linux 6.2+)")
+	}
+	assert.GreaterOrEqual(t, count, len(want))
+	got, ok := sc.probe(dfd, count, nil)
+	require.True(t, ok, "a dense table is probed")
+	assert.Len(t, got, count)
+	seen := map[int32]uint32{}
+	for i, f := range got {
+		if i > 0 {
+			assert.Less(t, got[i-1].fd, f.fd, "ascending")
+		}
+		seen[f.fd] = f.ino
+	}
+	for fd, ino := range want {
+		assert.Equal(t, ino, seen[fd], "descriptor %d", fd)
+	}
+
+	// Not a procfs directory: no count.
+	tmp, err := openDir(unix.AT_FDCWD, t.TempDir())
+	require.NoError(t, err)
+	defer unix.Close(tmp)
+	_, ok = openFDs(tmp)
+	assert.False(t, ok)
+}
