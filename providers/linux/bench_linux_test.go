@@ -59,24 +59,38 @@ func BenchmarkTable(b *testing.B) {
 		{"pids", tcptable.Query{Owners: tcptable.OwnerPIDs}, nil},
 		{"no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, nil},
 		{"listeners", tcptable.Query{Class: tcptable.ClassListeners}, nil},
+		{"listeners-first-owner", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{linux.WithFirstOwnerOnly()}},
 		{"procnet-no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, []linux.Option{linux.WithSource(linux.SourceProcNet)}},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			p, err := linux.New(append(bc.opts, linux.WithNetNS(ns.Path))...)
-			if err != nil {
-				b.Fatal(err)
+		for _, into := range []bool{false, true} {
+			name := bc.name
+			if into {
+				if bc.name != "all" {
+					continue
+				}
+				name = "all-into" // TableInto with the previous answer
 			}
-			defer p.Close()
-			b.ReportAllocs()
-			for b.Loop() {
-				rows, err := p.Table(ctx, bc.q)
+			b.Run(name, func(b *testing.B) {
+				p, err := linux.New(append(bc.opts, linux.WithNetNS(ns.Path))...)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(rows) == 0 {
-					b.Fatal("no rows")
+				defer p.Close()
+				b.ReportAllocs()
+				var rows []tcptable.Connection
+				for b.Loop() {
+					var buf []tcptable.Connection
+					if into {
+						buf = rows
+					}
+					if rows, err = p.TableInto(ctx, bc.q, buf); err != nil {
+						b.Fatal(err)
+					}
+					if len(rows) == 0 {
+						b.Fatal("no rows")
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
