@@ -16,6 +16,7 @@ type scanner struct {
 	names  []*byte // links queued for the ring (valid until the next getdents)
 	slots  []int   // their entries' indices in the list being built
 	nums   []byte  // NUL-terminated descriptor numbers for probe
+	broken bool    // the ring failed: kept mapped, never used again
 }
 
 // dropped marks an entry whose descriptor was closed while being read.
@@ -56,9 +57,9 @@ func (sc *scanner) flush(dfd int, next []fdSock) {
 	}
 	res, err := sc.ring.stat(dfd, sc.names)
 	if err != nil {
-		// The ring failed: keep it (requests may still be in flight) but
-		// stop using it.
-		sc.noRing = true
+		// The ring failed: stop using it, and never unmap it (requests
+		// may still be in flight, writing to its buffers).
+		sc.noRing, sc.broken = true, true
 		for k, cname := range sc.names {
 			sc.direct(&next[sc.slots[k]], dfd, cname)
 		}
@@ -110,7 +111,7 @@ func compact(fds []fdSock) []fdSock {
 }
 
 func (sc *scanner) close() {
-	if sc.ring != nil {
+	if sc.ring != nil && !sc.broken {
 		sc.ring.close()
 		sc.ring = nil
 	}
@@ -170,7 +171,7 @@ func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, ok bool) 
 		}
 		res, err := sc.ring.stat(dfd, sc.names)
 		if err != nil {
-			sc.noRing = true
+			sc.noRing, sc.broken = true, true
 			return next, false
 		}
 		for k, r := range res {
