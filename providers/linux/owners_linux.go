@@ -3,6 +3,7 @@ package linux
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"math"
 	"slices"
@@ -266,11 +267,12 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	e.partial = false
 	if limit == 0 && (!trust || len(old) == 0) && sc.ready() {
 		if count, ok := openFDs(dfd); ok && count >= probeMin {
-			if probed, ok := sc.probe(dfd, count, next); ok {
-				e.fds, e.spare = probed, old[:0]
-				return
+			// Probe the low numbers, then list the rest.
+			if probed, from, ok := sc.probe(dfd, count, next); ok {
+				if _, err := unix.Seek(dfd, int64(from)+2, io.SeekStart); err == nil {
+					next = probed
+				}
 			}
-			next = next[:0]
 		}
 	}
 	err = sc.dr.list(dfd, func(name []byte, cname *byte) bool {

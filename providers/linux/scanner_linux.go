@@ -139,25 +139,27 @@ func openFDs(dfd int) (n int, ok bool) {
 	return int(st.Size), true
 }
 
-// probe reads the count open descriptors behind dfd without listing the
-// directory: it stats the numbers 0, 1, 2, ... in ring batches until count
-// of them exist. Listing costs about a fifth of a stat per descriptor, a
-// missing number a stat, so this pays off for the dense descriptor tables
-// of busy servers; when misses exceed an eighth of count (a sparse table,
-// or descriptors closed meanwhile) it gives up and ok is false. The
-// entries are appended to next.
-func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, ok bool) {
+// probe reads the descriptors behind dfd numbered below a bound it
+// chooses, without listing the directory: it stats the numbers 0, 1, 2, ...
+// in ring batches until count of them exist (count is what the directory's
+// size reported) or misses exceed an eighth of count (a sparse table). It
+// returns the entries appended to next and the first number not probed;
+// the caller lists the directory from there (its offset is the number
+// plus 2), so a descriptor that exists throughout is seen whatever opens
+// and closes meanwhile. Listing costs about a fifth of a stat per
+// descriptor, a missing number a stat, so this pays off for the dense
+// tables of busy servers. ok is false if the ring failed: nothing was
+// probed.
+func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, from int, ok bool) {
 	if sc.ring == nil {
-		return next, false
+		return next, 0, false
 	}
 	if sc.nums == nil {
 		sc.nums = make([]byte, sc.ring.entries*12)
 	}
-	found, misses := 0, 0
-	for fd := 0; found < count; {
-		if misses > count/8+64 || fd > math.MaxInt32-sc.ring.entries {
-			return next, false
-		}
+	start := len(next)
+	found, misses, fd := 0, 0, 0
+	for found < count && misses <= count/8+64 && fd <= math.MaxInt32-2-sc.ring.entries {
 		sc.names, sc.slots = sc.names[:0], sc.slots[:0]
 		b := sc.nums[:0]
 		for range sc.ring.entries {
@@ -172,7 +174,8 @@ func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, ok bool) 
 		res, err := sc.ring.stat(dfd, sc.names)
 		if err != nil {
 			sc.noRing, sc.broken = true, true
-			return next, false
+			sc.names, sc.slots = sc.names[:0], sc.slots[:0]
+			return next[:start], 0, false
 		}
 		for k, r := range res {
 			s := &next[sc.slots[k]]
@@ -189,5 +192,5 @@ func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, ok bool) 
 		}
 	}
 	sc.names, sc.slots = sc.names[:0], sc.slots[:0]
-	return compact(next), true
+	return compact(next), fd, true
 }

@@ -97,9 +97,46 @@ func TestProbe(t *testing.T) {
 		t.Skip("this kernel does not report the descriptor count of /proc/PID/fd (Linux 6.2+)")
 	}
 	assert.GreaterOrEqual(t, count, len(want))
-	got, ok := sc.probe(dfd, count, nil)
-	require.True(t, ok, "a dense table is probed")
-	assert.Len(t, got, count)
+	got, from, ok := sc.probe(dfd, count, nil)
+	require.True(t, ok)
+	assert.Len(t, got, count, "a dense table is probed in full")
+	assert.Greater(t, from, int(got[len(got)-1].fd))
+	checkFDs(t, want, got)
+
+	// A descriptor far above the others: probing stops after a batch of
+	// misses and the scan lists the rest of the directory from there.
+	far := 3*probeMin + 4000
+	lf, err := ln.(*net.TCPListener).File()
+	require.NoError(t, err)
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(int(lf.Fd()), &st))
+	err = unix.Dup3(int(lf.Fd()), far, unix.O_CLOEXEC)
+	require.NoError(t, lf.Close())
+	if err != nil {
+		t.Skipf("cannot place a descriptor at %d: %v", far, err)
+	}
+	defer unix.Close(far)
+	want[int32(far)] = uint32(st.Ino)
+	r, err := newResolver("/proc", false, 0, 1, false)
+	require.NoError(t, err)
+	defer r.close()
+	e := &procEntry{pid: uint32(os.Getpid()), dir: strconv.Itoa(os.Getpid())}
+	r.scan(e, false, r.scanners[0], 0)
+	require.False(t, e.gone)
+	checkFDs(t, want, e.fds)
+
+	// Not a procfs directory: no count.
+	tmp, err := openDir(unix.AT_FDCWD, t.TempDir())
+	require.NoError(t, err)
+	defer unix.Close(tmp)
+	_, ok = openFDs(tmp)
+	assert.False(t, ok)
+}
+
+// checkFDs checks that got is in ascending order and holds every
+// descriptor of want with its socket inode.
+func checkFDs(t *testing.T, want map[int32]uint32, got []fdSock) {
+	t.Helper()
 	seen := map[int32]uint32{}
 	for i, f := range got {
 		if i > 0 {
@@ -110,11 +147,4 @@ func TestProbe(t *testing.T) {
 	for fd, ino := range want {
 		assert.Equal(t, ino, seen[fd], "descriptor %d", fd)
 	}
-
-	// Not a procfs directory: no count.
-	tmp, err := openDir(unix.AT_FDCWD, t.TempDir())
-	require.NoError(t, err)
-	defer unix.Close(tmp)
-	_, ok = openFDs(tmp)
-	assert.False(t, ok)
 }
