@@ -248,7 +248,9 @@ func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool, 
 // by an earlier scan keeps the socket found then; only new numbers are
 // read. Descriptor numbers come out of getdents in ascending order, so a
 // scan limited to the first limit descriptors (0: no limit) reads the
-// lowest numbers; its list is marked partial.
+// lowest numbers; its list is marked partial. An unlimited scan of a large
+// process with nothing to trust probes the low numbers first (see probe)
+// and lists only the rest.
 func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	dfd, err := openDir(r.rootFD, e.dir+"/fd")
 	if err != nil {
