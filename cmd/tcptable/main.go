@@ -156,14 +156,18 @@ func (a *app) noteHidden(rows []tcptable.Connection) bool {
 	if n == 0 {
 		return false
 	}
-	a.errorf("owners of %d of %d endpoints are hidden: permission denied (%s)", n, len(rows), privilegeHint(runtime.GOOS))
+	a.errorf("owners of %d of %d endpoints are hidden: permission denied (%s)", n, len(rows), privilegeHint(runtime.GOOS, os.Geteuid() == 0))
 	return true
 }
 
-// privilegeHint says how to see every owner on goos.
-func privilegeHint(goos string) string {
-	if goos == "windows" {
+// privilegeHint says how to see every owner on goos; root says whether the
+// caller already is root (never on Windows, where os.Geteuid is -1).
+func privilegeHint(goos string, root bool) string {
+	switch {
+	case goos == "windows":
 		return "protected or other users' processes; run as Administrator to see them"
+	case root:
+		return "processes even root may not inspect, such as a sandbox's or container's init"
 	}
 	return "other users' processes; run as root to see them"
 }

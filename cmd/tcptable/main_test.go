@@ -97,9 +97,13 @@ func testApp(p tcptable.Provider) (*app, *bytes.Buffer, *bytes.Buffer) {
 	}, &stdout, &stderr
 }
 
-// hidden is the stderr line about n of total owners hidden.
-func hidden(n, total int) string {
-	return fmt.Sprintf("tcptable: owners of %d of %d endpoints are hidden: permission denied (%s)\n", n, total, privilegeHint(runtime.GOOS))
+// hidden is the stderr line about n of total owners hidden, as this
+// process would print it.
+func hidden(n, total int) string { return hiddenAs(n, total, os.Geteuid() == 0) }
+
+// hiddenAs is that line as a process that is (or is not) root prints it.
+func hiddenAs(n, total int, root bool) string {
+	return fmt.Sprintf("tcptable: owners of %d of %d endpoints are hidden: permission denied (%s)\n", n, total, privilegeHint(runtime.GOOS, root))
 }
 
 // golden compares got with testdata/name.golden, or rewrites the file with
@@ -380,8 +384,9 @@ func TestParseSortKey(t *testing.T) {
 }
 
 func TestPrivilegeHint(t *testing.T) {
-	assert.Contains(t, privilegeHint("windows"), "Administrator")
-	assert.Contains(t, privilegeHint("linux"), "root")
+	assert.Contains(t, privilegeHint("windows", false), "Administrator")
+	assert.Contains(t, privilegeHint("linux", false), "run as root")
+	assert.NotContains(t, privilegeHint("linux", true), "run as root")
 }
 
 // BenchmarkOutput measures the command's own cost (sorting and formatting)

@@ -267,6 +267,7 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	e.listed = r.now()
 	old, next, j := e.fds, e.spare[:0], 0
 	e.partial = false
+	sc.denied = false
 	if limit == 0 && (!trust || len(old) == 0) && sc.ready() {
 		if count, ok := openFDs(dfd); ok && count >= probeMin {
 			// Probe the low numbers, then list the rest.
@@ -302,6 +303,7 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	}, func() { sc.flush(dfd, next) })
 	next = compact(next)
 	e.fds, e.spare = next, old[:0]
+	e.denied = sc.denied // some descriptors were not inspectable: read again next time
 	if err != nil {
 		e.gone = true
 	}

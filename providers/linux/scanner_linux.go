@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"errors"
 	"math"
 	"strconv"
 
@@ -17,6 +18,7 @@ type scanner struct {
 	slots  []int   // their entries' indices in the list being built
 	nums   []byte  // NUL-terminated descriptor numbers for probe
 	broken bool    // the ring failed: kept mapped, never used again
+	denied bool    // a descriptor could not be inspected (EACCES, EPERM) since scan reset it
 }
 
 // dropped marks an entry whose descriptor was closed while being read.
@@ -91,11 +93,22 @@ func (sc *scanner) direct(s *fdSock, dfd int, cname *byte) {
 func (sc *scanner) set(s *fdSock, ino uint64, isSock bool, err error) {
 	switch {
 	case err != nil:
-		s.fd = dropped // closed meanwhile: not recorded, so read again next time
+		sc.noteDenied(err)
+		s.fd = dropped // closed meanwhile or not inspectable: not recorded, so read again next time
 	case isSock && ino <= math.MaxUint32:
 		s.ino = uint32(ino)
 	default:
 		s.ino = 0
+	}
+}
+
+// noteDenied remembers that a descriptor of the process being scanned could
+// not be inspected: its owner may hold a socket nobody can attribute, which
+// makes such sockets "permission denied" rather than "not found". This
+// happens to root too, for processes it may not ptrace (a sandbox's init).
+func (sc *scanner) noteDenied(err error) {
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		sc.denied = true
 	}
 }
 
@@ -181,6 +194,7 @@ func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, from int,
 			s := &next[sc.slots[k]]
 			switch {
 			case r.errno != 0:
+				sc.noteDenied(r.errno)
 				s.fd = dropped
 				misses++
 			case r.isSock && r.ino <= math.MaxUint32:
