@@ -300,6 +300,38 @@ var defects = map[string]defect{
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTimeWait, "test: lsof lists no TIME-WAIT")},
 		message: "TIME-WAIT row 127.0.0.1:", logs: "not reported (gap no-time-wait)",
 	},
+	"drop-other-pids": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.OtherPIDs = nil })
+		},
+		subtest: "SharedListener", message: "(declare no-other-pids if the platform names one owner per socket)",
+		passes: "Listener/tcp4",
+	},
+	"drop-other-pids-with-gap": {
+		// NoOtherPIDs excuses a missing holder; the output says so.
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.OtherPIDs = nil })
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoOtherPIDs, "test: one owner per socket")},
+		message: "--- PASS: TestDefectChild/SharedListener ", logs: "not among its owners (gap no-other-pids)",
+	},
+	"stale-other-pids": {
+		// Keeps reporting a holder after it exited.
+		wrap: func(p *mock.Provider) *wrapper {
+			var mu sync.Mutex
+			seen := map[tcptable.Key][]uint32{}
+			return editRows(p, func(c *tcptable.Connection) {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(c.OtherPIDs) > 0 {
+					seen[c.Key()] = c.OtherPIDs
+				} else if c.PID != 0 {
+					c.OtherPIDs = seen[c.Key()]
+				}
+			})
+		},
+		subtest: "SharedListener", message: "which does not hold it",
+	},
 	"drop-time-wait": {
 		wrap: func(p *mock.Provider) *wrapper {
 			return dropRows(p, isTimeWait)

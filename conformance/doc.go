@@ -49,6 +49,9 @@
 //     same with local and remote swapped; these asymmetric states do not.)
 //   - TimeWait: after an active close the client's row shows TIME-WAIT with
 //     PID 0 and OwnerStatus OwnerKernel, and the server's row is gone.
+//   - SharedListener (tcp4, only with a SharingEnv): a listener that another
+//     process holds too lists exactly both processes among its Owners, and
+//     only the caller once the other process has exited.
 //
 // and, for the table as a whole:
 //

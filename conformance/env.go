@@ -33,6 +33,22 @@ type Env interface {
 	Dial(network string) (Pair, error)
 }
 
+// SharingEnv is an Env that can also make another process hold one of its
+// listening sockets, as a forked child or a socket passed with SCM_RIGHTS
+// or DuplicateHandle does. It is optional: the SharedListener check runs
+// only when the Env implements it, and skips otherwise. OSEnv implements
+// it on Unix; *mock.Provider simulates it.
+type SharingEnv interface {
+	Env
+	// Share makes another process hold l, a listener this Env made, until
+	// stop is called. It returns that process' PID. stop ends the holding
+	// (OSEnv kills and waits for the child) and is idempotent. An Env that
+	// cannot share here returns an error wrapping tcptable.ErrNotSupported
+	// with the reason; a Listener from another Env is an error wrapping
+	// tcptable.ErrInvalid.
+	Share(l Listener) (pid uint32, stop func() error, err error)
+}
+
 // Listener is a listening endpoint an Env made.
 type Listener interface {
 	// Addr is the listener's local address, e.g. 127.0.0.1:4660.

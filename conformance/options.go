@@ -30,6 +30,10 @@ const (
 	// only sockets a process holds). The TimeWait check then accepts a
 	// missing row; a TIME-WAIT row that is reported must still be right.
 	NoTimeWait
+	// NoOtherPIDs: a socket several processes hold is reported with only
+	// one of them (no OtherPIDs). The SharedListener check then accepts
+	// either holder alone.
+	NoOtherPIDs
 )
 
 var gapNames = [...]string{
@@ -39,6 +43,7 @@ var gapNames = [...]string{
 	NoIPv6PID:     "no-ipv6-pid",
 	NoModule:      "no-module",
 	NoTimeWait:    "no-time-wait",
+	NoOtherPIDs:   "no-other-pids",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

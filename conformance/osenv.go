@@ -17,8 +17,12 @@ import (
 // package net, owned by the calling process. Ports are chosen by the OS and
 // chosen again until their two bytes differ, on both ends of a pair. On a
 // host without an IPv6 loopback, "tcp6" gives an error wrapping
-// tcptable.ErrNotSupported.
+// tcptable.ErrNotSupported. It is a SharingEnv: on Unix, Share hands a
+// listener to a child "sleep" process; elsewhere Share is not supported.
 func OSEnv() Env { return osEnv{} }
+
+// osEnv shares listeners with a child process where the OS allows it.
+var _ SharingEnv = osEnv{}
 
 // osEnv is the Env of real sockets. It holds no state: every endpoint owns
 // its sockets.

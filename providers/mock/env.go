@@ -3,6 +3,7 @@ package mock
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/tcptable/tcptable"
@@ -10,7 +11,7 @@ import (
 )
 
 // Provider simulates the conformance suite's endpoints.
-var _ conformance.Env = (*Provider)(nil)
+var _ conformance.SharingEnv = (*Provider)(nil)
 
 // ownRowLocked returns a row owned by the calling process, the way a real
 // provider reports one: PID, module (this executable), statuses OK, and a
@@ -157,4 +158,47 @@ func (c *pair) CloseActive() error {
 func (c *pair) Close() error {
 	c.once.Do(func() { c.p.Remove(c.client, c.server) })
 	return nil
+}
+
+// firstSharePID is the first PID Share makes up: above Linux's largest
+// (pid_max is at most 2^22), so it never names a real process.
+const firstSharePID = 1<<22 + 1
+
+// Share simulates another process holding l, a listener of this mock: it
+// adds a made-up PID (firstSharePID, then the next ones) to the row's
+// owners, keeping the lowest owner in PID and the others ascending in
+// OtherPIDs; stop removes it again and is idempotent.
+func (p *Provider) Share(l conformance.Listener) (uint32, func() error, error) {
+	ml, ok := l.(*listener)
+	if !ok || ml.p != p {
+		return 0, nil, fmt.Errorf("mock: Share(%T): not a listener of this mock: %w", l, tcptable.ErrInvalid)
+	}
+	p.mu.Lock()
+	p.shares++
+	pid := firstSharePID + p.shares - 1
+	p.mu.Unlock()
+	edit := func(add bool) func(c *tcptable.Connection) {
+		return func(c *tcptable.Connection) {
+			owners := slices.DeleteFunc(c.Owners(), func(o uint32) bool { return o == 0 || o == pid })
+			if add {
+				owners = append(owners, pid)
+			}
+			slices.Sort(owners)
+			c.PID, c.OtherPIDs = 0, nil
+			if len(owners) > 0 {
+				c.PID, c.OwnerStatus = owners[0], tcptable.OwnerOK
+			}
+			if len(owners) > 1 {
+				c.OtherPIDs = owners[1:]
+			}
+		}
+	}
+	if !p.Update(ml.key, edit(true)) {
+		return 0, nil, fmt.Errorf("mock: Share: listener %v is closed", ml.key.Local)
+	}
+	var once sync.Once
+	return pid, func() error {
+		once.Do(func() { p.Update(ml.key, edit(false)) })
+		return nil
+	}, nil
 }

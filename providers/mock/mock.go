@@ -27,6 +27,7 @@ type Provider struct {
 	sockets  uint64 // the last simulated socket identity handed out
 	self     tcptable.Module
 	pid      uint32
+	shares   uint32 // how many simulated processes Share has made up
 }
 
 // firstPort is where simulated ports start: 40000, 0x9c40.
