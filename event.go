@@ -3,7 +3,6 @@ package tcptable
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -35,12 +34,7 @@ var eventKindNames = [...]string{
 
 // String returns "opened", "closed", "state-changed", "owner-changed" or
 // "EventKind(N)".
-func (k EventKind) String() string {
-	if int(k) < len(eventKindNames) && eventKindNames[k] != "" {
-		return eventKindNames[k]
-	}
-	return "EventKind(" + strconv.Itoa(int(k)) + ")"
-}
+func (k EventKind) String() string { return nameOf(eventKindNames[:], "EventKind", uint8(k)) }
 
 // MarshalText implements encoding.TextMarshaler with String's names.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

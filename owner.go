@@ -1,7 +1,5 @@
 package tcptable
 
-import "strconv"
-
 // OwnerStatus says whether an owner (a PID, or a module) is known and, when
 // it is not, why. The zero value, OwnerUnknown, means the provider did not
 // say.
@@ -47,12 +45,7 @@ var ownerStatusNames = [...]string{
 
 // String returns a short kebab-case name ("permission-denied") or
 // "OwnerStatus(N)".
-func (s OwnerStatus) String() string {
-	if int(s) < len(ownerStatusNames) {
-		return ownerStatusNames[s]
-	}
-	return "OwnerStatus(" + strconv.Itoa(int(s)) + ")"
-}
+func (s OwnerStatus) String() string { return nameOf(ownerStatusNames[:], "OwnerStatus", uint8(s)) }
 
 // MarshalText implements encoding.TextMarshaler with String's names.
 func (s OwnerStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
@@ -96,12 +89,7 @@ var moduleSourceNames = [...]string{
 }
 
 // String returns a short kebab-case name ("owner-module") or "ModuleSource(N)".
-func (s ModuleSource) String() string {
-	if int(s) < len(moduleSourceNames) {
-		return moduleSourceNames[s]
-	}
-	return "ModuleSource(" + strconv.Itoa(int(s)) + ")"
-}
+func (s ModuleSource) String() string { return nameOf(moduleSourceNames[:], "ModuleSource", uint8(s)) }
 
 // MarshalText implements encoding.TextMarshaler with String's names.
 func (s ModuleSource) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
@@ -111,20 +99,4 @@ func (s *ModuleSource) UnmarshalText(b []byte) error {
 	v, err := parseName(moduleSourceNames[:], "ModuleSource", string(b))
 	*s = ModuleSource(v)
 	return err
-}
-
-// parseName finds text in names (by index) or accepts the "Type(N)" form
-// that String uses for unnamed values.
-func parseName(names []string, typ, text string) (uint8, error) {
-	for i, n := range names {
-		if n == text {
-			return uint8(i), nil
-		}
-	}
-	if inner, ok := cutWrapped(text, typ+"(", ")"); ok {
-		if n, err := strconv.ParseUint(inner, 10, 8); err == nil {
-			return uint8(n), nil
-		}
-	}
-	return 0, &ParseError{Type: typ, Input: text}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -49,17 +48,9 @@ const (
 )
 
 // String returns "any", "ipv4", "ipv6" or "Family(N)".
-func (f Family) String() string {
-	switch f {
-	case AnyFamily:
-		return "any"
-	case IPv4:
-		return "ipv4"
-	case IPv6:
-		return "ipv6"
-	}
-	return "Family(" + strconv.Itoa(int(f)) + ")"
-}
+func (f Family) String() string { return nameOf(familyNames[:], "Family", uint8(f)) }
+
+var familyNames = [...]string{AnyFamily: "any", IPv4: "ipv4", IPv6: "ipv6"}
 
 // Class selects rows by their listening status, mirroring the
 // TCP_TABLE_OWNER_MODULE_ALL, _LISTENER and _CONNECTIONS table classes.
@@ -74,17 +65,9 @@ const (
 )
 
 // String returns "all", "listeners", "connections" or "Class(N)".
-func (c Class) String() string {
-	switch c {
-	case ClassAll:
-		return "all"
-	case ClassListeners:
-		return "listeners"
-	case ClassConnections:
-		return "connections"
-	}
-	return "Class(" + strconv.Itoa(int(c)) + ")"
-}
+func (c Class) String() string { return nameOf(classNames[:], "Class", uint8(c)) }
+
+var classNames = [...]string{ClassAll: "all", ClassListeners: "listeners", ClassConnections: "connections"}
 
 // OwnerDetail says how much owner information a Table call resolves.
 // Resolution is where the time goes on most OSes, so a caller that needs no
@@ -99,17 +82,9 @@ const (
 )
 
 // String returns "modules", "pids", "none" or "OwnerDetail(N)".
-func (d OwnerDetail) String() string {
-	switch d {
-	case OwnerModules:
-		return "modules"
-	case OwnerPIDs:
-		return "pids"
-	case OwnerNone:
-		return "none"
-	}
-	return "OwnerDetail(" + strconv.Itoa(int(d)) + ")"
-}
+func (d OwnerDetail) String() string { return nameOf(ownerDetailNames[:], "OwnerDetail", uint8(d)) }
+
+var ownerDetailNames = [...]string{OwnerModules: "modules", OwnerPIDs: "pids", OwnerNone: "none"}
 
 // WantPIDs reports whether a query at this level resolves PIDs.
 func (d OwnerDetail) WantPIDs() bool { return d == OwnerModules || d == OwnerPIDs }

@@ -136,10 +136,7 @@ func (s State) Valid() bool { return s >= StateClosed && s <= StateDeleteTCB }
 // String returns the RFC 793 name ("ESTABLISHED", "SYN-RECEIVED", ...), or
 // "State(N)" for a value outside 1..12.
 func (s State) String() string {
-	if s.Valid() {
-		return stateNames[s]
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
+	return nameOf(stateNames[:], "State", uint8(s))
 }
 
 // MarshalText implements encoding.TextMarshaler: it returns String's result,
