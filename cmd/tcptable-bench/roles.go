@@ -34,13 +34,17 @@ const (
 	toolSSL       = "ss -tlnp"
 	toolProvider  = "provider"
 	toolProviderL = "provider listeners"
-	toolProviderF = "provider listeners first-owner"
+	toolProviderF = "provider listeners procfs first-owner"
 	toolProviderR = "provider reuse"
+	// The same queries with the /proc owner scan, where the default is
+	// the BPF descriptor iterator (as root), to compare the two.
+	toolProviderP  = "provider procfs"
+	toolProviderLP = "provider listeners procfs"
 	toolGopsutil  = "gopsutil"
 )
 
 func sizeTools(gopsutil bool) []string {
-	t := []string{toolSS, toolSSP, toolProvider, toolProviderR, toolSSL, toolProviderL, toolProviderF}
+	t := []string{toolSS, toolSSP, toolProvider, toolProviderR, toolProviderP, toolSSL, toolProviderL, toolProviderLP, toolProviderF}
 	if gopsutil {
 		t = append(t, toolGopsutil)
 	}
@@ -59,6 +63,8 @@ type result struct {
 	// default GOGC the second answer is allocated before the first is
 	// collected).
 	AllRSSKB int64 `json:"all_rss_kb,omitempty"`
+	// Scan is the provider's owner scan (bpf or procfs).
+	Scan string `json:"scan,omitempty"`
 }
 
 // measureReq is the measure role's argument.
@@ -154,6 +160,7 @@ func median(rs []result) result {
 		Ms:     pick(func(r result) float64 { return r.Ms }),
 		Second: pick(func(r result) float64 { return r.Second }),
 		Rows:   rs[len(rs)-1].Rows,
+		Scan:   rs[len(rs)-1].Scan,
 	}
 	for _, r := range rs {
 		m.RSSKB = max(m.RSSKB, r.RSSKB)
@@ -172,9 +179,13 @@ func runTool(tool string) (result, error) {
 	case toolProviderL:
 		return runSelf("poll", "listeners")
 	case toolProviderF:
-		return runSelf("poll", "listeners-first")
+		return runSelf("poll", "listeners procfs first")
 	case toolProviderR:
 		return runSelf("poll", "reuse")
+	case toolProviderP:
+		return runSelf("poll", "procfs")
+	case toolProviderLP:
+		return runSelf("poll", "listeners procfs")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
@@ -236,18 +247,21 @@ func maxRSS(ps *os.ProcessState) int64 {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // pollRole creates a provider and polls twice: the first poll is what a
-// fresh process pays (like ss), the second a steady-state poll. arg
-// "listeners" asks for listeners only, "listeners-first" too with
-// WithFirstOwnerOnly, "reuse" polls the whole table and hands the first
-// answer back to TableInto for the second.
+// fresh process pays (like ss), the second a steady-state poll. arg holds
+// words: "listeners" asks for listeners only (else the whole table),
+// "procfs" forces the /proc owner scan, "first" adds WithFirstOwnerOnly,
+// "reuse" hands the first answer back to TableInto for the second.
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
 	var opts []linux.Option
-	switch arg {
-	case "listeners":
+	words := strings.Fields(arg)
+	if slices.Contains(words, "listeners") {
 		q.Class = tcptable.ClassListeners
-	case "listeners-first":
-		q.Class = tcptable.ClassListeners
+	}
+	if slices.Contains(words, "procfs") {
+		opts = append(opts, linux.WithOwnerScan(linux.OwnerScanProcfs))
+	}
+	if slices.Contains(words, "first") {
 		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	ctx := context.Background()
@@ -261,9 +275,9 @@ func pollRole(arg string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	r := result{Ms: ms(time.Since(t)), Rows: len(rows), RSSKB: selfMaxRSS()}
+	r := result{Ms: ms(time.Since(t)), Rows: len(rows), RSSKB: selfMaxRSS(), Scan: p.OwnerScan().String()}
 	var buf []tcptable.Connection
-	if arg == "reuse" {
+	if slices.Contains(words, "reuse") {
 		buf = rows
 	}
 	rows = nil

@@ -36,3 +36,15 @@ func TestConformanceProcNet(t *testing.T) {
 		return newOrSkip(t, linux.WithSource(linux.SourceProcNet)), conformance.OSEnv()
 	})
 }
+
+func TestConformanceBPFScan(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		return newScanOrSkip(t, linux.OwnerScanBPF), conformance.OSEnv()
+	})
+}
+
+func TestConformanceProcfsScan(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		return newScanOrSkip(t, linux.OwnerScanProcfs), conformance.OSEnv()
+	})
+}

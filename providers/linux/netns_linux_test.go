@@ -3,10 +3,12 @@ package linux_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -122,15 +124,34 @@ func TestDifferentialNetNS(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	f := newNSFixture(t, exe, differentialSpecs, []bool{false, false})
+	for _, scan := range []linux.OwnerScan{linux.OwnerScanBPF, linux.OwnerScanProcfs} {
+		t.Run(scan.String(), func(t *testing.T) { testDifferential(t, f, exe, scan) })
+	}
+}
 
+// newScanOrSkip returns a provider with the owner scan, skipping the test
+// where the BPF scan is not available.
+func newScanOrSkip(t *testing.T, scan linux.OwnerScan, opts ...linux.Option) *linux.Provider {
+	t.Helper()
+	p, err := linux.New(append(opts, linux.WithOwnerScan(scan))...)
+	if scan == linux.OwnerScanBPF && errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("BPF owner scan not available (%v): run as root on Linux 5.10+ with /sys/kernel/btf/vmlinux", err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	require.Equal(t, scan, p.OwnerScan())
+	return p
+}
+
+// testDifferential compares a provider with the owner scan against ss -tanp
+// in the fixture's namespace.
+func testDifferential(t *testing.T, f *nsFixture, exe string, scan linux.OwnerScan) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before, err := os.Readlink("/proc/thread-self/ns/net")
 	require.NoError(t, err)
 
-	p, err := linux.New(linux.WithNetNS(f.ns.Path))
-	require.NoError(t, err)
-	defer p.Close()
+	p := newScanOrSkip(t, scan, linux.WithNetNS(f.ns.Path))
 
 	var rows []tcptable.Connection
 	var diff string
@@ -173,9 +194,7 @@ func TestDifferentialNetNS(t *testing.T) {
 	assert.True(t, shared, "the listener shared with a grandchild lists both PIDs")
 
 	t.Run("ProcNetAgrees", func(t *testing.T) {
-		pp, err := linux.New(linux.WithNetNS(f.ns.Path), linux.WithSource(linux.SourceProcNet))
-		require.NoError(t, err)
-		defer pp.Close()
+		pp := newScanOrSkip(t, scan, linux.WithNetNS(f.ns.Path), linux.WithSource(linux.SourceProcNet))
 		require.Equal(t, linux.SourceProcNet, pp.Source())
 		nl, err := p.Table(context.Background(), tcptable.Query{})
 		require.NoError(t, err)
@@ -211,10 +230,28 @@ func TestDifferentialNetNS(t *testing.T) {
 		assert.Empty(t, diffOwners(want, providerOwners(c)), "a too small buffer is not used")
 	})
 
+	if scan == linux.OwnerScanBPF {
+		t.Run("ProcfsScanAgrees", func(t *testing.T) {
+			pp := newScanOrSkip(t, linux.OwnerScanProcfs, linux.WithNetNS(f.ns.Path))
+			var a, b []tcptable.Connection
+			for range 5 { // a pair may still be settling
+				a, err = p.Table(context.Background(), tcptable.Query{})
+				require.NoError(t, err)
+				b, err = pp.Table(context.Background(), tcptable.Query{})
+				require.NoError(t, err)
+				sortRows(a)
+				sortRows(b)
+				if slices.EqualFunc(a, b, func(x, y tcptable.Connection) bool { return reflect.DeepEqual(x, y) }) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			assert.Equal(t, b, a, "the BPF and /proc owner scans must give the same rows, owners and modules")
+		})
+	}
+
 	t.Run("FirstOwnerOnly", func(t *testing.T) {
-		pf, err := linux.New(linux.WithNetNS(f.ns.Path), linux.WithFirstOwnerOnly())
-		require.NoError(t, err)
-		defer pf.Close()
+		pf := newScanOrSkip(t, scan, linux.WithNetNS(f.ns.Path), linux.WithFirstOwnerOnly())
 		exact, err := p.Table(context.Background(), tcptable.Query{Class: tcptable.ClassListeners})
 		require.NoError(t, err)
 		holders := map[string][]uint32{}

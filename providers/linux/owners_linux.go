@@ -59,6 +59,12 @@ type resolver struct {
 	statBuf  []byte
 	dr       dirReader
 
+	iter       *fdIter   // the descriptor iterator (OwnerScanBPF), nil for /proc
+	iterStrict bool      // OwnerScanBPF was asked for: its failure is an error
+	iterAt     time.Time // when the iterator last read every list
+	iterated   bool      // in this poll
+	netns      uint64    // the queried namespace, for this poll
+
 	// Per poll.
 	inNS, others []*procEntry
 	goneInodes   []uint32            // sockets held by processes that exited since the last poll
@@ -95,20 +101,34 @@ func (r *resolver) close() error {
 	for _, sc := range r.scanners {
 		sc.close()
 	}
+	if r.iter != nil {
+		r.iter.close()
+	}
 	return unix.Close(r.rootFD)
 }
 
 // begin lists the processes, sorts them into those of network namespace
-// netns and the others, and reads the descriptors of the former that are
-// new or whose list is older than the revalidation interval (all of them
-// without the cache). It needs no table, so the provider runs it while the
-// kernel dumps the sockets.
+// netns and the others, and reads the descriptors: with the descriptor
+// iterator every socket of every process at once; from /proc those of the
+// namespace's processes that are new or whose list is older than the
+// revalidation interval (all of them without the cache). It needs no
+// table, so the provider runs it while the kernel dumps the sockets.
 func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
 	r.inNS, r.others = r.inNS[:0], r.others[:0]
+	r.iterated, r.netns = false, netns
 	if err := r.refresh(netns); err != nil {
 		return err
+	}
+	if r.iter != nil {
+		if !r.kernelScanDue() {
+			return nil // the lists are trusted; finish scans if a socket has no owner
+		}
+		var err error
+		if r.iterated, err = r.scanKernel(ctx); r.iter != nil || err != nil {
+			return err
+		}
 	}
 	if r.first {
 		return nil // finish searches breadth-first once it knows what it looks for
@@ -327,7 +347,8 @@ func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err er
 }
 
 // finish assigns owners to rows (all of which matched the query's
-// non-owner conditions). Owners come first from the descriptor lists of the
+// non-owner conditions). With the descriptor iterator, owners come from
+// the lists it read (see finishKernel). From /proc, owners come first from the descriptor lists of the
 // queried namespace's processes (cached or just read); if sockets remain
 // without one and they are not ones that no walk could resolve last time,
 // the namespace's cached lists are re-read, then other namespaces'
@@ -344,6 +365,16 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 		if ino := rows[i].Socket; ino != 0 {
 			r.wanted[uint32(ino)] = int32(i)
 		}
+	}
+	if r.iter != nil {
+		left, err := r.finishKernel(ctx, rows)
+		if err != nil {
+			return err
+		}
+		if r.iter != nil {
+			return r.conclude(ctx, rows, left, wantModules)
+		}
+		// The iterator failed: go on from /proc.
 	}
 	if r.first {
 		done, err := r.firstOwners(ctx, rows)

@@ -61,6 +61,10 @@ func New(opts ...Option) (*Provider, error) {
 		p.Close()
 		return nil, err
 	}
+	if err := p.res.useIter(cfg.ownerScan); err != nil {
+		p.Close()
+		return nil, err
+	}
 	if p.source != SourceProcNet {
 		if err := p.openDiag(&p.fams[0]); err != nil {
 			if p.source == SourceNetlink || !diagUnavailable(err) {
@@ -81,6 +85,18 @@ func (p *Provider) Source() Source {
 		return SourceNetlink
 	}
 	return p.source
+}
+
+// OwnerScan reports the owner scan in use: OwnerScanBPF or
+// OwnerScanProcfs (OwnerScanAuto resolves to one of them in New, and goes
+// to OwnerScanProcfs for good if the descriptor iterator fails later).
+func (p *Provider) OwnerScan() OwnerScan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.res != nil && p.res.iter != nil {
+		return OwnerScanBPF
+	}
+	return OwnerScanProcfs
 }
 
 // openDiag opens a family's sock_diag socket, inside the queried

@@ -24,6 +24,9 @@ func New(opts ...Option) (*Provider, error) {
 // Source reports SourceAuto: no source is in use.
 func (p *Provider) Source() Source { return SourceAuto }
 
+// OwnerScan reports OwnerScanAuto: no scan is in use.
+func (p *Provider) OwnerScan() OwnerScan { return OwnerScanAuto }
+
 // Table returns an error wrapping tcptable.ErrNotSupported.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	return nil, fmt.Errorf("tcptable/linux: Table on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)

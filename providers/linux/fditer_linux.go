@@ -1,0 +1,220 @@
+package linux
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// vmlinuxBTF is where the running kernel publishes its BTF.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// initPIDNS is the link text of /proc/PID/ns/pid in the initial PID
+// namespace (PROC_PID_INIT_INO), the only one where the iterator's task
+// tgid is the PID that /proc shows.
+const initPIDNS = "pid:[4026531836]"
+
+// fdIter is a loaded descriptor iterator: the program and the link that
+// attaches it to the task_file iterator. Each scan creates an iterator
+// instance from the link and reads it to the end.
+type fdIter struct {
+	order binary.ByteOrder
+	prog  int
+	link  int
+	buf   []byte
+}
+
+// fdIterBuf is the read buffer: the kernel fills at most its seq_file
+// buffer (eight pages) per read.
+const fdIterBuf = 64 << 10
+
+// openFDIter loads the descriptor iterator. It fails where the kernel or
+// the caller cannot run it: not 64-bit, no BTF or no task_file iterator,
+// no CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), a PID namespace other
+// than the initial one (the iterator reports global PIDs), or a procfs at
+// procFD (the resolver's root) that is not the initial namespace's.
+func openFDIter(procFD int) (*fdIter, error) {
+	if strconv.IntSize != 64 {
+		return nil, fmt.Errorf("descriptor iterator: needs a 64-bit kernel and process (%s)", runtime.GOARCH)
+	}
+	var link [32]byte
+	n, err := unix.Readlinkat(procFD, "self/ns/pid", link[:])
+	if err != nil {
+		return nil, fmt.Errorf("descriptor iterator: PID namespace: %w", err)
+	}
+	if got := string(link[:n]); got != initPIDNS {
+		return nil, fmt.Errorf("descriptor iterator: PID namespace %q is not the initial one %q (in a container, or a procfs of another namespace)", got, initPIDNS)
+	}
+	b, release, err := readBTF()
+	if err != nil {
+		return nil, fmt.Errorf("descriptor iterator: %w", err)
+	}
+	layout, err := parseIterLayout(b)
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("descriptor iterator: %s: %w", vmlinuxBTF, err)
+	}
+	insns, err := fdIterProgram(layout)
+	if err != nil {
+		return nil, fmt.Errorf("descriptor iterator: %w", err)
+	}
+	it := &fdIter{order: layout.order, prog: -1, link: -1}
+	if it.prog, err = loadProgram(insns, layout.funcID); err != nil {
+		return nil, fmt.Errorf("descriptor iterator: load program: %w", err)
+	}
+	if it.link, err = linkIter(it.prog); err != nil {
+		it.close()
+		return nil, fmt.Errorf("descriptor iterator: attach to task_file: %w", err)
+	}
+	return it, nil
+}
+
+// readBTF maps the kernel's BTF (Linux 6.16+), or reads it where it cannot
+// be mapped (sysfs serves it a page per read); release unmaps it.
+func readBTF() (b []byte, release func(), err error) {
+	f, err := os.Open(vmlinuxBTF)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if size := st.Size(); size > 0 && size <= maxBTFSize {
+		if b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_PRIVATE); err == nil {
+			return b, func() { unix.Munmap(b) }, nil
+		}
+	}
+	b, err = io.ReadAll(io.LimitReader(f, maxBTFSize+1))
+	if err == nil && len(b) > maxBTFSize {
+		err = fmt.Errorf("%s is larger than %d MiB", vmlinuxBTF, maxBTFSize>>20)
+	}
+	return b, func() {}, err
+}
+
+// maxBTFSize caps what is read of the kernel's BTF (5.5 MB on Linux 6.18).
+const maxBTFSize = 64 << 20
+
+// bpf issues the bpf(2) system call with attr, whose bytes the kernel
+// reads (the size it is told) and may write back.
+func bpf(cmd uintptr, attr []byte) (int, error) {
+	r, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
+	runtime.KeepAlive(attr)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(r), nil
+}
+
+// loadProgram loads the instructions as a BPF_TRACE_ITER program attached
+// to BTF function funcID of vmlinux. A program the verifier rejects is
+// loaded again with its log on, and the error quotes the log's end.
+func loadProgram(insns []byte, funcID uint32) (int, error) {
+	license := []byte("Dual MIT/GPL\x00") // bpf_seq_write is GPL-only
+	name := "tcptable_fds"
+	load := func(logBuf []byte) (int, error) {
+		// union bpf_attr, BPF_PROG_LOAD part.
+		attr := make([]byte, 128)
+		o := binary.NativeEndian
+		o.PutUint32(attr[0:], unix.BPF_PROG_TYPE_TRACING)
+		o.PutUint32(attr[4:], uint32(len(insns)/8))
+		o.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&insns[0]))))
+		o.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
+		if logBuf != nil {
+			o.PutUint32(attr[24:], 1) // log_level
+			o.PutUint32(attr[28:], uint32(len(logBuf)))
+			o.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&logBuf[0]))))
+		}
+		copy(attr[48:64], name)
+		o.PutUint32(attr[68:], unix.BPF_TRACE_ITER) // expected_attach_type
+		o.PutUint32(attr[108:], funcID)             // attach_btf_id (vmlinux: attach_btf_obj_fd 0)
+		fd, err := bpf(unix.BPF_PROG_LOAD, attr)
+		runtime.KeepAlive(insns)
+		runtime.KeepAlive(license)
+		runtime.KeepAlive(logBuf)
+		return fd, err
+	}
+	fd, err := load(nil)
+	if err == nil || errors.Is(err, unix.EPERM) {
+		return fd, err
+	}
+	logBuf := make([]byte, 64<<10)
+	if _, err2 := load(logBuf); err2 != nil {
+		msg := bytes.TrimRight(logBuf[:max(bytes.IndexByte(logBuf, 0), 0)], "\n")
+		if len(msg) > 512 {
+			msg = msg[len(msg)-512:]
+		}
+		if len(msg) > 0 {
+			return -1, fmt.Errorf("%w; verifier: %q", err, msg)
+		}
+	}
+	return -1, err
+}
+
+// linkIter attaches a loaded iterator program (BPF_LINK_CREATE with no
+// iterator parameters: every task).
+func linkIter(prog int) (int, error) {
+	attr := make([]byte, 64)
+	binary.NativeEndian.PutUint32(attr[0:], uint32(prog))
+	binary.NativeEndian.PutUint32(attr[8:], unix.BPF_TRACE_ITER)
+	return bpf(unix.BPF_LINK_CREATE, attr)
+}
+
+// scan runs the iterator once and calls fn for every socket descriptor of
+// every process.
+func (it *fdIter) scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
+	attr := make([]byte, 8)
+	binary.NativeEndian.PutUint32(attr, uint32(it.link))
+	fd, err := bpf(unix.BPF_ITER_CREATE, attr)
+	if err != nil {
+		return fmt.Errorf("descriptor iterator: create: %w", err)
+	}
+	defer unix.Close(fd)
+	if it.buf == nil {
+		it.buf = make([]byte, fdIterBuf)
+	}
+	have := 0 // bytes of a record begun by the previous read
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := unix.Read(fd, it.buf[have:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("descriptor iterator: read: %w", err)
+		}
+		if n == 0 {
+			if have != 0 {
+				return fmt.Errorf("descriptor iterator: output ends inside a record (%d of %d bytes)", have, fdRecordSize)
+			}
+			return nil
+		}
+		n += have
+		used := parseFDRecords(it.buf[:n], it.order, fn)
+		have = copy(it.buf, it.buf[used:n])
+	}
+}
+
+// close releases the link and the program.
+func (it *fdIter) close() error {
+	var errs []error
+	for _, fd := range []int{it.link, it.prog} {
+		if fd >= 0 {
+			errs = append(errs, unix.Close(fd))
+		}
+	}
+	it.link, it.prog = -1, -1
+	return errors.Join(errs...)
+}
