@@ -40,7 +40,7 @@ const (
 	// the BPF descriptor iterator (as root), to compare the two.
 	toolProviderP  = "provider procfs"
 	toolProviderLP = "provider listeners procfs"
-	toolGopsutil  = "gopsutil"
+	toolGopsutil   = "gopsutil"
 )
 
 func sizeTools(gopsutil bool) []string {
