@@ -237,5 +237,5 @@ func nsScenario(exe string, o options) (map[string]result, error) {
 	if err := small.grow(o.small); err != nil {
 		return nil, err
 	}
-	return measure(small.ns, exe, []string{toolSSP, toolProvider}, o.reps)
+	return measure(small.ns, exe, []string{toolSSP, toolProvider, toolProviderP}, o.reps)
 }

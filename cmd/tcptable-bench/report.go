@@ -73,11 +73,13 @@ func (r *report) rows() [][]string {
 	}
 	if n := r.ns; n != nil {
 		name := fmt.Sprintf("%dk in netns, %dk elsewhere", n.small/1000, n.elsewhere/1000)
-		p, ssp := n.res[toolProvider], n.res[toolSSP]
+		p, ssp, pp := n.res[toolProvider], n.res[toolSSP], n.res[toolProviderP]
 		out = append(out,
 			[]string{name, "ss -tanp ms (rows)", fmt.Sprintf("%s (%d)", msStr(ssp.Ms), ssp.Rows), "", ""},
-			[]string{name, "provider all+owners first/second ms (rows)", fmt.Sprintf("%s / %s (%d)", msStr(p.Ms), msStr(p.Second), p.Rows),
+			[]string{name, "provider all+owners first/second ms (rows) [" + p.Scan + " scan]", fmt.Sprintf("%s / %s (%d)", msStr(p.Ms), msStr(p.Second), p.Rows),
 				ratio(p.Ms, ssp.Ms) + " / " + ratio(p.Second, ssp.Ms) + " ss -tanp", "≤ 0.1× ss -tanp"},
+			[]string{name, "same with the " + pp.Scan + " scan", fmt.Sprintf("%s / %s (%d)", msStr(pp.Ms), msStr(pp.Second), pp.Rows),
+				ratio(pp.Ms, ssp.Ms) + " / " + ratio(pp.Second, ssp.Ms) + " ss -tanp", "(comparison)"},
 		)
 	}
 	return out

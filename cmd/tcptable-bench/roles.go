@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -25,6 +26,10 @@ import (
 const (
 	envRole = "TCPTABLE_BENCH_ROLE"
 	envArg  = "TCPTABLE_BENCH_ARG"
+	// envProfile starts the name of a file for a CPU profile of the first
+	// poll of each provider poll process: PATH.poll-WORDS (the role's
+	// argument; the last run of a role writes it).
+	envProfile = "TCPTABLE_BENCH_CPUPROFILE"
 )
 
 // The tools a measurement can time.
@@ -265,6 +270,19 @@ func pollRole(arg string) (result, error) {
 		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	ctx := context.Background()
+	stopProfile := func() {}
+	if path := os.Getenv(envProfile); path != "" {
+		f, err := os.Create(path + "." + strings.Join(append([]string{"poll"}, words...), "-"))
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		stopProfile = pprof.StopCPUProfile
+		defer stopProfile()
+	}
 	t := time.Now()
 	p, err := linux.New(opts...)
 	if err != nil {
@@ -276,6 +294,7 @@ func pollRole(arg string) (result, error) {
 		return result{}, err
 	}
 	r := result{Ms: ms(time.Since(t)), Rows: len(rows), RSSKB: selfMaxRSS(), Scan: p.OwnerScan().String()}
+	stopProfile()
 	var buf []tcptable.Connection
 	if slices.Contains(words, "reuse") {
 		buf = rows

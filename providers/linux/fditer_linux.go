@@ -27,10 +27,11 @@ const initPIDNS = "pid:[4026531836]"
 // attaches it to the task_file iterator. Each scan creates an iterator
 // instance from the link and reads it to the end.
 type fdIter struct {
-	order binary.ByteOrder
-	prog  int
-	link  int
-	buf   []byte
+	order      binary.ByteOrder
+	prog       int
+	link       int
+	perProcess bool // the kernel iterates one process at a time (6.1+)
+	buf        []byte
 }
 
 // fdIterBuf is the read buffer: the kernel fills at most its seq_file
@@ -71,9 +72,13 @@ func openFDIter(procFD int) (*fdIter, error) {
 	if it.prog, err = loadProgram(insns, layout.funcID); err != nil {
 		return nil, fmt.Errorf("descriptor iterator: load program: %w", err)
 	}
-	if it.link, err = linkIter(it.prog); err != nil {
+	if it.link, err = linkIter(it.prog, 0); err != nil {
 		it.close()
 		return nil, fmt.Errorf("descriptor iterator: attach to task_file: %w", err)
+	}
+	if fd, err := linkIter(it.prog, uint32(os.Getpid())); err == nil {
+		it.perProcess = true
+		unix.Close(fd)
 	}
 	return it, nil
 }
@@ -161,20 +166,46 @@ func loadProgram(insns []byte, funcID uint32) (int, error) {
 	return -1, err
 }
 
-// linkIter attaches a loaded iterator program (BPF_LINK_CREATE with no
-// iterator parameters: every task).
-func linkIter(prog int) (int, error) {
+// linkIter attaches a loaded iterator program (BPF_LINK_CREATE): to every
+// task with pid 0, else to the tasks of process pid (union
+// bpf_iter_link_info's task.pid, Linux 6.1+).
+func linkIter(prog int, pid uint32) (int, error) {
 	attr := make([]byte, 64)
-	binary.NativeEndian.PutUint32(attr[0:], uint32(prog))
-	binary.NativeEndian.PutUint32(attr[8:], unix.BPF_TRACE_ITER)
-	return bpf(unix.BPF_LINK_CREATE, attr)
+	o := binary.NativeEndian
+	o.PutUint32(attr[0:], uint32(prog))
+	o.PutUint32(attr[8:], unix.BPF_TRACE_ITER)
+	info := make([]byte, 16) // tid, pid, pid_fd
+	if pid != 0 {
+		o.PutUint32(info[4:], pid)
+		o.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&info[0]))))
+		o.PutUint32(attr[24:], uint32(len(info)))
+	}
+	fd, err := bpf(unix.BPF_LINK_CREATE, attr)
+	runtime.KeepAlive(info)
+	return fd, err
 }
 
-// scan runs the iterator once and calls fn for every socket descriptor of
-// every process.
+// scan runs the iterator over every process and calls fn for every socket
+// descriptor.
 func (it *fdIter) scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
+	return it.read(ctx, it.link, fn)
+}
+
+// scanProcess runs the iterator over the tasks of process pid only, if
+// perProcess.
+func (it *fdIter) scanProcess(ctx context.Context, pid uint32, fn func(pid, fd uint32, ino uint64)) error {
+	link, err := linkIter(it.prog, pid)
+	if err != nil {
+		return fmt.Errorf("descriptor iterator: attach to process %d: %w", pid, err)
+	}
+	defer unix.Close(link)
+	return it.read(ctx, link, fn)
+}
+
+// read creates an iterator instance from link and reads it to the end.
+func (it *fdIter) read(ctx context.Context, link int, fn func(pid, fd uint32, ino uint64)) error {
 	attr := make([]byte, 8)
-	binary.NativeEndian.PutUint32(attr, uint32(it.link))
+	binary.NativeEndian.PutUint32(attr, uint32(link))
 	fd, err := bpf(unix.BPF_ITER_CREATE, attr)
 	if err != nil {
 		return fmt.Errorf("descriptor iterator: create: %w", err)

@@ -177,12 +177,23 @@ func TestFDIterThreadFiles(t *testing.T) {
 	}
 }
 
-// TestResolverKernelCache checks the BPF scan's use of the owner cache: the
+// TestResolverKernelCache checks the BPF scan's use of the owner cache, in
+// both modes: with every process in the queried namespace (one iterator
+// run over every process), and with a process in another namespace (the
+// namespace's processes one at a time, the others only when needed). The
 // first poll scans, an unchanged poll trusts the lists, a socket the lists
 // do not know makes the poll scan again, and so does the end of the
 // revalidation interval.
 func TestResolverKernelCache(t *testing.T) {
 	openFDIterOrSkip(t) // skips where the iterator is unavailable
+	for _, perProcess := range []bool{false, true} {
+		t.Run(fmt.Sprintf("perProcess=%v", perProcess), func(t *testing.T) {
+			testResolverKernelCache(t, perProcess)
+		})
+	}
+}
+
+func testResolverKernelCache(t *testing.T, perProcess bool) {
 	r, err := newResolver("/proc", true, time.Hour, 2, false)
 	require.NoError(t, err)
 	defer r.close()
@@ -192,6 +203,25 @@ func TestResolverKernelCache(t *testing.T) {
 	r.now = func() time.Time { return now }
 	netns, err := selfNetNS()
 	require.NoError(t, err)
+	var other *exec.Cmd
+	if perProcess {
+		if !r.iter.perProcess {
+			t.Skip("the kernel cannot iterate one process (Linux 6.1+)")
+		}
+		other = exec.Command("unshare", "--net", "sleep", "60")
+		if err := other.Start(); err != nil {
+			t.Skipf("cannot start a process in another network namespace (unshare, util-linux): %v", err)
+		}
+		defer func() { other.Process.Kill(); other.Wait() }()
+		for range 100 { // until it is in its namespace
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", other.Process.Pid)); l != "" && l != fmt.Sprintf("net:[%d]", netns) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	} else {
+		r.iter.perProcess = false
+	}
 
 	sockets := func(n int) []uint64 {
 		var inos []uint64
@@ -203,8 +233,9 @@ func TestResolverKernelCache(t *testing.T) {
 		}
 		return inos
 	}
-	poll := func(inos []uint64) (scanned bool) {
+	poll := func(inos []uint64) (runs int) {
 		t.Helper()
+		before := r.iterRuns
 		rows := fakeRows(inos...)
 		require.NoError(t, r.begin(context.Background(), netns))
 		require.NoError(t, r.finish(context.Background(), rows, true))
@@ -213,17 +244,24 @@ func TestResolverKernelCache(t *testing.T) {
 			require.Equal(t, tcptable.OwnerOK, c.OwnerStatus)
 			require.Equal(t, tcptable.OwnerOK, c.ModuleStatus)
 		}
-		return r.iterated
+		return r.iterRuns - before
 	}
 	a := sockets(3)
-	assert.True(t, poll(a), "the first poll scans")
-	assert.False(t, poll(a), "an unchanged table is served from the lists")
+	assert.Positive(t, poll(a), "the first poll scans")
+	if perProcess {
+		e := r.procs[uint32(other.Process.Pid)]
+		require.NotNil(t, e)
+		assert.True(t, e.listed.IsZero(), "a process of another namespace is not read when the namespace's own suffice")
+		assert.Greater(t, r.iterRuns, 1, "one run per process of the namespace")
+	} else {
+		assert.Equal(t, 1, r.iterRuns, "one run over every process")
+	}
+	assert.Zero(t, poll(a), "an unchanged table is served from the lists")
 	b := append(a, sockets(1)...)
-	assert.True(t, poll(b), "a socket opened since makes the poll scan")
-	assert.False(t, poll(b))
+	assert.Positive(t, poll(b), "a socket opened since makes the poll scan")
+	assert.Zero(t, poll(b))
 	now = now.Add(time.Hour)
-	assert.True(t, poll(b), "the revalidation interval ends the trust")
-
+	assert.Positive(t, poll(b), "the revalidation interval ends the trust")
 	r.cache = false
-	assert.True(t, poll(b), "without the cache every poll scans")
+	assert.Positive(t, poll(b), "without the cache every poll scans")
 }

@@ -3,6 +3,7 @@ package linux
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -32,12 +33,38 @@ func (r *resolver) useIter(scan OwnerScan) error {
 	return nil
 }
 
-// kernelScanDue reports whether this poll must run the descriptor
-// iterator before the table is known: without the cache, on the first
-// poll, once the revalidation interval has passed since the last scan, and
-// when a process appeared since (it may hold a socket inherited from one
-// already listed). Otherwise the lists of the last scan are trusted and
-// finishKernel scans only if some socket finds no owner in them.
+// beginKernel reads the descriptor lists a poll needs before the table is
+// known. Where processes of other network namespaces exist and the kernel
+// can iterate one process at a time, it reads, one process at a time, the
+// lists of the queried namespace's processes that are new or older than
+// the revalidation interval (all without the cache), as the /proc scan
+// does; the other namespaces are read only if a socket finds no owner
+// (finishKernel). Otherwise it runs the iterator over every process when
+// kernelScanDue. It reports false if the iterator failed and the resolver
+// went back to /proc.
+func (r *resolver) beginKernel(ctx context.Context) (bool, error) {
+	if r.nsFirst() {
+		stale := r.stale(r.inNS, false)
+		if len(stale) == 0 {
+			return true, nil // nil would mean every process
+		}
+		return r.scanKernel(ctx, stale)
+	}
+	if !r.kernelScanDue() {
+		return true, nil // the lists are trusted; finishKernel scans if a socket has no owner
+	}
+	return r.scanKernel(ctx, nil)
+}
+
+// nsFirst reports whether this poll reads the queried namespace's
+// processes first, one at a time.
+func (r *resolver) nsFirst() bool { return r.iter.perProcess && len(r.others) > 0 }
+
+// kernelScanDue reports whether a poll must run the iterator over every
+// process: without the cache, on the first poll, once the revalidation
+// interval has passed since the last such scan, and when a process
+// appeared since (it may hold a socket inherited from one already listed).
+// Otherwise the lists of the last scan are trusted.
 func (r *resolver) kernelScanDue() bool {
 	if !r.cache || r.iterAt.IsZero() || r.now().Sub(r.iterAt) >= r.ttl {
 		return true
@@ -52,56 +79,60 @@ func (r *resolver) kernelScanDue() bool {
 	return false
 }
 
-// finishKernel assigns the owners from the iterator's lists, first running
-// the iterator if this poll has not and a socket without an owner is not
-// one that the last scan could not place either. It returns how many
-// sockets are left without one. If the iterator fails (OwnerScanAuto),
-// r.iter is nil on return and the caller goes on from /proc.
+// finishKernel assigns the owners from the iterator's lists and, if a
+// socket is left without one that the last scan could place, runs the
+// iterator over every process (unless this poll did) and assigns them
+// again. It returns how many sockets are left without an owner. If the
+// iterator fails (OwnerScanAuto), r.iter is nil on return and the caller
+// goes on from /proc.
 func (r *resolver) finishKernel(ctx context.Context, rows []tcptable.Connection) (int, error) {
-	left := r.assignAll(rows)
+	left := r.assignKernel(rows)
 	if left == 0 || r.iterated || r.knownUnresolvable(rows) {
 		return left, nil
 	}
-	ok, err := r.scanKernel(ctx)
+	ok, err := r.scanKernel(ctx, nil)
 	if err != nil || !ok {
 		clearOwners(rows)
 		return 0, err
 	}
-	r.iterated = true
-	return r.assignAll(rows), nil
+	return r.assignKernel(rows), nil
 }
 
-// assignAll clears every owner and assigns them again from every process's
-// list.
-func (r *resolver) assignAll(rows []tcptable.Connection) int {
+// assignKernel clears every owner and assigns them again from the lists
+// of the queried namespace's processes and, unless only those were read
+// (nsFirst), from the others' lists.
+func (r *resolver) assignKernel(rows []tcptable.Connection) int {
 	clearOwners(rows)
-	return r.assign(rows, r.others, r.assign(rows, r.inNS, len(r.wanted)))
+	left := r.assign(rows, r.inNS, len(r.wanted))
+	if r.iterated || !r.nsFirst() {
+		left = r.assign(rows, r.others, left)
+	}
+	return left
 }
 
-// scanKernel fills every process's descriptor list with its sockets as the
-// descriptor iterator reports them, adding processes started since the
-// listing. It reports false when the iterator failed and the resolver, in
-// OwnerScanAuto, has gone back to /proc for good (the lists are then
-// marked unread, so that the /proc walk reads them in full).
-func (r *resolver) scanKernel(ctx context.Context) (bool, error) {
-	netns := r.netns
-	for _, e := range r.procs {
-		e.fds = e.fds[:0]
-	}
-	var cur *procEntry
-	curPID, curSet := uint32(0), false
-	err := r.iter.scan(ctx, func(pid, fd uint32, ino uint64) {
-		if !curSet || pid != curPID {
-			curPID, curSet = pid, true
-			if cur = r.procs[pid]; cur == nil {
-				r.see(pid, netns) // started after the listing
-				cur = r.procs[pid]
+// scanKernel fills the descriptor lists with the sockets the iterator
+// reports: of every process (procs nil; processes started since the
+// listing are added) or of procs, one at a time. It reports false when the
+// iterator failed and the resolver, in OwnerScanAuto, has gone back to
+// /proc for good (the lists are then emptied and marked unread, so that
+// the /proc walk reads them in full).
+func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, error) {
+	var err error
+	if procs == nil {
+		for _, e := range r.procs {
+			e.fds = e.fds[:0]
+		}
+		r.iterRuns++
+		err = r.iter.scan(ctx, r.kernelRecorder())
+	} else {
+		for _, e := range procs {
+			e.fds = e.fds[:0]
+			r.iterRuns++
+			if err = r.iter.scanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
+				break
 			}
 		}
-		if cur != nil && fd <= maxFD {
-			cur.fds = append(cur.fds, fdSock{fd: int32(fd), ino: uint32(ino)})
-		}
-	})
+	}
 	if err != nil && ctx.Err() == nil && !r.iterStrict {
 		r.iter.close()
 		r.iter = nil
@@ -114,8 +145,11 @@ func (r *resolver) scanKernel(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	now := r.now()
-	r.iterAt = now
-	for _, e := range r.procs {
+	if procs == nil {
+		r.iterAt, r.iterated = now, true
+		procs = slices.Collect(maps.Values(r.procs))
+	}
+	for _, e := range procs {
 		e.scanGen, e.listed = r.gen, now
 		e.denied, e.partial, e.gone = false, false, false
 		// A thread with a file table of its own comes as a task of its own.
@@ -124,6 +158,25 @@ func (r *resolver) scanKernel(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// kernelRecorder returns the function that appends the iterator's records
+// to the processes' lists, adding a process started since the listing.
+func (r *resolver) kernelRecorder() func(pid, fd uint32, ino uint64) {
+	var cur *procEntry
+	curPID, curSet := uint32(0), false
+	return func(pid, fd uint32, ino uint64) {
+		if !curSet || pid != curPID {
+			curPID, curSet = pid, true
+			if cur = r.procs[pid]; cur == nil {
+				r.see(pid, r.netns)
+				cur = r.procs[pid]
+			}
+		}
+		if cur != nil && fd <= maxFD {
+			cur.fds = append(cur.fds, fdSock{fd: int32(fd), ino: uint32(ino)})
+		}
+	}
 }
 
 // maxFD is the largest descriptor number a process can have.

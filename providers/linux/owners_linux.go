@@ -63,6 +63,7 @@ type resolver struct {
 	iterStrict bool      // OwnerScanBPF was asked for: its failure is an error
 	iterAt     time.Time // when the iterator last read every list
 	iterated   bool      // in this poll
+	iterRuns   int       // iterator runs (every process, or one) so far
 	netns      uint64    // the queried namespace, for this poll
 
 	// Per poll.
@@ -122,13 +123,10 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 		return err
 	}
 	if r.iter != nil {
-		if !r.kernelScanDue() {
-			return nil // the lists are trusted; finish scans if a socket has no owner
-		}
-		var err error
-		if r.iterated, err = r.scanKernel(ctx); r.iter != nil || err != nil {
+		if ok, err := r.beginKernel(ctx); ok || err != nil {
 			return err
 		}
+		// The iterator failed: go on from /proc.
 	}
 	if r.first {
 		return nil // finish searches breadth-first once it knows what it looks for
