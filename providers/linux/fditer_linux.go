@@ -47,6 +47,9 @@ func openFDIter(procFD int) (*fdIter, error) {
 	if strconv.IntSize != 64 {
 		return nil, fmt.Errorf("descriptor iterator: needs a 64-bit kernel and process (%s)", runtime.GOARCH)
 	}
+	if err := bpfCapable(); err != nil {
+		return nil, fmt.Errorf("descriptor iterator: %w", err)
+	}
 	var link [32]byte
 	n, err := unix.Readlinkat(procFD, "self/ns/pid", link[:])
 	if err != nil {
@@ -81,6 +84,29 @@ func openFDIter(procFD int) (*fdIter, error) {
 		unix.Close(fd)
 	}
 	return it, nil
+}
+
+// Capabilities that loading a tracing program needs (linux/capability.h).
+const (
+	capSysAdmin = 21
+	capPerfmon  = 38
+	capBPF      = 39
+)
+
+// bpfCapable checks, before the BTF is read, that the calling thread has
+// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: without them the kernel
+// refuses the program anyway.
+func bpfCapable() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(capSysAdmin) || (has(capBPF) && has(capPerfmon)) {
+		return nil
+	}
+	return fmt.Errorf("needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: %w", unix.EPERM)
 }
 
 // readBTF maps the kernel's BTF (Linux 6.16+), or reads it where it cannot

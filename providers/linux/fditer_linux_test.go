@@ -265,3 +265,28 @@ func testResolverKernelCache(t *testing.T, perProcess bool) {
 	r.cache = false
 	assert.Positive(t, poll(b), "without the cache every poll scans")
 }
+
+// TestBPFCapable drops, on a locked thread, the capabilities a tracing
+// program needs from the effective set and checks that the iterator is
+// refused before anything is read, then raises them again.
+func TestBPFCapable(t *testing.T) {
+	runtime.LockOSThread()
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var orig [2]unix.CapUserData
+	require.NoError(t, unix.Capget(&hdr, &orig[0]))
+	if orig[0].Effective&(1<<capSysAdmin) == 0 {
+		runtime.UnlockOSThread()
+		t.Skip("needs CAP_SYS_ADMIN (run as root)")
+	}
+	require.NoError(t, bpfCapable())
+	dropped := orig
+	dropped[0].Effective &^= 1 << capSysAdmin
+	dropped[1].Effective &^= 1<<(capBPF-32) | 1<<(capPerfmon-32)
+	require.NoError(t, unix.Capset(&hdr, &dropped[0]))
+	err := bpfCapable()
+	if unix.Capset(&hdr, &orig[0]) == nil {
+		runtime.UnlockOSThread() // else the thread dies with the test's goroutine
+	}
+	assert.ErrorIs(t, err, unix.EPERM)
+	assert.ErrorContains(t, err, "CAP_BPF and CAP_PERFMON")
+}

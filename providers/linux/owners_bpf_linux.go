@@ -3,7 +3,6 @@ package linux
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -147,17 +146,24 @@ func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, er
 	now := r.now()
 	if procs == nil {
 		r.iterAt, r.iterated = now, true
-		procs = slices.Collect(maps.Values(r.procs))
-	}
-	for _, e := range procs {
-		e.scanGen, e.listed = r.gen, now
-		e.denied, e.partial, e.gone = false, false, false
-		// A thread with a file table of its own comes as a task of its own.
-		if !slices.IsSortedFunc(e.fds, byFD) {
-			slices.SortFunc(e.fds, byFD)
+		for _, e := range r.procs {
+			r.scanned(e, now)
 		}
 	}
+	for _, e := range procs {
+		r.scanned(e, now)
+	}
 	return true, nil
+}
+
+// scanned marks a process's list as read by the iterator in this poll.
+func (r *resolver) scanned(e *procEntry, now time.Time) {
+	e.scanGen, e.listed = r.gen, now
+	e.denied, e.partial, e.gone = false, false, false
+	// A thread with a file table of its own comes as a task of its own.
+	if !slices.IsSortedFunc(e.fds, byFD) {
+		slices.SortFunc(e.fds, byFD)
+	}
 }
 
 // kernelRecorder returns the function that appends the iterator's records

@@ -61,9 +61,9 @@ type resolver struct {
 
 	iter       *fdIter   // the descriptor iterator (OwnerScanBPF), nil for /proc
 	iterStrict bool      // OwnerScanBPF was asked for: its failure is an error
-	iterAt     time.Time // when the iterator last read every list
-	iterated   bool      // in this poll
-	iterRuns   int       // iterator runs (every process, or one) so far
+	iterAt     time.Time // when the iterator last read every process
+	iterated   bool      // it read every process in this poll
+	iterRuns   int       // iterator runs (over every process, or one) so far
 	netns      uint64    // the queried namespace, for this poll
 
 	// Per poll.
@@ -109,11 +109,12 @@ func (r *resolver) close() error {
 }
 
 // begin lists the processes, sorts them into those of network namespace
-// netns and the others, and reads the descriptors: with the descriptor
-// iterator every socket of every process at once; from /proc those of the
-// namespace's processes that are new or whose list is older than the
-// revalidation interval (all of them without the cache). It needs no
-// table, so the provider runs it while the kernel dumps the sockets.
+// netns and the others, and reads the descriptors that the poll needs
+// before the table is known: with the descriptor iterator see beginKernel;
+// from /proc those of the namespace's processes that are new or whose list
+// is older than the revalidation interval (all of them without the cache).
+// It needs no table, so the provider runs it while the kernel dumps the
+// sockets.
 func (r *resolver) begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
@@ -345,8 +346,8 @@ func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err er
 }
 
 // finish assigns owners to rows (all of which matched the query's
-// non-owner conditions). With the descriptor iterator, owners come from
-// the lists it read (see finishKernel). From /proc, owners come first from the descriptor lists of the
+// non-owner conditions). With the descriptor iterator see finishKernel.
+// From /proc, owners come first from the descriptor lists of the
 // queried namespace's processes (cached or just read); if sockets remain
 // without one and they are not ones that no walk could resolve last time,
 // the namespace's cached lists are re-read, then other namespaces'
