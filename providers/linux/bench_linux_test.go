@@ -14,7 +14,8 @@ import (
 
 // BenchmarkTable times Table on a namespace holding 20,000 ESTABLISHED
 // sockets in four processes (needs root; cmd/tcptable-bench compares with
-// ss and gopsutil at larger sizes).
+// ss and gopsutil at larger sizes). Cases without "procfs" use the
+// default owner scan, the BPF one as root.
 func BenchmarkTable(b *testing.B) {
 	if err := netnstest.Available(); err != nil {
 		b.Skipf("%v", err)
@@ -36,19 +37,25 @@ func BenchmarkTable(b *testing.B) {
 		defer c.Close()
 	}
 	ctx := context.Background()
-	b.Run("all-cold", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			p, err := linux.New(linux.WithNetNS(ns.Path))
-			if err != nil {
-				b.Fatal(err)
+	procfs := linux.WithOwnerScan(linux.OwnerScanProcfs) // the default is the BPF scan as root
+	for _, cold := range []struct {
+		name string
+		opts []linux.Option
+	}{{"all-cold", nil}, {"all-cold-procfs", []linux.Option{procfs}}} {
+		b.Run(cold.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := linux.New(append(cold.opts, linux.WithNetNS(ns.Path))...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.Table(ctx, tcptable.Query{}); err != nil {
+					b.Fatal(err)
+				}
+				p.Close()
 			}
-			if _, err := p.Table(ctx, tcptable.Query{}); err != nil {
-				b.Fatal(err)
-			}
-			p.Close()
-		}
-	})
+		})
+	}
 	for _, bc := range []struct {
 		name string
 		q    tcptable.Query
@@ -56,10 +63,12 @@ func BenchmarkTable(b *testing.B) {
 	}{
 		{"all", tcptable.Query{}, nil},
 		{"all-nocache", tcptable.Query{}, []linux.Option{linux.WithoutOwnerCache()}},
+		{"all-nocache-procfs", tcptable.Query{}, []linux.Option{linux.WithoutOwnerCache(), procfs}},
 		{"pids", tcptable.Query{Owners: tcptable.OwnerPIDs}, nil},
 		{"no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, nil},
 		{"listeners", tcptable.Query{Class: tcptable.ClassListeners}, nil},
-		{"listeners-first-owner", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{linux.WithFirstOwnerOnly()}},
+		{"listeners-procfs", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{procfs}},
+		{"listeners-first-owner-procfs", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{linux.WithFirstOwnerOnly(), procfs}},
 		{"procnet-no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, []linux.Option{linux.WithSource(linux.SourceProcNet)}},
 	} {
 		for _, into := range []bool{false, true} {
