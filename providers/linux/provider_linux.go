@@ -251,7 +251,7 @@ func rowsOf(buf []tcptable.Connection, n int) []tcptable.Connection {
 	if cap(buf) >= n {
 		return buf[:n]
 	}
-	return make([]tcptable.Connection, n)
+	return makeRows(n)
 }
 
 // collectProcNet reads /proc/net/tcp{,6} into one slice.
@@ -261,7 +261,7 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 	for _, fam := range fams {
 		n += p.sizeHint(q, mask, fam)
 	}
-	rows := make([]tcptable.Connection, 0, n)
+	rows := makeRows(n)[:0]
 	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
 		rows = buf[:0] // the answer is appended: it grows if it must
 	}
