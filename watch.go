@@ -105,7 +105,9 @@ func (k Key) compare(o Key) int {
 // bounds its age.
 //
 // A Watcher starts no goroutine and holds no OS resource; it reuses its
-// index maps and event buffer between polls. It is not safe for concurrent
+// index maps and event buffer between polls, and, with a provider that
+// implements ReusingProvider, the snapshots too: it keeps two tables in
+// memory however long it polls. It is not safe for concurrent
 // use. Watch runs one in a loop.
 type Watcher struct {
 	p      Provider
@@ -114,6 +116,7 @@ type Watcher struct {
 	polled bool
 	at     time.Time    // when the last good snapshot was taken
 	table  []Connection // the last good snapshot, FirstSeen stamped
+	spare  []Connection // the one before: a ReusingProvider's next buffer
 	d      differ
 	events []Event
 }
@@ -147,7 +150,13 @@ func NewWatcher(p Provider, q Query, opts ...WatcherOption) *Watcher {
 // for a partial table returned with ErrInconsistent too, whose missing rows
 // would otherwise be reported as closed.
 func (w *Watcher) Poll(ctx context.Context) ([]Event, error) {
-	next, err := w.p.Table(ctx, w.q)
+	var next []Connection
+	var err error
+	if rp, ok := w.p.(ReusingProvider); ok {
+		next, err = rp.TableInto(ctx, w.q, w.spare)
+	} else {
+		next, err = w.p.Table(ctx, w.q)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +177,15 @@ func (w *Watcher) Poll(ctx context.Context) ([]Event, error) {
 		w.events[i].Time = now
 	}
 	w.polled, w.at = true, now
-	w.table = next
+	w.table, w.spare = next, w.table
 	w.d.prevIdx, w.d.nextIdx = w.d.nextIdx, w.d.prevIdx
 	return w.events, nil
 }
 
 // Table returns the last good snapshot with FirstSeen stamped on every row,
-// or nil before the first successful Poll. The caller must not modify it.
+// or nil before the first successful Poll. The caller must not modify it,
+// and must copy what it needs beyond the next Poll: with a ReusingProvider
+// the Poll after that builds its snapshot in this one's array.
 func (w *Watcher) Table() []Connection { return w.table }
 
 // PolledAt returns when the last good snapshot (Table) was taken: the

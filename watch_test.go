@@ -425,6 +425,11 @@ type flipper struct {
 }
 
 func (f *flipper) Table(context.Context, tcptable.Query) ([]tcptable.Connection, error) {
+	f.flip()
+	return slices.Clone(f.rows), nil
+}
+
+func (f *flipper) flip() {
 	f.n++
 	for i := f.n % 100; i < len(f.rows); i += 100 {
 		if f.rows[i].State == tcptable.StateEstablished {
@@ -433,10 +438,59 @@ func (f *flipper) Table(context.Context, tcptable.Query) ([]tcptable.Connection,
 			f.rows[i].State = tcptable.StateEstablished
 		}
 	}
-	return slices.Clone(f.rows), nil
 }
 
 func (f *flipper) Close() error { return nil }
+
+// reusingFlipper is a flipper that builds its answer in the buffer it is
+// handed (a tcptable.ReusingProvider).
+type reusingFlipper struct{ flipper }
+
+func (f *reusingFlipper) TableInto(_ context.Context, _ tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
+	f.flip()
+	if cap(buf) < len(f.rows) {
+		buf = make([]tcptable.Connection, 0, len(f.rows))
+	}
+	return append(buf[:0], f.rows...), nil
+}
+
+// TestWatcherReusesSnapshots checks that with a ReusingProvider a Watcher
+// hands each poll the array of the snapshot before the last, allocates
+// nothing in a steady state, and reports exactly what it reports with a
+// plain Provider.
+func TestWatcherReusesSnapshots(t *testing.T) {
+	rows := make([]tcptable.Connection, 1000)
+	for i := range rows {
+		rows[i] = with(est, func(c *tcptable.Connection) { c.Local = netip.AddrPortFrom(c.Local.Addr(), uint16(1024+i)) })
+	}
+	clock := tcptable.WithClock(func() time.Time { return time.Unix(1700000000, 0) })
+	plain := tcptable.NewWatcher(&flipper{rows: slices.Clone(rows)}, tcptable.Query{}, clock)
+	reuse := tcptable.NewWatcher(&reusingFlipper{flipper{rows: slices.Clone(rows)}}, tcptable.Query{}, clock)
+	ctx := context.Background()
+	var arrays []*tcptable.Connection
+	events := 0
+	for i := range 6 {
+		want, err := plain.Poll(ctx)
+		require.NoError(t, err)
+		got, err := reuse.Poll(ctx)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "poll %d", i)
+		require.Equal(t, plain.Table(), reuse.Table(), "poll %d", i)
+		events += len(got)
+		arrays = append(arrays, &reuse.Table()[0])
+	}
+	assert.Positive(t, events)
+	assert.NotSame(t, arrays[0], arrays[1], "the previous snapshot is kept for the diff")
+	for i := 2; i < len(arrays); i++ {
+		assert.Same(t, arrays[i-2], arrays[i], "poll %d reuses the array of poll %d", i, i-2)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := reuse.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs, "a steady-state poll allocates nothing")
+}
 
 // TestWatchRealOS watches this host through the native provider while the
 // test opens and closes a listener.

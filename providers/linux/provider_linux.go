@@ -28,7 +28,7 @@ type Provider struct {
 	res    *resolver
 }
 
-var _ tcptable.Provider = (*Provider)(nil)
+var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns a provider for the network namespace of the calling thread,
 // or the one WithNetNS names.

@@ -13,7 +13,7 @@ import (
 // Provider reads the Linux TCP table; on this OS it cannot be created.
 type Provider struct{}
 
-var _ tcptable.Provider = (*Provider)(nil)
+var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns an error wrapping tcptable.ErrNotSupported: the Linux
 // provider needs Linux.
@@ -30,6 +30,11 @@ func (p *Provider) OwnerScan() OwnerScan { return OwnerScanAuto }
 // Table returns an error wrapping tcptable.ErrNotSupported.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	return nil, fmt.Errorf("tcptable/linux: Table on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+}
+
+// TableInto returns an error wrapping tcptable.ErrNotSupported.
+func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
+	return p.Table(ctx, q)
 }
 
 // Close does nothing.
