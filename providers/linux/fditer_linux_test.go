@@ -290,3 +290,31 @@ func TestBPFCapable(t *testing.T) {
 	assert.ErrorIs(t, err, unix.EPERM)
 	assert.ErrorContains(t, err, "CAP_BPF and CAP_PERFMON")
 }
+
+// TestResolverKernelProbesHidden checks that a socket the iterator did not
+// report (as for a process the kernel hides from BPF iterators) is looked
+// for in /proc among the processes the iterator reported no socket for.
+func TestResolverKernelProbesHidden(t *testing.T) {
+	openFDIterOrSkip(t)
+	r, err := newResolver("/proc", true, time.Hour, 2, false)
+	require.NoError(t, err)
+	defer r.close()
+	require.NoError(t, r.useIter(OwnerScanBPF))
+	r.iter.perProcess = false // one run over every process, in begin
+	netns, err := selfNetNS()
+	require.NoError(t, err)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	rows := fakeRows(inodeOf(t, fd))
+
+	require.NoError(t, r.begin(context.Background(), netns))
+	require.True(t, r.iterated)
+	me := r.procs[uint32(os.Getpid())]
+	require.NotNil(t, me)
+	require.NotEmpty(t, me.fds, "the iterator reported this process's socket")
+	me.fds = me.fds[:0] // as if the kernel had hidden this process from it
+	require.NoError(t, r.finish(context.Background(), rows, true))
+	assert.Equal(t, uint32(os.Getpid()), rows[0].PID, "found in /proc")
+	assert.Equal(t, tcptable.OwnerOK, rows[0].OwnerStatus)
+}

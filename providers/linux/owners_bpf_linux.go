@@ -79,19 +79,47 @@ func (r *resolver) kernelScanDue() bool {
 }
 
 // finishKernel assigns the owners from the iterator's lists and, if a
-// socket is left without one that the last scan could place, runs the
-// iterator over every process (unless this poll did) and assigns them
-// again. It returns how many sockets are left without an owner. If the
-// iterator fails (OwnerScanAuto), r.iter is nil on return and the caller
-// goes on from /proc.
+// socket is left without one and is not one that the last poll could not
+// place either, runs the iterator over every process (unless this poll
+// did) and assigns them again, then, if sockets are still left, reads the
+// processes it reported nothing for from /proc (probeHidden). It returns
+// how many sockets are left without an owner. If the iterator fails
+// (OwnerScanAuto), r.iter is nil on return and the caller goes on from
+// /proc.
 func (r *resolver) finishKernel(ctx context.Context, rows []tcptable.Connection) (int, error) {
 	left := r.assignKernel(rows)
-	if left == 0 || r.iterated || r.knownUnresolvable(rows) {
+	if left == 0 || r.knownUnresolvable(rows) {
 		return left, nil
 	}
-	ok, err := r.scanKernel(ctx, nil)
-	if err != nil || !ok {
-		clearOwners(rows)
+	if !r.iterated {
+		ok, err := r.scanKernel(ctx, nil)
+		if err != nil || !ok {
+			clearOwners(rows)
+			return 0, err
+		}
+		if left = r.assignKernel(rows); left == 0 {
+			return 0, nil
+		}
+	}
+	return r.probeHidden(ctx, rows)
+}
+
+// probeHidden reads from /proc the descriptors of the processes for which
+// the iterator reported no socket, and assigns the owners again. A kernel
+// may hide a process from BPF task iterators (a sandbox protecting its
+// init from root does), and such a process may hold the sockets left
+// without an owner; if /proc refuses it too, it is marked denied and the
+// rows say permission denied rather than not found. It costs a read of
+// /proc per process without sockets, once: the sockets left are then
+// known unresolvable and later polls do not probe again.
+func (r *resolver) probeHidden(ctx context.Context, rows []tcptable.Connection) (int, error) {
+	var quiet []*procEntry
+	for _, e := range r.procs {
+		if len(e.fds) == 0 {
+			quiet = append(quiet, e)
+		}
+	}
+	if err := r.scanAll(ctx, quiet, false, 0); err != nil {
 		return 0, err
 	}
 	return r.assignKernel(rows), nil
@@ -156,10 +184,12 @@ func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, er
 	return true, nil
 }
 
-// scanned marks a process's list as read by the iterator in this poll.
+// scanned marks a process's list as read by the iterator in this poll. It
+// leaves denied as the last read from /proc found it (probeHidden): the
+// iterator cannot tell a process without sockets from one hidden from it.
 func (r *resolver) scanned(e *procEntry, now time.Time) {
 	e.scanGen, e.listed = r.gen, now
-	e.denied, e.partial, e.gone = false, false, false
+	e.partial, e.gone = false, false
 	// A thread with a file table of its own comes as a task of its own.
 	if !slices.IsSortedFunc(e.fds, byFD) {
 		slices.SortFunc(e.fds, byFD)
