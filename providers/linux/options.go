@@ -45,12 +45,14 @@ const (
 	OwnerScanAuto OwnerScan = iota
 	// OwnerScanBPF has the kernel list every socket descriptor of every
 	// process in one pass, through a BPF program on its task_file
-	// iterator: exact on every poll and about ten times cheaper per
-	// descriptor than /proc. It needs Linux 5.10 or later with BTF
-	// (/sys/kernel/btf/vmlinux), CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN,
-	// as root has), the initial PID namespace, and the default /proc root;
-	// New fails with an error wrapping tcptable.ErrNotSupported where it
-	// cannot be used.
+	// iterator: about ten times cheaper per descriptor than /proc, blind
+	// to no process /proc shows (threads with file tables of their own
+	// included), and served from the owner cache between scans like
+	// OwnerScanProcfs. It needs Linux 5.8 or later with BTF
+	// (/sys/kernel/btf/vmlinux), CAP_BPF and CAP_PERFMON (or
+	// CAP_SYS_ADMIN, as root has), the initial PID namespace, and the
+	// default /proc root; New fails with an error wrapping
+	// tcptable.ErrNotSupported where it cannot be used.
 	OwnerScanBPF
 	// OwnerScanProcfs reads /proc/PID/fd of the processes, with the owner
 	// cache (see WithoutOwnerCache): what an unprivileged caller can do.
@@ -124,15 +126,16 @@ func WithOwnerScan(s OwnerScan) Option {
 	return func(c *config) { c.ownerScan = s }
 }
 
-// WithoutOwnerCache makes every Table call of the OwnerScanProcfs scan
-// read every descriptor of every process it searches, instead of trusting descriptor lists it read in
-// earlier calls. Slower; useful to rule the cache out when debugging.
+// WithoutOwnerCache makes every Table call read every descriptor of every
+// process it searches (with OwnerScanBPF: run the kernel's iterator on
+// every call), instead of trusting descriptor lists it read in earlier
+// calls. Slower; useful to rule the cache out when debugging.
 //
 // With the cache (the default), a poll reads the descriptors of new
 // processes and of processes whose list is older than the revalidation
 // interval (WithOwnerRevalidate), and takes every other process's list from
 // the cache after checking that the process still exists with the same
-// start time. A socket the cache cannot place triggers a search, and if
+// start time (OwnerScanBPF reads all of them at once when any is due). A socket the cache cannot place triggers a search, and if
 // that fails a full walk that trusts nothing. What the cache can miss until
 // the process's list is revalidated: a process that closed one of several
 // descriptors of a shared socket (it is still listed in OtherPIDs), or one
@@ -156,10 +159,11 @@ func WithWorkers(n int) Option {
 	return func(c *config) { c.workers = n }
 }
 
-// WithOwnerRevalidate sets how long the OwnerScanProcfs owner cache trusts a process's
-// descriptor list before reading /proc/PID/fd again (default 5s; 0 reads
-// every list on every poll, which is exact but costs a getdents of every
-// descriptor).
+// WithOwnerRevalidate sets how long the owner cache trusts a process's
+// descriptor list before reading it again (default 5s; 0 reads every list
+// on every poll, which is exact but costs, with OwnerScanProcfs, a
+// getdents of every descriptor, and with OwnerScanBPF a run of the
+// kernel's iterator).
 func WithOwnerRevalidate(d time.Duration) Option {
 	return func(c *config) { c.revalidate = max(d, 0) }
 }
