@@ -45,10 +45,12 @@ const (
 	OwnerScanAuto OwnerScan = iota
 	// OwnerScanBPF has the kernel list every socket descriptor of every
 	// process in one pass, through a BPF program on its task_file
-	// iterator: about ten times cheaper per descriptor than /proc, blind
-	// to no process /proc shows (threads with file tables of their own
-	// included), and served from the owner cache between scans like
-	// OwnerScanProcfs. It needs Linux 5.8 or later with BTF
+	// iterator: about ten times cheaper per descriptor than /proc, it
+	// also sees the file tables of threads that unshared theirs (which
+	// /proc/PID/fd does not show), and it is served from the owner cache
+	// between scans like OwnerScanProcfs. Sockets it leaves without an
+	// owner are looked for in /proc too (a kernel may hide a process from
+	// BPF iterators). It needs Linux 5.8 or later with BTF
 	// (/sys/kernel/btf/vmlinux), CAP_BPF and CAP_PERFMON (or
 	// CAP_SYS_ADMIN, as root has), the initial PID namespace, and the
 	// default /proc root; New fails with an error wrapping
