@@ -26,7 +26,7 @@ func openFDIterOrSkip(t *testing.T) *fdIter {
 	defer unix.Close(procFD)
 	it, err := openFDIter(procFD)
 	if err != nil {
-		t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.10+ with BTF", err)
+		t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
 	}
 	t.Cleanup(func() { assert.NoError(t, it.close()) })
 	return it

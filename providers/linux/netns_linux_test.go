@@ -135,7 +135,7 @@ func newScanOrSkip(t *testing.T, scan linux.OwnerScan, opts ...linux.Option) *li
 	t.Helper()
 	p, err := linux.New(append(opts, linux.WithOwnerScan(scan))...)
 	if scan == linux.OwnerScanBPF && errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("BPF owner scan not available (%v): run as root on Linux 5.10+ with /sys/kernel/btf/vmlinux", err)
+		t.Skipf("BPF owner scan not available (%v): run as root on Linux 5.8+ with /sys/kernel/btf/vmlinux", err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
