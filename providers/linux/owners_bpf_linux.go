@@ -68,11 +68,9 @@ func (r *resolver) kernelScanDue() bool {
 	if !r.cache || r.iterAt.IsZero() || r.now().Sub(r.iterAt) >= r.ttl {
 		return true
 	}
-	for _, procs := range [][]*procEntry{r.inNS, r.others} {
-		for _, e := range procs {
-			if e.listed.IsZero() {
-				return true
-			}
+	for _, e := range r.procs { // inNS and others, after refresh
+		if e.listed.IsZero() {
+			return true
 		}
 	}
 	return false
