@@ -2,6 +2,7 @@ package tcptable
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -67,6 +68,24 @@ type Connection struct {
 	// Table answer. On OSes that record no creation time it is the best
 	// lower bound on the connection's age that polling can offer.
 	FirstSeen time.Time
+
+	// Stats holds the connection's traffic counters when the Query asked
+	// for them (Query.Stats) and the provider could read them; nil
+	// otherwise. See Stats for each counter's source per OS.
+	Stats *Stats
+
+	// NetNS is the network namespace the socket lives in, as the inode
+	// number of its namespace file (/proc/PID/ns/net); 0 when unknown or on
+	// OSes without network namespaces. Rows of different namespaces may
+	// share an address four-tuple; Key tells them apart by NetNS.
+	NetNS uint64
+	// NetNSName is the namespace's name under /run/netns (as `ip netns`
+	// names it), empty when it has none or NetNS is unknown.
+	NetNSName string
+	// Container is the ID of the container or pod the owning process runs
+	// in, taken from its cgroup (docker, containerd, CRI-O, podman,
+	// Kubernetes pod UIDs); empty when there is none or it is unknown.
+	Container string
 }
 
 // Module names the executable module that owns a connection: on Windows the
@@ -76,6 +95,11 @@ type Connection struct {
 type Module struct {
 	Name string // module or process name, e.g. "svchost.exe" or "nginx"
 	Path string // full path of the module or executable; may be empty
+	// Service is the name of the service that owns the row when the OS
+	// names one (a svchost-hosted Windows service, as
+	// GetOwnerModuleFromTcpEntry reports it); Name and Path then name the
+	// hosting process image. Empty elsewhere.
+	Service string
 }
 
 // IsZero reports whether m names nothing.
@@ -84,7 +108,7 @@ func (m Module) IsZero() bool { return m == Module{} }
 // Family returns the address family of the row: IPv4 for plain IPv4
 // addresses, IPv6 for everything else, IPv4-mapped addresses included (they
 // come from dual-stack AF_INET6 sockets).
-func (c *Connection) Family() Family {
+func (c Connection) Family() Family {
 	if c.Local.Addr().Is4() {
 		return IPv4
 	}
@@ -93,7 +117,7 @@ func (c *Connection) Family() Family {
 
 // Owners returns every owning PID: PID followed by OtherPIDs, or nil if the
 // owner is unknown.
-func (c *Connection) Owners() []uint32 {
+func (c Connection) Owners() []uint32 {
 	if c.PID == 0 && len(c.OtherPIDs) == 0 {
 		return nil
 	}
@@ -109,5 +133,35 @@ func (c Connection) Clone() Connection {
 		info := *c.OwningModuleInfo
 		c.OwningModuleInfo = &info
 	}
+	if c.Stats != nil {
+		st := *c.Stats
+		c.Stats = &st
+	}
 	return c
+}
+
+// String describes the row in one line for logs and test messages, e.g.
+// "ESTABLISHED 127.0.0.1:5000 -> 127.0.0.1:80 pid 1234 (nginx)" or
+// "TIME-WAIT 127.0.0.1:5000 -> 127.0.0.1:80 owner kernel". Names the OS
+// handed over are quoted where they hold anything but printable text.
+func (c Connection) String() string {
+	s := c.State.String() + " " + c.Local.String() + " -> " + c.Remote.String()
+	if c.NetNS != 0 {
+		s += " netns " + strconv.FormatUint(c.NetNS, 10)
+	}
+	if c.PID == 0 {
+		return s + " owner " + c.OwnerStatus.String()
+	}
+	s += " pid " + strconv.FormatUint(uint64(c.PID), 10)
+	for _, p := range c.OtherPIDs {
+		s += "," + strconv.FormatUint(uint64(p), 10)
+	}
+	if c.Module.Name != "" {
+		name := c.Module.Name
+		if strconv.Quote(name) != `"`+name+`"` {
+			name = strconv.Quote(name)
+		}
+		s += " (" + name + ")"
+	}
+	return s
 }

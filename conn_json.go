@@ -16,6 +16,7 @@ type connJSON struct {
 	PID              uint32         `json:"pid"`
 	Process          string         `json:"process"`
 	Path             string         `json:"path"`
+	Service          string         `json:"service,omitempty"`
 	Created          *time.Time     `json:"created"`
 	Family           string         `json:"family"`
 	OSState          uint32         `json:"os_state"`
@@ -27,6 +28,10 @@ type connJSON struct {
 	Inode            uint64         `json:"inode"`
 	Interface        uint32         `json:"interface"`
 	FirstSeen        *time.Time     `json:"first_seen"`
+	Stats            *statsJSON     `json:"stats"`
+	NetNS            uint64         `json:"netns"`
+	NetNSName        string         `json:"netns_name"`
+	Container        string         `json:"container"`
 	OwningModuleInfo []uint64       `json:"owning_module_info,omitempty"`
 }
 
@@ -37,6 +42,7 @@ type connJSON struct {
 //	local, remote       netip.AddrPort text ("127.0.0.1:8080", "[::1]:443", "[fe80::1%eth0]:22")
 //	pid                 number, 0 when unknown (see owner_status)
 //	process, path       Module.Name and Module.Path, "" when unknown
+//	service             Module.Service, only when present (Windows services)
 //	created             RFC 3339 (nanoseconds when present), null when the OS records none
 //	family              "ipv4" or "ipv6" (derived from local; ignored when decoding)
 //	os_state            the OS's own state code
@@ -48,6 +54,12 @@ type connJSON struct {
 //	inode               Connection.Socket (the socket inode on Linux), 0 when unknown
 //	interface           bound interface index, 0 when none
 //	first_seen          RFC 3339, null when no Watch stamped the row
+//	stats               object with bytes_sent, bytes_received, segments_sent,
+//	                    segments_received, retransmits, rtt_us (see Stats);
+//	                    null when not requested or not available
+//	netns               network namespace inode, 0 when unknown
+//	netns_name          its name under /run/netns, "" when none
+//	container           container or pod ID from the owner's cgroup, "" when none
 //	owning_module_info  the raw Windows OwningModuleInfo (16 numbers), only when present
 //
 // The command-line tool's --json output and the mock provider's snapshots
@@ -60,6 +72,7 @@ func (c Connection) MarshalJSON() ([]byte, error) {
 		PID:          c.PID,
 		Process:      c.Module.Name,
 		Path:         c.Module.Path,
+		Service:      c.Module.Service,
 		Created:      timeOrNil(c.Created),
 		OSState:      c.OSState,
 		OwnerStatus:  c.OwnerStatus,
@@ -69,6 +82,10 @@ func (c Connection) MarshalJSON() ([]byte, error) {
 		Inode:        c.Socket,
 		Interface:    c.Interface,
 		FirstSeen:    timeOrNil(c.FirstSeen),
+		Stats:        c.Stats.toJSON(),
+		NetNS:        c.NetNS,
+		NetNSName:    c.NetNSName,
+		Container:    c.Container,
 	}
 	if c.OwningModuleInfo != nil {
 		w.OwningModuleInfo = c.OwningModuleInfo[:]
@@ -100,13 +117,17 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 		Local:        w.Local,
 		Remote:       w.Remote,
 		PID:          w.PID,
-		Module:       Module{Name: w.Process, Path: w.Path},
+		Module:       Module{Name: w.Process, Path: w.Path, Service: w.Service},
 		OSState:      w.OSState,
 		OwnerStatus:  w.OwnerStatus,
 		ModuleStatus: w.ModuleStatus,
 		ModuleSource: w.ModuleSource,
 		Socket:       w.Inode,
 		Interface:    w.Interface,
+		Stats:        w.Stats.stats(),
+		NetNS:        w.NetNS,
+		NetNSName:    w.NetNSName,
+		Container:    w.Container,
 	}
 	if w.OwningModuleInfo != nil {
 		if len(w.OwningModuleInfo) != 16 {

@@ -63,13 +63,30 @@ func TestConnectionJSONKeys(t *testing.T) {
 		"state": "LISTEN", "local": "[::1]:443", "remote": "[::]:0", "pid": 7,
 		"process": "a", "path": "/bin/a", "created": null, "family": "ipv6",
 		"os_state": 0, "owner_status": "unknown", "module_status": "unknown", "module_source": "none",
-		"other_pids": [], "uid": null, "inode": 0, "interface": 0, "first_seen": null
+		"other_pids": [], "uid": null, "inode": 0, "interface": 0, "first_seen": null,
+		"stats": null, "netns": 0, "netns_name": "", "container": ""
 	}`, string(b))
 
 	c.Created = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	b, err = json.Marshal(c)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"created":"2026-11-25T20:00:00Z"`)
+}
+
+func TestConnectionJSONRoundTripRoundTwo(t *testing.T) {
+	c := Connection{
+		State: StateEstablished, Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
+		Module: Module{Name: "svchost.exe", Path: `C:\Windows\System32\svchost.exe`, Service: "Dnscache"},
+		Stats:  &Stats{BytesSent: 1, BytesReceived: 2, SegmentsSent: 3, SegmentsReceived: 4, Retransmits: 5, RTT: 1500 * time.Microsecond},
+		NetNS:  4026531840, NetNSName: "blue", Container: "0123456789ab",
+	}
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"stats":{"bytes_sent":1,"bytes_received":2,"segments_sent":3,"segments_received":4,"retransmits":5,"rtt_us":1500}`)
+	assert.Contains(t, string(b), `"service":"Dnscache"`)
+	var back Connection
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, c, back)
 }
 
 func TestConnectionJSONDecodeSpellings(t *testing.T) {

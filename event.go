@@ -23,6 +23,11 @@ const (
 	// Module. A socket passing into TIME-WAIT, which the kernel then owns,
 	// reports both a state and an owner change.
 	EventOwnerChanged
+	// EventLost: a Tracer's source dropped events (a full kernel buffer);
+	// Event.Lost says how many, and Key and the rows are zero. Diff never
+	// reports it. A Watch that follows a trace resynchronises with a
+	// snapshot after it, so what was lost is reported as the difference.
+	EventLost
 )
 
 var eventKindNames = [...]string{
@@ -30,10 +35,11 @@ var eventKindNames = [...]string{
 	EventClosed:       "closed",
 	EventStateChanged: "state-changed",
 	EventOwnerChanged: "owner-changed",
+	EventLost:         "lost",
 }
 
-// String returns "opened", "closed", "state-changed", "owner-changed" or
-// "EventKind(N)".
+// String returns "opened", "closed", "state-changed", "owner-changed",
+// "lost" or "EventKind(N)".
 func (k EventKind) String() string { return nameOf(eventKindNames[:], "EventKind", uint8(k)) }
 
 // MarshalText implements encoding.TextMarshaler with String's names.
@@ -61,9 +67,13 @@ type Event struct {
 	// After is the row in the new snapshot; the zero Connection for
 	// EventClosed.
 	After Connection
-	// Time is when the Watcher took the snapshot that showed the change; zero
-	// in Diff's answer.
+	// Time is when the change happened: the time of the OS's event for a
+	// traced change, when the Watcher took the snapshot that showed it for
+	// a polled one; zero in Diff's answer.
 	Time time.Time
+	// Lost is, for EventLost, how many events the source dropped (0 when
+	// it knows that some were lost but not how many); 0 for other kinds.
+	Lost uint64
 }
 
 // Row returns the row the event is about: After, or Before for EventClosed.
@@ -77,6 +87,9 @@ func (e *Event) Row() *Connection {
 // String describes the event in one line for logs, e.g.
 // "state-changed 127.0.0.1:5000 127.0.0.1:80 ESTABLISHED -> TIME-WAIT".
 func (e Event) String() string {
+	if e.Kind == EventLost {
+		return fmt.Sprintf("lost %d events", e.Lost)
+	}
 	r := e.Row()
 	s := e.Kind.String() + " " + r.Local.String() + " " + r.Remote.String()
 	switch e.Kind {
@@ -94,19 +107,23 @@ type eventJSON struct {
 	Event  EventKind   `json:"event"`
 	Before *Connection `json:"before"`
 	After  *Connection `json:"after"`
+	Lost   uint64      `json:"lost,omitempty"`
 }
 
 // MarshalJSON encodes e as {"time", "event", "before", "after"}: time is
 // RFC 3339 or null, event the kind's name, before and after rows in
 // Connection's encoding, null where the kind has none (before of
-// "opened", after of "closed").
+// "opened", after of "closed", both of "lost"); a "lost" event adds
+// "lost", the number of events dropped.
 func (e Event) MarshalJSON() ([]byte, error) {
-	w := eventJSON{Time: timeOrNil(e.Time), Event: e.Kind, Before: &e.Before, After: &e.After}
+	w := eventJSON{Time: timeOrNil(e.Time), Event: e.Kind, Before: &e.Before, After: &e.After, Lost: e.Lost}
 	switch e.Kind {
 	case EventOpened:
 		w.Before = nil
 	case EventClosed:
 		w.After = nil
+	case EventLost:
+		w.Before, w.After = nil, nil
 	}
 	return json.Marshal(&w)
 }
@@ -118,7 +135,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return invalidJSONError{"event", err}
 	}
-	*e = Event{Kind: w.Event}
+	*e = Event{Kind: w.Event, Lost: w.Lost}
 	if w.Time != nil {
 		e.Time = *w.Time
 	}
@@ -128,6 +145,8 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.After != nil {
 		e.After = *w.After
 	}
-	e.Key = e.Row().Key()
+	if e.Kind != EventLost {
+		e.Key = e.Row().Key()
+	}
 	return nil
 }

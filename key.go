@@ -18,8 +18,15 @@ import (
 // otherwise the owning PID. A listener's Key is therefore stable for the
 // socket's life on Linux, and for the owner's life on Windows.
 //
+// Rows of different network namespaces (Connection.NetNS) may share every
+// address; their Keys differ by NetNS. A provider that does not know the
+// namespace leaves it 0, and rows of one namespace keep the identity they
+// always had.
+//
 // Key is comparable and usable as a map key.
 type Key struct {
+	// NetNS is Connection.NetNS: 0 unless the provider reports namespaces.
+	NetNS         uint64
 	Local, Remote netip.AddrPort
 	// ID is 0 for a connected socket; for an unconnected one it is the
 	// socket identity with bit 63 clear, or the PID with bit 63 set.
@@ -30,8 +37,8 @@ type Key struct {
 const keyPIDFlag = 1 << 63
 
 // Key returns c's identity. See Key for how listeners are told apart.
-func (c *Connection) Key() Key {
-	k := Key{Local: c.Local, Remote: c.Remote}
+func (c Connection) Key() Key {
+	k := Key{NetNS: c.NetNS, Local: c.Local, Remote: c.Remote}
 	if c.Remote.Port() != 0 {
 		return k
 	}
@@ -43,10 +50,13 @@ func (c *Connection) Key() Key {
 	return k
 }
 
-// String returns "local remote" with a "#ID" suffix for unconnected sockets,
-// for logs and test messages.
+// String returns "local remote" with a "#ID" suffix for unconnected sockets
+// and a "netns:N " prefix when NetNS is set, for logs and test messages.
 func (k Key) String() string {
 	s := k.Local.String() + " " + k.Remote.String()
+	if k.NetNS != 0 {
+		s = "netns:" + strconv.FormatUint(k.NetNS, 10) + " " + s
+	}
 	if k.ID != 0 {
 		s += " #" + strconv.FormatUint(k.ID, 16)
 	}

@@ -3,6 +3,8 @@ package tcptable
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -36,6 +38,47 @@ type ReusingProvider interface {
 	// use. A nil or too small buf is not used.
 	TableInto(ctx context.Context, q Query, buf []Connection) ([]Connection, error)
 }
+
+// Tracer is implemented by providers that can report changes as the OS makes
+// them, instead of between two polls: a connection that lives for a
+// millisecond is reported opened and closed.
+//
+// Trace calls fn, in the order the OS made them, with an Event for every
+// change to a row that q matches (EventOpened, EventStateChanged,
+// EventOwnerChanged, EventClosed) until ctx is done (it then returns an
+// error wrapping ctx.Err()) or fn returns an error (it returns that error).
+// Event.Time is when the OS made the change. Rows carry PID and Module where
+// the OS lets the change be attributed to a process, and Created for the
+// connection's birth. A trace never drops an event silently: when the OS or
+// the provider lost events, fn receives an EventLost event saying how many
+// before any later event. A provider that cannot trace here (missing
+// privilege, kernel too old) returns an error wrapping ErrNotSupported that
+// says why, before calling fn.
+type Tracer interface {
+	Trace(ctx context.Context, q Query, fn func(Event) error) error
+}
+
+// Killer is implemented by providers that can end a connection, as
+// SetTcpEntry with MIB_TCP_STATE_DELETE_TCB does on Windows and SOCK_DESTROY
+// on Linux.
+//
+// Kill ends the connection (or closes the listener) that c identifies, by
+// its Key, and verifies that the OS no longer lists it: a kill is never
+// assumed. The error wraps ErrNotFound when no such row exists,
+// ErrPermission when the caller may not end it, ErrNotSupported when the
+// OS or provider cannot end such a row, and ctx.Err() when ctx ends first.
+type Killer interface {
+	Kill(ctx context.Context, c Connection) error
+}
+
+// ErrNotFound is wrapped by the error Kill returns when the connection it
+// was asked to end is not in the table.
+var ErrNotFound = errors.New("tcptable: no such connection")
+
+// ErrPermission is wrapped by errors that say the caller lacks the
+// privilege an operation needs (CAP_NET_ADMIN, Administrator). It is
+// fs.ErrPermission, so errors.Is(err, os.ErrPermission) holds too.
+var ErrPermission = fs.ErrPermission
 
 // ErrNotSupported is wrapped by every error that says an operation is not
 // available on this OS or with this provider; the wrapping error names both.
@@ -137,6 +180,33 @@ type Query struct {
 	Process string
 	// Owners says how much owner detail to resolve.
 	Owners OwnerDetail
+	// Stats asks the provider to fill Connection.Stats with each row's
+	// traffic counters where the OS gives them. It selects no rows; left
+	// false, Stats stays nil and the provider does not pay to read them.
+	Stats bool
+}
+
+// Validate reports whether q is well formed: Class, Family and Owners
+// within their constants, and every state in States a MIB_TCP_STATE value
+// (1..12). Otherwise it returns an error that wraps ErrInvalid and names the
+// field and value. Every provider checks its query with Validate before
+// reading anything, so that an unknown value is never silently read as
+// "all" or "none".
+func (q Query) Validate() error {
+	switch {
+	case q.Class > ClassConnections:
+		return fmt.Errorf("tcptable: query: %w: unknown Class %v", ErrInvalid, q.Class)
+	case q.Family > IPv6:
+		return fmt.Errorf("tcptable: query: %w: unknown Family %v", ErrInvalid, q.Family)
+	case q.Owners > OwnerNone:
+		return fmt.Errorf("tcptable: query: %w: unknown Owners %v", ErrInvalid, q.Owners)
+	}
+	for _, s := range q.States {
+		if !s.Valid() {
+			return fmt.Errorf("tcptable: query: %w: States holds %v, not a MIB_TCP_STATE value (1..12)", ErrInvalid, s)
+		}
+	}
+	return nil
 }
 
 // Detail returns the owner detail a provider must resolve to answer q:

@@ -90,10 +90,10 @@ func sameOwners(a, b *Connection) bool {
 	return a.PID == b.PID && a.Module == b.Module && slices.Equal(a.OtherPIDs, b.OtherPIDs)
 }
 
-// compare orders keys by local address and port, remote address and port,
-// then ID.
+// compare orders keys by namespace, local address and port, remote address
+// and port, then ID.
 func (k Key) compare(o Key) int {
-	return cmp.Or(k.Local.Compare(o.Local), k.Remote.Compare(o.Remote), cmp.Compare(k.ID, o.ID))
+	return cmp.Or(cmp.Compare(k.NetNS, o.NetNS), k.Local.Compare(o.Local), k.Remote.Compare(o.Remote), cmp.Compare(k.ID, o.ID))
 }
 
 // Watcher follows a Provider's table from poll to poll: it reports what

@@ -70,6 +70,7 @@ func columns() []column {
 		numCol("pid", func(c *conn) uint64 { return uint64(c.PID) }),
 		strCol("process", func(c *conn) string { return c.Module.Name }),
 		strCol("path", func(c *conn) string { return c.Module.Path }),
+		strCol("service", func(c *conn) string { return c.Module.Service }),
 		timeCol("created", func(c *conn) time.Time { return c.Created }),
 		strCol("family", func(c *conn) string { return c.Family().String() }),
 		numCol("os_state", func(c *conn) uint64 { return uint64(c.OSState) }),
@@ -81,6 +82,9 @@ func columns() []column {
 		numCol("inode", func(c *conn) uint64 { return c.Socket }),
 		numCol("interface", func(c *conn) uint64 { return uint64(c.Interface) }),
 		timeCol("first_seen", func(c *conn) time.Time { return c.FirstSeen }),
+		numCol("netns", func(c *conn) uint64 { return c.NetNS }),
+		strCol("netns_name", func(c *conn) string { return c.NetNSName }),
+		strCol("container", func(c *conn) string { return c.Container }),
 		strCol("owning_module_info", func(c *conn) string {
 			if c.OwningModuleInfo == nil {
 				return ""

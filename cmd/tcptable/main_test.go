@@ -212,6 +212,7 @@ func TestJSONOutputParses(t *testing.T) {
 func TestCSVHeaderIsJSONKeys(t *testing.T) {
 	c := windowsRows()[0]
 	c.HasUID, c.OtherPIDs, c.FirstSeen = true, []uint32{1}, t0
+	c.Module.Service = "svc" // "service" is omitted when empty
 	b, err := json.Marshal(c)
 	require.NoError(t, err)
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -221,9 +222,12 @@ func TestCSVHeaderIsJSONKeys(t *testing.T) {
 	for dec.More() {
 		k, err := dec.Token()
 		require.NoError(t, err)
-		keys = append(keys, k.(string))
 		var skip json.RawMessage
 		require.NoError(t, dec.Decode(&skip))
+		if k == "stats" {
+			continue // an object: not a CSV cell
+		}
+		keys = append(keys, k.(string))
 	}
 	var cols []string
 	for _, col := range columns() {

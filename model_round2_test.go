@@ -1,0 +1,64 @@
+package tcptable
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestQueryValidate(t *testing.T) {
+	require.NoError(t, Query{}.Validate())
+	require.NoError(t, Query{Class: ClassConnections, Family: IPv6, Owners: OwnerNone, States: []State{StateClosed, StateDeleteTCB}}.Validate())
+	for name, q := range map[string]Query{
+		"Class(7)":       {Class: 7},
+		"Family(9)":      {Family: 9},
+		"OwnerDetail(9)": {Owners: 9},
+		"State(0)":       {States: []State{StateListen, 0}},
+		"State(13)":      {States: []State{13}},
+	} {
+		err := q.Validate()
+		require.ErrorIs(t, err, ErrInvalid, name)
+		assert.Contains(t, err.Error(), name)
+	}
+}
+
+func TestKeyNetNS(t *testing.T) {
+	c := Connection{State: StateEstablished, Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80")}
+	d := c
+	d.NetNS = 4026532000
+	assert.NotEqual(t, c.Key(), d.Key(), "equal four-tuples in two namespaces are two connections")
+	assert.Equal(t, "netns:4026532000 10.0.0.1:5000 10.0.0.2:80", d.Key().String())
+	ev := Diff([]Connection{c}, []Connection{c, d})
+	require.Len(t, ev, 1)
+	assert.Equal(t, EventOpened, ev[0].Kind)
+	assert.Equal(t, d.NetNS, ev[0].After.NetNS)
+}
+
+func TestConnectionString(t *testing.T) {
+	c := Connection{State: StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:5000"), Remote: netip.MustParseAddrPort("127.0.0.1:80"),
+		PID: 12, OtherPIDs: []uint32{40}, Module: Module{Name: "nginx"}, OwnerStatus: OwnerOK}
+	assert.Equal(t, "ESTABLISHED 127.0.0.1:5000 -> 127.0.0.1:80 pid 12,40 (nginx)", c.String())
+	c.Module.Name = "evil\x1b[2Jname"
+	assert.Equal(t, `ESTABLISHED 127.0.0.1:5000 -> 127.0.0.1:80 pid 12,40 ("evil\x1b[2Jname")`, c.String())
+	tw := Connection{State: StateTimeWait, Local: c.Local, Remote: c.Remote, OwnerStatus: OwnerKernel}
+	assert.Equal(t, "TIME-WAIT 127.0.0.1:5000 -> 127.0.0.1:80 owner kernel", tw.String())
+	// Value receivers: methods work on values returned by functions.
+	f := func() Connection { return c }
+	assert.Equal(t, c.Key(), f().Key())
+	assert.Equal(t, IPv4, f().Family())
+	assert.Equal(t, []uint32{12, 40}, f().Owners())
+}
+
+func TestEventLostJSON(t *testing.T) {
+	e := Event{Kind: EventLost, Lost: 42}
+	assert.Equal(t, "lost 42 events", e.String())
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"time":null,"event":"lost","before":null,"after":null,"lost":42}`, string(b))
+	var back Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, e, back)
+}
