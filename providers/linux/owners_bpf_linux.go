@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
 )
 
 // useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
@@ -21,14 +22,14 @@ func (r *resolver) useIter(scan OwnerScan) error {
 	default:
 		return fmt.Errorf("tcptable/linux: %w: unknown owner scan %v", tcptable.ErrInvalid, scan)
 	}
-	it, err := openFDIter(r.rootFD)
+	it, err := fditer.Open(r.rootFD)
 	if err != nil {
 		if scan == OwnerScanBPF {
 			return fmt.Errorf("tcptable/linux: %v owner scan on linux: %w: %w", scan, tcptable.ErrNotSupported, err)
 		}
 		return nil // stay on /proc
 	}
-	r.iter, r.iterStrict = it, scan == OwnerScanBPF
+	r.iter, r.iterStrict, r.perProcess = it, scan == OwnerScanBPF, it.PerProcess()
 	return nil
 }
 
@@ -57,7 +58,7 @@ func (r *resolver) beginKernel(ctx context.Context) (bool, error) {
 
 // nsFirst reports whether this poll reads the queried namespace's
 // processes first, one at a time.
-func (r *resolver) nsFirst() bool { return r.iter.perProcess && len(r.others) > 0 }
+func (r *resolver) nsFirst() bool { return r.perProcess && len(r.others) > 0 }
 
 // kernelScanDue reports whether a poll must run the iterator over every
 // process: without the cache, on the first poll, once the revalidation
@@ -148,18 +149,18 @@ func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, er
 			e.fds = e.fds[:0]
 		}
 		r.iterRuns++
-		err = r.iter.scan(ctx, r.kernelRecorder())
+		err = r.iter.Scan(ctx, r.kernelRecorder())
 	} else {
 		for _, e := range procs {
 			e.fds = e.fds[:0]
 			r.iterRuns++
-			if err = r.iter.scanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
+			if err = r.iter.ScanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
 				break
 			}
 		}
 	}
 	if err != nil && ctx.Err() == nil && !r.iterStrict {
-		r.iter.close()
+		r.iter.Close()
 		r.iter = nil
 		for _, e := range r.procs {
 			e.fds, e.listed = e.fds[:0], time.Time{}

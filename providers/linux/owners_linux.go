@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
 )
 
 // fdSock is one descriptor of a process: its number and, if it is a
@@ -59,12 +60,13 @@ type resolver struct {
 	statBuf  []byte
 	dr       dirReader
 
-	iter       *fdIter   // the descriptor iterator (OwnerScanBPF), nil for /proc
-	iterStrict bool      // OwnerScanBPF was asked for: its failure is an error
-	iterAt     time.Time // when the iterator last read every process
-	iterated   bool      // it read every process in this poll
-	iterRuns   int       // iterator runs (over every process, or one) so far
-	netns      uint64    // the queried namespace, for this poll
+	iter       *fditer.Iter // the descriptor iterator (OwnerScanBPF), nil for /proc
+	perProcess bool         // the iterator can read one process at a time
+	iterStrict bool         // OwnerScanBPF was asked for: its failure is an error
+	iterAt     time.Time    // when the iterator last read every process
+	iterated   bool         // it read every process in this poll
+	iterRuns   int          // iterator runs (over every process, or one) so far
+	netns      uint64       // the queried namespace, for this poll
 
 	// Per poll.
 	inNS, others []*procEntry
@@ -103,7 +105,7 @@ func (r *resolver) close() error {
 		sc.close()
 	}
 	if r.iter != nil {
-		r.iter.close()
+		r.iter.Close()
 	}
 	return unix.Close(r.rootFD)
 }
