@@ -1,4 +1,4 @@
-package linux
+package owners
 
 import (
 	"context"
@@ -17,16 +17,24 @@ import (
 
 // bpfResolverOrSkip returns a resolver of /proc on the BPF scan, or skips
 // with a hint where the iterator cannot be loaded.
-func bpfResolverOrSkip(t *testing.T) *resolver {
+func bpfResolverOrSkip(t *testing.T) *Resolver {
 	t.Helper()
-	r, err := newResolver("/proc", true, time.Hour, 2, false)
+	r, err := New("/proc", true, time.Hour, 2, false)
 	require.NoError(t, err)
-	t.Cleanup(func() { r.close() })
-	if err := r.useIter(OwnerScanBPF); err != nil {
+	t.Cleanup(func() { r.Close() })
+	if err := r.UseIter(true); err != nil {
 		t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
 	}
 	require.NotNil(t, r.iter)
 	return r
+}
+
+// selfNetNS returns the inode of this process's network namespace.
+func selfNetNS(t *testing.T) (uint64, error) {
+	t.Helper()
+	var st unix.Stat_t
+	err := unix.Stat("/proc/self/ns/net", &st)
+	return st.Ino, err
 }
 
 func inodeOf(t *testing.T, fd int) uint64 {
@@ -56,7 +64,7 @@ func testResolverKernelCache(t *testing.T, perProcess bool) {
 	r := bpfResolverOrSkip(t)
 	now := time.Now()
 	r.now = func() time.Time { return now }
-	netns, err := selfNetNS()
+	netns, err := selfNetNS(t)
 	require.NoError(t, err)
 	var other *exec.Cmd
 	if perProcess {
@@ -92,8 +100,8 @@ func testResolverKernelCache(t *testing.T, perProcess bool) {
 		t.Helper()
 		before := r.iterRuns
 		rows := fakeRows(inos...)
-		require.NoError(t, r.begin(context.Background(), netns))
-		require.NoError(t, r.finish(context.Background(), rows, true))
+		require.NoError(t, r.Begin(context.Background(), netns))
+		require.NoError(t, r.Finish(context.Background(), rows, true))
 		for _, c := range rows {
 			require.Equal(t, uint32(os.Getpid()), c.PID, "socket %d", c.Socket)
 			require.Equal(t, tcptable.OwnerOK, c.OwnerStatus)
@@ -127,20 +135,20 @@ func testResolverKernelCache(t *testing.T, perProcess bool) {
 func TestResolverKernelProbesHidden(t *testing.T) {
 	r := bpfResolverOrSkip(t)
 	r.perProcess = false // one run over every process, in begin
-	netns, err := selfNetNS()
+	netns, err := selfNetNS(t)
 	require.NoError(t, err)
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(fd)
 	rows := fakeRows(inodeOf(t, fd))
 
-	require.NoError(t, r.begin(context.Background(), netns))
+	require.NoError(t, r.Begin(context.Background(), netns))
 	require.True(t, r.iterated)
 	me := r.procs[uint32(os.Getpid())]
 	require.NotNil(t, me)
 	require.NotEmpty(t, me.fds, "the iterator reported this process's socket")
 	me.fds = me.fds[:0] // as if the kernel had hidden this process from it
-	require.NoError(t, r.finish(context.Background(), rows, true))
+	require.NoError(t, r.Finish(context.Background(), rows, true))
 	assert.Equal(t, uint32(os.Getpid()), rows[0].PID, "found in /proc")
 	assert.Equal(t, tcptable.OwnerOK, rows[0].OwnerStatus)
 }
