@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/owners"
 )
 
 // Provider reads the Linux TCP table. It is safe for concurrent use; calls
@@ -25,7 +26,7 @@ type Provider struct {
 	nsFD   int         // -1 without WithNetNS
 	netns  uint64      // inode of the queried namespace
 	fams   [2]famState // AF_INET, AF_INET6
-	res    *resolver
+	res    *owners.Resolver
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
@@ -57,11 +58,11 @@ func New(opts ...Option) (*Provider, error) {
 	} else if p.netns, err = selfNetNS(); err != nil {
 		return nil, err
 	}
-	if p.res, err = newResolver(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers, cfg.firstOwner); err != nil {
+	if p.res, err = owners.New(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers, cfg.firstOwner); err != nil {
 		p.Close()
 		return nil, err
 	}
-	if err := p.res.useIter(cfg.ownerScan); err != nil {
+	if err := p.useIter(cfg.ownerScan); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -93,10 +94,28 @@ func (p *Provider) Source() Source {
 func (p *Provider) OwnerScan() OwnerScan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.res != nil && p.res.iter != nil {
+	if p.res != nil && p.res.BPF() {
 		return OwnerScanBPF
 	}
 	return OwnerScanProcfs
+}
+
+// useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
+// With OwnerScanAuto a kernel or caller that cannot run it leaves the
+// resolver on /proc; with OwnerScanBPF that is an error wrapping
+// tcptable.ErrNotSupported.
+func (p *Provider) useIter(scan OwnerScan) error {
+	switch scan {
+	case OwnerScanProcfs:
+		return nil
+	case OwnerScanAuto, OwnerScanBPF:
+	default:
+		return fmt.Errorf("tcptable/linux: %w: unknown owner scan %v", tcptable.ErrInvalid, scan)
+	}
+	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
+		return fmt.Errorf("tcptable/linux: %v owner scan on linux: %w: %w", scan, tcptable.ErrNotSupported, err)
+	}
+	return nil // OwnerScanAuto: an iterator that cannot load leaves the resolver on /proc
 }
 
 // openDiag opens a family's sock_diag socket, inside the queried
@@ -155,7 +174,7 @@ func (p *Provider) Close() error {
 	p.closed = true
 	errs := []error{p.closeDiag()}
 	if p.res != nil {
-		errs = append(errs, p.res.close())
+		errs = append(errs, p.res.Close())
 	}
 	if p.nsFD >= 0 {
 		errs = append(errs, unix.Close(p.nsFD))
@@ -193,7 +212,7 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resErr = p.res.begin(ctx, p.netns)
+			resErr = p.res.Begin(ctx, p.netns)
 		}()
 	}
 	rows, tableErr := p.collect(ctx, q, buf)
@@ -202,7 +221,7 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 		return nil, tableErr
 	}
 	if resErr == nil && detail.WantPIDs() {
-		resErr = p.res.finish(ctx, rows, detail.WantModules())
+		resErr = p.res.Finish(ctx, rows, detail.WantModules())
 	}
 	if resErr != nil {
 		return nil, fmt.Errorf("tcptable/linux: owners: %w", resErr)

@@ -1,4 +1,4 @@
-package linux
+package fditer
 
 import (
 	"bytes"
@@ -23,10 +23,10 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 // tgid is the PID that /proc shows.
 const initPIDNS = "pid:[4026531836]"
 
-// fdIter is a loaded descriptor iterator: the program and the link that
+// Iter is a loaded descriptor iterator: the program and the link that
 // attaches it to the task_file iterator. Each scan creates an iterator
 // instance from the link and reads it to the end.
-type fdIter struct {
+type Iter struct {
 	order      binary.ByteOrder
 	prog       int
 	link       int
@@ -38,12 +38,12 @@ type fdIter struct {
 // buffer (eight pages) per read.
 const fdIterBuf = 64 << 10
 
-// openFDIter loads the descriptor iterator. It fails where the kernel or
+// Open loads the descriptor iterator. It fails where the kernel or
 // the caller cannot run it: not 64-bit, no BTF or no task_file iterator,
 // no CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), a PID namespace other
 // than the initial one (the iterator reports global PIDs), or a procfs at
 // procFD (the resolver's root) that is not the initial namespace's.
-func openFDIter(procFD int) (*fdIter, error) {
+func Open(procFD int) (*Iter, error) {
 	if strconv.IntSize != 64 {
 		return nil, fmt.Errorf("descriptor iterator: needs a 64-bit kernel and process (%s)", runtime.GOARCH)
 	}
@@ -71,12 +71,12 @@ func openFDIter(procFD int) (*fdIter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("descriptor iterator: %w", err)
 	}
-	it := &fdIter{order: layout.order, prog: -1, link: -1}
+	it := &Iter{order: layout.order, prog: -1, link: -1}
 	if it.prog, err = loadProgram(insns, layout.funcID); err != nil {
 		return nil, fmt.Errorf("descriptor iterator: load program: %w", err)
 	}
 	if it.link, err = linkIter(it.prog, 0); err != nil {
-		it.close()
+		it.Close()
 		return nil, fmt.Errorf("descriptor iterator: attach to task_file: %w", err)
 	}
 	if fd, err := linkIter(it.prog, uint32(os.Getpid())); err == nil {
@@ -85,6 +85,10 @@ func openFDIter(procFD int) (*fdIter, error) {
 	}
 	return it, nil
 }
+
+// PerProcess reports whether the kernel can iterate the tasks of one
+// process (Linux 6.1+), which ScanProcess needs.
+func (it *Iter) PerProcess() bool { return it.perProcess }
 
 // Capabilities that loading a tracing program needs (linux/capability.h).
 const (
@@ -211,15 +215,15 @@ func linkIter(prog int, pid uint32) (int, error) {
 	return fd, err
 }
 
-// scan runs the iterator over every process and calls fn for every socket
+// Scan runs the iterator over every process and calls fn for every socket
 // descriptor.
-func (it *fdIter) scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
+func (it *Iter) Scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
 	return it.read(ctx, it.link, fn)
 }
 
-// scanProcess runs the iterator over the tasks of process pid only, if
-// perProcess.
-func (it *fdIter) scanProcess(ctx context.Context, pid uint32, fn func(pid, fd uint32, ino uint64)) error {
+// ScanProcess runs the iterator over the tasks of process pid only, if
+// PerProcess.
+func (it *Iter) ScanProcess(ctx context.Context, pid uint32, fn func(pid, fd uint32, ino uint64)) error {
 	link, err := linkIter(it.prog, pid)
 	if err != nil {
 		return fmt.Errorf("descriptor iterator: attach to process %d: %w", pid, err)
@@ -229,7 +233,7 @@ func (it *fdIter) scanProcess(ctx context.Context, pid uint32, fn func(pid, fd u
 }
 
 // read creates an iterator instance from link and reads it to the end.
-func (it *fdIter) read(ctx context.Context, link int, fn func(pid, fd uint32, ino uint64)) error {
+func (it *Iter) read(ctx context.Context, link int, fn func(pid, fd uint32, ino uint64)) error {
 	attr := make([]byte, 8)
 	binary.NativeEndian.PutUint32(attr, uint32(link))
 	fd, err := bpf(unix.BPF_ITER_CREATE, attr)
@@ -264,8 +268,8 @@ func (it *fdIter) read(ctx context.Context, link int, fn func(pid, fd uint32, in
 	}
 }
 
-// close releases the link and the program.
-func (it *fdIter) close() error {
+// Close releases the link and the program.
+func (it *Iter) Close() error {
 	var errs []error
 	for _, fd := range []int{it.link, it.prog} {
 		if fd >= 0 {
