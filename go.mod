@@ -3,6 +3,7 @@ module github.com/tcptable/tcptable
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/sys v0.50.0

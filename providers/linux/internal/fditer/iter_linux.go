@@ -97,6 +97,12 @@ const (
 	capBPF      = 39
 )
 
+// BPFCapable reports, as an error wrapping EPERM that names what is
+// missing, whether the calling thread may load BPF tracing programs:
+// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN. The event tracer checks it
+// too before it reads anything.
+func BPFCapable() error { return bpfCapable() }
+
 // bpfCapable checks, before the BTF is read, that the calling thread has
 // CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: without them the kernel
 // refuses the program anyway.

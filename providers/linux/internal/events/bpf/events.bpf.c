@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * tcptable's TCP event tracer. See ../doc.go and docs/linux.md.
+ *
+ * Only BTF-typed tracepoints are used: kprobes may be compiled out, and
+ * fentry/fexit and LSM programs may be refused (a kernel locked down for
+ * integrity, as the machine this was written on). The programs:
+ *
+ *   tp_btf/inet_sock_set_state   every state change of a full TCP socket,
+ *                                in whatever context the kernel makes it
+ *   tp_btf/tcp_receive_reset, tp_btf/tcp_send_reset
+ *                                mark a socket that ends by a reset, which
+ *                                tells such an end from a TIME-WAIT hand-over
+ *   tp_btf/sys_exit              accept() and accept4() returning a TCP
+ *                                socket: the accepting process owns it
+ *                                (attached only while a trace runs)
+ *
+ * Owners are taken from the current task only where the kernel makes the
+ * change in a process's own call on its socket, never in softirq or a
+ * timer: CLOSE -> SYN-SENT (tcp_v4_connect/tcp_v6_connect, from connect()
+ * or sendmsg(MSG_FASTOPEN)), CLOSE -> LISTEN (inet_csk_listen_start, from
+ * listen()), ESTABLISHED or SYN-RECV -> FIN-WAIT-1 and CLOSE-WAIT ->
+ * LAST-ACK (tcp_close_state, from close() or shutdown() of a descriptor
+ * holder), and the return of accept(). Each of those runs under
+ * lock_sock(), which may sleep, so the kernel never makes them in
+ * interrupt context. A kernel thread's call makes the kernel the owner.
+ * A socket without a struct socket (a child in the accept queue, an orphan
+ * after close, a TIME-WAIT minisocket) is owned by the kernel.
+ *
+ * Per socket (keyed by socket cookie, as sock_diag's idiag_cookie) the map
+ * `socks` keeps the birth time, the owner and a reset mark while the
+ * socket lives; `tw_births` keeps the birth time of the TIME-WAIT
+ * minisockets that take connections over, least recently added first out.
+ * Records go to the ring buffer `events` only while userspace traces
+ * (config.tracing); a failed reservation increments counters[0], and every
+ * record carries that counter as it was when the record was reserved, so
+ * userspace reports a loss before any record reserved after it.
+ */
+#include "types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define PF_KTHREAD 0x00200000
+#define RCV_SHUTDOWN 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT = 2,
+	TCP_SYN_RECV = 3,
+	TCP_FIN_WAIT1 = 4,
+	TCP_FIN_WAIT2 = 5,
+	TCP_TIME_WAIT = 6,
+	TCP_CLOSE = 7,
+	TCP_CLOSE_WAIT = 8,
+	TCP_LAST_ACK = 9,
+	TCP_LISTEN = 10,
+	TCP_CLOSING = 11,
+	TCP_NEW_SYN_RECV = 12,
+};
+
+/* Owner kinds. */
+enum {
+	OWNER_UNKNOWN = 0, /* not attributed (the socket predates the recorder) */
+	OWNER_PROCESS = 1, /* pid, start and comm are set */
+	OWNER_KERNEL = 2,  /* no process holds it */
+};
+
+/* Record kinds. */
+enum {
+	KIND_STATE = 1, /* a full socket changed state (newstate CLOSE: it ended) */
+	KIND_OWNER = 2, /* the owner changed; oldstate == newstate */
+};
+
+struct owner {
+	u64 start; /* the process's start time (group leader's start_boottime) */
+	u32 pid;   /* thread group ID */
+	u8 kind;
+	u8 pad[3];
+	char comm[16]; /* the group leader's comm, as /proc/PID/comm */
+};
+
+struct sock_info {
+	u64 birth; /* boot-clock ns of the first state change out of CLOSE */
+	struct owner owner;
+	u8 reset; /* a reset was sent or received: the socket ends here */
+	u8 pad[7];
+};
+
+struct record {
+	u64 ts;     /* bpf_ktime_get_boot_ns() of the change */
+	u64 cookie; /* socket cookie */
+	u64 birth;  /* boot-clock ns, 0 unknown */
+	u64 lost;   /* counters[0] when this record was reserved */
+	struct owner owner;
+	struct owner prev;
+	u8 saddr[16]; /* network order; IPv4 in the first 4 bytes */
+	u8 daddr[16];
+	u32 ino;     /* socket inode, 0 without a struct socket */
+	u32 uid;     /* sk_uid */
+	u32 ifindex; /* sk_bound_dev_if */
+	u16 sport;   /* host order */
+	u16 dport;   /* host order */
+	u16 family;
+	u8 kind;
+	u8 oldstate;
+	u8 newstate;
+	u8 pad[3];
+};
+
+struct config {
+	u64 netns;  /* inode of the network namespace recorded */
+	u32 states; /* kernel states: a record's old or new state must be one */
+	u16 lport, rport, port;
+	u8 families; /* bit 0 AF_INET, bit 1 AF_INET6 */
+	u8 tracing;  /* write records */
+};
+
+/* The system call numbers of accept and accept4 for this architecture,
+ * set by the loader (-1: none). */
+const volatile long accept_nr = -1;
+const volatile long accept4_nr = -1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct config);
+} settings SEC(".maps");
+
+/* counters[0]: records lost (ring full); counters[1]: sockets not
+ * recorded (socks full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, u32);
+	__type(value, u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20); /* set by the loader */
+	__type(key, u64);
+	__type(value, struct sock_info);
+} socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 16); /* set by the loader */
+	__type(key, u64);
+	__type(value, u64);
+} tw_births SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* set by the loader */
+} events SEC(".maps");
+
+/* Force BTF for the record so that bpf2go generates its Go type. */
+const struct record *unused_record __attribute__((unused));
+
+static __always_inline const struct config *get_config(void)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(&settings, &zero);
+}
+
+static __always_inline void count(u32 i)
+{
+	u64 *n = bpf_map_lookup_elem(&counters, &i);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline bool wanted(const struct config *c, u16 family, u16 sport, u16 dport, u8 old, u8 new)
+{
+	u8 fbit = family == AF_INET ? 1 : family == AF_INET6 ? 2 : 0;
+	if (!c->tracing || !(c->families & fbit))
+		return false;
+	if (c->lport && sport != c->lport)
+		return false;
+	if (c->rport && dport != c->rport)
+		return false;
+	if (c->port && sport != c->port && dport != c->port)
+		return false;
+	return ((c->states >> (old & 31)) | (c->states >> (new & 31))) & 1;
+}
+
+/* current_owner describes the current task. Only called where the kernel
+ * runs in the owner's own call (see the top of this file). */
+static __always_inline void current_owner(struct owner *o)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__builtin_memset(o, 0, sizeof(*o));
+	if (BPF_CORE_READ(t, flags) & PF_KTHREAD) {
+		o->kind = OWNER_KERNEL;
+		return;
+	}
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	o->kind = OWNER_PROCESS;
+	o->pid = BPF_CORE_READ(t, tgid);
+	o->start = BPF_CORE_READ(leader, start_boottime);
+	BPF_CORE_READ_INTO(&o->comm, leader, comm);
+}
+
+static __always_inline bool same_owner(const struct owner *a, const struct owner *b)
+{
+	return a->kind == b->kind && a->pid == b->pid && a->start == b->start;
+}
+
+/* sock_inode returns the inode of the socket's struct socket, or 0 for a
+ * socket no file refers to (orphaned, or not yet accepted). */
+static __always_inline u32 sock_inode(const struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino);
+}
+
+/* emit writes a record about sk if the configuration wants it. */
+static __always_inline void emit(const struct config *c, const struct sock *sk, u8 kind, u8 old, u8 new, u64 now,
+				 u64 cookie, u64 birth, const struct owner *owner, const struct owner *prev)
+{
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	/* inet_sport, not skc_num: the kernel clears skc_num when it puts
+	 * the port back, before the change to CLOSE is traced. Both are 0
+	 * on CLOSE -> SYN-SENT, before connect() picks an ephemeral port. */
+	u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!wanted(c, family, sport, dport, old, new))
+		return;
+	u32 zero = 0;
+	u64 *lost = bpf_map_lookup_elem(&counters, &zero);
+	if (!lost)
+		return;
+	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(lost, 1);
+		return;
+	}
+	r->lost = *lost;
+	r->ts = now;
+	r->cookie = cookie;
+	r->birth = birth;
+	r->owner = *owner;
+	r->prev = *prev;
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memset(&r->saddr, 0, sizeof(r->saddr));
+		__builtin_memset(&r->daddr, 0, sizeof(r->daddr));
+		__builtin_memcpy(&r->saddr, &s, 4);
+		__builtin_memcpy(&r->daddr, &d, 4);
+	}
+	r->ino = sock_inode(sk);
+	r->uid = BPF_CORE_READ(sk, sk_uid.val);
+	r->ifindex = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	r->sport = sport;
+	r->dport = dport;
+	r->family = family;
+	r->kind = kind;
+	r->oldstate = old;
+	r->newstate = new;
+	__builtin_memset(&r->pad, 0, sizeof(r->pad));
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* lookup_or_add returns the socket's entry, creating it with owner o if
+ * it does not exist; NULL when the map is full (counted). */
+static __always_inline struct sock_info *lookup_or_add(u64 cookie, const struct owner *o)
+{
+	struct sock_info *si = bpf_map_lookup_elem(&socks, &cookie);
+	if (si)
+		return si;
+	struct sock_info n = {};
+	n.owner = *o;
+	if (bpf_map_update_elem(&socks, &cookie, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&socks, &cookie)) {
+		count(1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&socks, &cookie);
+}
+
+/* our_tcp returns the configuration if sk is a full TCP socket of the
+ * recorded namespace, else NULL. */
+static __always_inline const struct config *our_tcp(const struct sock *sk)
+{
+	if (!sk)
+		return NULL;
+	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (st == TCP_TIME_WAIT || st == TCP_NEW_SYN_RECV)
+		return NULL; /* a minisocket: none of the full socket's members */
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	const struct config *c = get_config();
+	if (!c || BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != c->netns)
+		return NULL;
+	return c;
+}
+
+/* owned_by_caller reports whether the kernel makes this change only in a
+ * call of a process on its own socket (see the top of this file). */
+static __always_inline bool owned_by_caller(u8 old, u8 new)
+{
+	return (old == TCP_CLOSE && (new == TCP_SYN_SENT || new == TCP_LISTEN)) ||
+	       ((old == TCP_ESTABLISHED || old == TCP_SYN_RECV) && new == TCP_FIN_WAIT1) ||
+	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
+{
+	const struct config *c = our_tcp(sk);
+	if (!c)
+		return 0;
+	u64 now = bpf_ktime_get_boot_ns();
+	u64 cookie = bpf_get_socket_cookie((void *)sk);
+	u8 old = oldstate, new = newstate;
+	struct owner none = {}, kernel = {}, cur;
+	kernel.kind = OWNER_KERNEL;
+	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
+	bool orphan = BPF_CORE_READ(sk, sk_socket) == NULL;
+	struct sock_info *si;
+	if (born)
+		si = lookup_or_add(cookie, old == TCP_LISTEN ? &kernel : &none);
+	else
+		si = bpf_map_lookup_elem(&socks, &cookie);
+	struct owner prev = si ? si->owner : none;
+	if (born && si)
+		si->birth = now;
+	if (owned_by_caller(old, new) && !orphan)
+		current_owner(&cur);
+	else if (orphan)
+		cur = kernel;
+	else
+		cur = prev;
+	u64 birth = si ? si->birth : 0;
+	u8 reported = new;
+	if (new == TCP_CLOSE && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !(si && si->reset)) {
+		/* tcp_time_wait() handed the connection to a minisocket: the
+		 * row lives on, in TIME-WAIT (FIN-WAIT-2 if the peer's FIN has
+		 * not come), owned by the kernel. */
+		reported = old == TCP_CLOSING || (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN) ? TCP_TIME_WAIT
+												   : TCP_FIN_WAIT2;
+		cur = kernel;
+		if (birth)
+			bpf_map_update_elem(&tw_births, &cookie, &birth, BPF_ANY);
+	}
+	if (si && new != TCP_CLOSE)
+		si->owner = cur;
+	emit(c, sk, KIND_STATE, old, reported, now, cookie, birth, &cur, &prev);
+	if (si && new == TCP_CLOSE)
+		bpf_map_delete_elem(&socks, &cookie);
+	return 0;
+}
+
+/* mark_reset notes that sk ends by a reset rather than in TIME-WAIT. */
+static __always_inline void mark_reset(const struct sock *sk)
+{
+	if (!our_tcp(sk))
+		return;
+	u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct owner none = {};
+	struct sock_info *si = lookup_or_add(cookie, &none);
+	if (si)
+		si->reset = 1;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(on_receive_reset, const struct sock *sk)
+{
+	mark_reset(sk);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(on_send_reset, const struct sock *sk)
+{
+	mark_reset(sk);
+	return 0;
+}
+
+/* syscall_nr returns the number of the system call whose exit this is, on
+ * the architectures the loader knows (-1 elsewhere). */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+	if (bpf_core_field_exists(((struct pt_regs___x86 *)0)->orig_ax))
+		return BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
+	if (bpf_core_field_exists(((struct pt_regs___arm64 *)0)->syscallno))
+		return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+	if (bpf_core_field_exists(((struct pt_regs___riscv *)0)->a7))
+		return BPF_CORE_READ((struct pt_regs___riscv *)regs, a7);
+	return -1;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	long nr = syscall_nr(regs);
+	if (nr < 0 || (nr != accept_nr && nr != accept4_nr))
+		return 0;
+	/* The new descriptor ret: its file, its socket. */
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || (unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk)
+		return 0;
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	const struct config *c = our_tcp(sk);
+	if (!c)
+		return 0;
+	/* sk came from memory reads, not a typed argument: read its cookie
+	 * rather than have bpf_get_socket_cookie make one. The state-change
+	 * program made it when the kernel created the socket; a socket
+	 * without one predates the recorder and is attributed at close. */
+	u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (!cookie)
+		return 0;
+	struct owner cur, kernel = {};
+	kernel.kind = OWNER_KERNEL;
+	current_owner(&cur);
+	struct sock_info *si = lookup_or_add(cookie, &kernel);
+	if (!si)
+		return 0;
+	struct owner prev = si->owner;
+	if (prev.kind == OWNER_UNKNOWN)
+		prev = kernel; /* it was in the accept queue */
+	si->owner = cur;
+	if (same_owner(&prev, &cur))
+		return 0;
+	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
+	emit(c, sk, KIND_OWNER, st, st, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
+	return 0;
+}

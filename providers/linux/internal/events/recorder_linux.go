@@ -1,0 +1,318 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
+)
+
+// Options configures Open.
+type Options struct {
+	// NetNS is the inode of the network namespace whose sockets are
+	// recorded; every other namespace's are ignored in the kernel.
+	NetNS uint64
+	// RingSize is the ring buffer's size in bytes, rounded up to a power
+	// of two of at least a page; 0 means DefaultRingSize.
+	RingSize int
+	// MaxSockets bounds the sockets whose birth and owner are kept; 0
+	// means DefaultMaxSockets. Entries take kernel memory only while
+	// their socket lives.
+	MaxSockets int
+	// MaxTimeWait bounds the TIME-WAIT minisockets whose birth is kept
+	// (the oldest are forgotten first, as the kernel ends them); 0 means
+	// DefaultMaxTimeWait. The map is allocated whole: 64 bytes an entry.
+	MaxTimeWait int
+}
+
+// DefaultMaxTimeWait is the default bound of the TIME-WAIT birth map:
+// 65,536 entries (4 MiB), a minute of 1,000 connections a second.
+const DefaultMaxTimeWait = 1 << 16
+
+// DefaultRingSize is the ring buffer's default size: 4 MiB, about 27,000
+// records, which absorbs a burst of 4,000 connection lifecycles while the
+// reader is not scheduled.
+const DefaultRingSize = 4 << 20
+
+// DefaultMaxSockets is the default bound of the socket map.
+const DefaultMaxSockets = 1 << 20
+
+// vmlinuxBTF is the kernel's own BTF, which the CO-RE relocations and the
+// BTF-typed attachments need.
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// Recorder is the loaded and attached program set of one namespace.
+type Recorder struct {
+	objs   tracerObjects
+	links  []link.Link
+	accept link.Link // tp_btf/sys_exit, attached while tracing
+	ring  *ringbuf.Reader
+	clock Clock
+	rec   ringbuf.Record
+}
+
+// Open checks the privileges, loads the programs and attaches them. Its
+// errors say in one line why tracing is not possible here: no BTF, no
+// CAP_BPF/CAP_PERFMON (or CAP_SYS_ADMIN), a kernel without one of the hooks
+// (each error names the hook).
+func Open(o Options) (*Recorder, error) {
+	if err := fditer.BPFCapable(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(vmlinuxBTF); err != nil {
+		return nil, fmt.Errorf("kernel without BTF (%s): %w", vmlinuxBTF, err)
+	}
+	// Before Linux 5.11 BPF memory counts against RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise RLIMIT_MEMLOCK: %w", err)
+	}
+	clock, err := MeasureClock()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := loadTracer()
+	if err != nil {
+		return nil, fmt.Errorf("parse the tracer object: %w", err)
+	}
+	spec.Maps[tracerMapEvents].MaxEntries = uint32(ringSize(o.RingSize))
+	if o.MaxTimeWait > 0 {
+		spec.Maps[tracerMapTwBirths].MaxEntries = uint32(min(o.MaxTimeWait, 1<<24))
+	}
+	if o.MaxSockets > 0 {
+		spec.Maps[tracerMapSocks].MaxEntries = uint32(min(o.MaxSockets, 1<<30))
+	}
+	if err := spec.Variables[tracerVarAcceptNr].Set(int64(acceptNR)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	if err := spec.Variables[tracerVarAccept4Nr].Set(int64(accept4NR)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	r := &Recorder{clock: clock}
+	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
+		return nil, fmt.Errorf("load the tracer programs: %w", shortVerifierError(err))
+	}
+	if err := r.objs.Settings.Put(uint32(0), tracerConfig{Netns: o.NetNS}); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		// The resets first: a state change must not find a socket that
+		// ends by a reset unmarked.
+		{"tp_btf/tcp_receive_reset", r.objs.OnReceiveReset},
+		{"tp_btf/tcp_send_reset", r.objs.OnSendReset},
+		{"tp_btf/inet_sock_set_state", r.objs.OnState},
+	} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog})
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("attach %s: %w", p.name, err)
+		}
+		r.links = append(r.links, l)
+	}
+	if r.ring, err = ringbuf.NewReader(r.objs.Events); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open the ring buffer: %w", err)
+	}
+	return r, nil
+}
+
+// ringSize rounds n up to a power of two of at least a page (0:
+// DefaultRingSize), as the kernel requires, capped at 1 GiB.
+func ringSize(n int) int {
+	if n <= 0 {
+		return DefaultRingSize
+	}
+	size := os.Getpagesize()
+	for size < n && size < 1<<30 {
+		size <<= 1
+	}
+	return size
+}
+
+// shortVerifierError keeps the first line of a verifier log: the kernel's
+// whole log would make a one-line reason a page.
+func shortVerifierError(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) && len(ve.Log) > 0 {
+		return fmt.Errorf("%w (verifier: %s)", ve.Cause, ve.Log[len(ve.Log)-1])
+	}
+	return err
+}
+
+// Clock returns the boot-clock to wall-time conversion measured at Open.
+func (r *Recorder) Clock() Clock { return r.clock }
+
+// RingSize returns the ring buffer's size in bytes.
+func (r *Recorder) RingSize() int { return r.ring.BufferSize() }
+
+// SetFilter makes the programs write the records f lets through; tracing
+// false stops them writing any (births and owners are kept either way).
+// While tracing, the accept attribution program runs at every system
+// call's exit (it returns at once for all but accept and accept4); it is
+// detached when tracing stops. An error attaching it leaves accepted
+// sockets owned by the kernel until their owner closes them, and is
+// returned.
+func (r *Recorder) SetFilter(f Filter, tracing bool) error {
+	if err := r.attachAccept(tracing); err != nil {
+		return err
+	}
+	var c tracerConfig
+	if err := r.objs.Settings.Lookup(uint32(0), &c); err != nil {
+		return fmt.Errorf("read the tracer configuration: %w", err)
+	}
+	c.Families, c.States = f.Families, f.States
+	c.Lport, c.Rport, c.Port = f.LocalPort, f.RemotePort, f.Port
+	c.Tracing = 0
+	if tracing {
+		c.Tracing = 1
+	}
+	if err := r.objs.Settings.Put(uint32(0), c); err != nil {
+		return fmt.Errorf("configure the tracer: %w", err)
+	}
+	return nil
+}
+
+// ErrTimeout is returned by Read when the deadline passed without a
+// record.
+var ErrTimeout = os.ErrDeadlineExceeded
+
+// Read waits until deadline (zero: for ever) for the next record and
+// decodes it into rec. It returns ErrTimeout when the deadline passed, and
+// an error wrapping ringbuf.ErrClosed after Close.
+func (r *Recorder) Read(rec *Record, deadline time.Time) error {
+	r.ring.SetDeadline(deadline)
+	if err := r.ring.ReadInto(&r.rec); err != nil {
+		return err
+	}
+	return Decode(r.rec.RawSample, rec)
+}
+
+// Lost returns how many records the ring buffer dropped in total.
+func (r *Recorder) Lost() (uint64, error) { return r.counter(0) }
+
+// Unrecorded returns how many sockets were not recorded because the socket
+// map was full.
+func (r *Recorder) Unrecorded() (uint64, error) { return r.counter(1) }
+
+func (r *Recorder) counter(i uint32) (uint64, error) {
+	var n uint64
+	if err := r.objs.Counters.Lookup(i, &n); err != nil {
+		return 0, fmt.Errorf("read the tracer's counters: %w", err)
+	}
+	return n, nil
+}
+
+// Close detaches the programs and releases the maps. Read in progress
+// returns.
+func (r *Recorder) Close() error {
+	var errs []error
+	if r.ring != nil {
+		errs = append(errs, r.ring.Close())
+	}
+	if r.accept != nil {
+		errs = append(errs, r.accept.Close())
+		r.accept = nil
+	}
+	for _, l := range r.links {
+		errs = append(errs, l.Close())
+	}
+	r.links = nil
+	errs = append(errs, r.objs.Close())
+	return errors.Join(errs...)
+}
+
+// Birth returns the birth time (boot clock, ns) recorded for the socket
+// with this cookie; ok is false if none is.
+func (r *Recorder) Birth(cookie uint64) (birth uint64, ok bool, err error) {
+	var si tracerSockInfo
+	switch err := r.objs.Socks.Lookup(cookie, &si); {
+	case err == nil && si.Birth != 0:
+		return si.Birth, true, nil
+	case err != nil && !errors.Is(err, ebpf.ErrKeyNotExist):
+		return 0, false, fmt.Errorf("look up a birth time: %w", err)
+	}
+	switch err := r.objs.TwBirths.Lookup(cookie, &birth); {
+	case errors.Is(err, ebpf.ErrKeyNotExist):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("look up a birth time: %w", err)
+	}
+	return birth, birth != 0, nil
+}
+
+// batchLen is how many map entries one batch lookup returns.
+const batchLen = 4096
+
+// BirthReader reads every recorded birth time in batches, reusing its
+// buffers from call to call.
+type BirthReader struct {
+	keys []uint64
+	vals []tracerSockInfo
+	tws  []uint64
+}
+
+// Births calls fn with the cookie and birth time (boot clock, ns) of every
+// socket the recorder knows the birth of, reading the map in batches of
+// 4,096 (a system call each).
+func (r *Recorder) Births(br *BirthReader, fn func(cookie, birth uint64)) error {
+	if br.keys == nil {
+		br.keys = make([]uint64, batchLen)
+		br.vals = make([]tracerSockInfo, batchLen)
+		br.tws = make([]uint64, batchLen)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := r.objs.Socks.BatchLookup(&cursor, br.keys, br.vals, nil)
+		for i := range n {
+			if b := br.vals[i].Birth; b != 0 {
+				fn(br.keys[i], b)
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read birth times: %w", err)
+		}
+	}
+	cursor = ebpf.MapBatchCursor{}
+	for {
+		n, err := r.objs.TwBirths.BatchLookup(&cursor, br.keys, br.tws, nil)
+		for i := range n {
+			fn(br.keys[i], br.tws[i])
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read birth times: %w", err)
+		}
+	}
+}
+
+// attachAccept attaches or detaches tp_btf/sys_exit.
+func (r *Recorder) attachAccept(on bool) error {
+	switch {
+	case on && r.accept == nil && acceptNR >= 0:
+		l, err := link.AttachTracing(link.TracingOptions{Program: r.objs.OnSysExit})
+		if err != nil {
+			return fmt.Errorf("attach tp_btf/sys_exit: %w", err)
+		}
+		r.accept = l
+	case !on && r.accept != nil:
+		err := r.accept.Close()
+		r.accept = nil
+		return err
+	}
+	return nil
+}
