@@ -53,9 +53,9 @@ type Recorder struct {
 	objs   tracerObjects
 	links  []link.Link
 	accept link.Link // tp_btf/sys_exit, attached while tracing
-	ring  *ringbuf.Reader
-	clock Clock
-	rec   ringbuf.Record
+	ring   *ringbuf.Reader
+	clock  Clock
+	rec    ringbuf.Record
 }
 
 // Open checks the privileges, loads the programs and attaches them. Its
