@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/internal/option"
 	"github.com/tcptable/tcptable/providers/linux/internal/owners"
 )
 
@@ -32,16 +33,11 @@ var _ tcptable.ReusingProvider = (*Provider)(nil)
 // or the one WithNetNS names.
 func New(opts ...Option) (*Provider, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
 	}
-	if cfg.source > SourceProcNet {
-		return nil, fmt.Errorf("tcptable/linux: %w: unknown source %v", tcptable.ErrInvalid, cfg.source)
-	}
-	if cfg.workers <= 0 {
-		cfg.workers = min(runtime.GOMAXPROCS(0), maxWorkers)
+	if cfg.workers == 0 {
+		cfg.workers = min(runtime.GOMAXPROCS(0), defaultMaxWorkers)
 	}
 	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
 	for i, fam := range [...]uint8{afInet, afInet6} {
@@ -102,12 +98,8 @@ func (p *Provider) OwnerScan() OwnerScan {
 // resolver on /proc; with OwnerScanBPF that is an error wrapping
 // tcptable.ErrNotSupported.
 func (p *Provider) useIter(scan OwnerScan) error {
-	switch scan {
-	case OwnerScanProcfs:
+	if scan == OwnerScanProcfs {
 		return nil
-	case OwnerScanAuto, OwnerScanBPF:
-	default:
-		return fmt.Errorf("tcptable/linux: %w: unknown owner scan %v", tcptable.ErrInvalid, scan)
 	}
 	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
 		return fmt.Errorf("tcptable/linux: %v owner scan on linux: %w: %w", scan, tcptable.ErrNotSupported, err)
