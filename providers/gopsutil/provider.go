@@ -23,6 +23,7 @@ import (
 	"github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/internal/option"
 )
 
 // listFunc lists TCP rows the way gopsutil's net.ConnectionsPid does: kind
@@ -42,14 +43,26 @@ type Provider struct {
 
 var _ tcptable.Provider = (*Provider)(nil)
 
-// Option configures New.
-type Option func(*Provider)
+// Option configures New. An option given an argument it cannot use makes
+// New fail with an error wrapping tcptable.ErrInvalid that names the
+// option. The Linux and Windows providers' options have the same shape.
+type Option func(*config) error
+
+type config struct {
+	hostProc string
+}
 
 // WithHostProc makes gopsutil read the proc file system at dir instead of
 // /proc (Linux; for example the host's /proc mounted into a container). It
-// has no effect on other OSes.
+// has no effect on other OSes. An empty dir is invalid.
 func WithHostProc(dir string) Option {
-	return func(p *Provider) { p.hostProc = dir }
+	return func(c *config) error {
+		if dir == "" {
+			return option.Invalid(`WithHostProc("")`, "empty path")
+		}
+		c.hostProc = dir
+		return nil
+	}
 }
 
 // New returns a provider for the OS the binary runs on. On an OS where
@@ -58,6 +71,10 @@ func WithHostProc(dir string) Option {
 // netstat on OpenBSD, NetBSD and AIX) is not installed, it returns an error
 // wrapping tcptable.ErrNotSupported that names the OS.
 func New(opts ...Option) (*Provider, error) {
+	var cfg config
+	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, fmt.Errorf("tcptable/gopsutil: New: %w", err)
+	}
 	d, ok := dialectFor(runtime.GOOS)
 	if !ok {
 		return nil, fmt.Errorf("tcptable/gopsutil: listing TCP connections on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
@@ -73,9 +90,7 @@ func New(opts ...Option) (*Provider, error) {
 		list:       listConnections,
 		procs:      newProcCache(gopsutilOpen),
 		privileged: runtime.GOOS == "windows" || os.Geteuid() == 0,
-	}
-	for _, o := range opts {
-		o(p)
+		hostProc:   cfg.hostProc,
 	}
 	return p, nil
 }

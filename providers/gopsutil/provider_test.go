@@ -357,3 +357,15 @@ func TestFailureStatus(t *testing.T) {
 	assert.Equal(t, tcptable.OwnerPermissionDenied, failureStatus(&fs.PathError{Op: "readlink", Path: "/proc/1/exe", Err: fs.ErrPermission}))
 	assert.Equal(t, tcptable.OwnerUnknown, failureStatus(errors.New("sysctl: odd")))
 }
+
+// TestOptionsInvalid checks that New rejects an option's argument it
+// cannot use with an error wrapping tcptable.ErrInvalid that names the
+// option, before it looks at the OS.
+func TestOptionsInvalid(t *testing.T) {
+	p, err := New(WithHostProc(""))
+	require.Error(t, err)
+	assert.Nil(t, p)
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+	assert.False(t, errors.Is(err, tcptable.ErrNotSupported), "invalid options are reported first")
+	assert.ErrorContains(t, err, `tcptable/gopsutil: New: invalid input: WithHostProc(""): `)
+}

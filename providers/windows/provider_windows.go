@@ -33,7 +33,7 @@ type Provider struct {
 func New(opts ...Option) (*Provider, error) {
 	cfg, err := apply(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	p := &Provider{cfg: cfg, wine: isWine()}
 	if p.procs, err = loadProcs(); err != nil {
