@@ -32,9 +32,18 @@ var _ tcptable.ReusingProvider = (*Provider)(nil)
 // New returns a provider for the network namespace of the calling thread,
 // or the one WithNetNS names.
 func New(opts ...Option) (*Provider, error) {
+	p, err := newProvider(opts)
+	if err != nil {
+		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
+	}
+	return p, nil
+}
+
+// newProvider is New, whose errors carry no package prefix.
+func newProvider(opts []Option) (*Provider, error) {
 	cfg := defaultConfig()
 	if err := option.Apply(&cfg, opts); err != nil {
-		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
+		return nil, err
 	}
 	if cfg.workers == 0 {
 		cfg.workers = min(runtime.GOMAXPROCS(0), defaultMaxWorkers)
@@ -102,7 +111,7 @@ func (p *Provider) useIter(scan OwnerScan) error {
 		return nil
 	}
 	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
-		return fmt.Errorf("tcptable/linux: %v owner scan on linux: %w: %w", scan, tcptable.ErrNotSupported, err)
+		return fmt.Errorf("%v owner scan: %w: %w", scan, tcptable.ErrNotSupported, err)
 	}
 	return nil // OwnerScanAuto: an iterator that cannot load leaves the resolver on /proc
 }
@@ -123,7 +132,10 @@ func (p *Provider) Close() error {
 	if p.nsFD >= 0 {
 		errs = append(errs, unix.Close(p.nsFD))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tcptable/linux: Close: %w", err)
+	}
+	return nil
 }
 
 // Table returns the rows of the TCP table that q matches. See
@@ -142,11 +154,22 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	rows, err := p.table(ctx, q, buf)
+	if err != nil {
+		err = fmt.Errorf("tcptable/linux: Table: %w", err)
+	}
+	return rows, err
+}
+
+// table is TableInto, whose errors carry no package prefix: it dumps the
+// sockets (collect) while the resolver lists the processes (Begin), then
+// finds the sockets' owners and joins them into the rows (Finish).
+func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	if p.closed {
-		return nil, fmt.Errorf("tcptable/linux: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tcptable/linux: Table: %w", err)
+		return nil, err
 	}
 	detail := q.Detail()
 	var resErr error
@@ -168,7 +191,7 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 		resErr = p.res.Finish(ctx, rows, detail.WantModules())
 	}
 	if resErr != nil {
-		return nil, fmt.Errorf("tcptable/linux: owners: %w", resErr)
+		return nil, fmt.Errorf("owners: %w", resErr)
 	}
 	markNotRequested(rows, detail)
 	if q.PID != 0 || q.Process != "" {
