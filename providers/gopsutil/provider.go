@@ -77,7 +77,7 @@ func New(opts ...Option) (*Provider, error) {
 	}
 	d, ok := dialectFor(runtime.GOOS)
 	if !ok {
-		return nil, fmt.Errorf("tcptable/gopsutil: listing TCP connections on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+		return nil, fmt.Errorf("listing TCP connections on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
 	}
 	if d.tool != "" {
 		if _, err := exec.LookPath(d.tool); err != nil {
@@ -107,11 +107,20 @@ func (p *Provider) Close() error {
 // Windows); everything else is filtered after mapping, before owning
 // processes are looked up.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	conns, err := p.table(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", err)
+	}
+	return conns, nil
+}
+
+// table is Table, whose errors carry no package prefix.
+func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	if p.closed.Load() {
-		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", err)
+		return nil, err
 	}
 	if q.PID != 0 && !p.d.owners {
 		// No row carries a PID on this OS, so none can match.
@@ -159,13 +168,13 @@ func (p *Provider) rows(ctx context.Context, q tcptable.Query) ([]net.Connection
 	rows, err := p.list(gctx, kind, pid)
 	switch {
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections: %w", kind, ctx.Err())
+		return nil, fmt.Errorf("listing %s connections: %w", kind, ctx.Err())
 	case err != nil && err.Error() == "not implemented yet":
 		// gopsutil's internal common.ErrNotImplementedError, not importable.
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections on %s: %w (gopsutil: %w)",
+		return nil, fmt.Errorf("listing %s connections on %s: %w (gopsutil: %w)",
 			kind, p.d.goos, tcptable.ErrNotSupported, err)
 	case err != nil:
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections on %s%s: %w", kind, p.d.goos, toolHint(p.d.tool), err)
+		return nil, fmt.Errorf("listing %s connections on %s%s: %w", kind, p.d.goos, toolHint(p.d.tool), err)
 	}
 	return rows, nil
 }
@@ -217,7 +226,7 @@ func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetai
 		f, ok := facts[c.PID]
 		if !ok {
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("tcptable/gopsutil: resolving owners: %w", err)
+				return fmt.Errorf("resolving owners: %w", err)
 			}
 			f = p.procs.lookup(ctx, int32(c.PID))
 			facts[c.PID] = f
@@ -231,7 +240,7 @@ func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetai
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("tcptable/gopsutil: resolving owners: %w", err)
+		return fmt.Errorf("resolving owners: %w", err)
 	}
 	return nil
 }

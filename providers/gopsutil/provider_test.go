@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -273,35 +274,44 @@ func TestTableMergesLsofDuplicates(t *testing.T) {
 	require.Len(t, conns, 1)
 }
 
+// TestTableErrors checks Table's errors: what they wrap, and that every
+// one names the package once, at its start.
 func TestTableErrors(t *testing.T) {
 	h := linuxHost()
 	p := newFake(t, "linux", h, true)
+	table := func(ctx context.Context) error {
+		t.Helper()
+		_, err := p.Table(ctx, tcptable.Query{})
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), "tcptable/gopsutil: Table: "), "%q", err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "tcptable/gopsutil"), "%q names the package more than once", err)
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := p.Table(ctx, tcptable.Query{})
+	err := table(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 
 	h.err = errors.New("not implemented yet")
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrNotSupported)
 	assert.Contains(t, err.Error(), "linux")
 
 	h.err = errors.New("exec: lsof: not found")
-	_, err = p.Table(context.Background(), tcptable.Query{})
-	require.Error(t, err)
+	err = table(context.Background())
 	assert.NotErrorIs(t, err, tcptable.ErrNotSupported)
 	assert.Contains(t, err.Error(), "lsof: not found")
 
 	h.err = nil
 	h.rows = append(h.rows, row(2, "BOGUS", "127.0.0.1", 1, "127.0.0.1", 2, 1))
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrInvalid)
 	assert.Contains(t, err.Error(), "BOGUS")
 
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "Close is idempotent")
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrClosed)
 }
 
