@@ -73,6 +73,8 @@ type Connection struct {
 	// for them (Query.Stats) and the provider could read them; nil
 	// otherwise. See Stats for each counter's source per OS.
 	Stats *Stats
+	// StatsStatus says whether Stats is filled and, if not, why.
+	StatsStatus StatsStatus
 
 	// NetNS is the network namespace the socket lives in, as the inode
 	// number of its namespace file (/proc/PID/ns/net); 0 when unknown or on

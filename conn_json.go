@@ -29,6 +29,7 @@ type connJSON struct {
 	Interface        uint32         `json:"interface"`
 	FirstSeen        *time.Time     `json:"first_seen"`
 	Stats            *statsJSON     `json:"stats"`
+	StatsStatus      StatsStatus    `json:"stats_status"`
 	NetNS            uint64         `json:"netns"`
 	NetNSName        string         `json:"netns_name"`
 	Container        string         `json:"container"`
@@ -57,6 +58,7 @@ type connJSON struct {
 //	stats               object with bytes_sent, bytes_received, segments_sent,
 //	                    segments_received, retransmits, rtt_us (see Stats);
 //	                    null when not requested or not available
+//	stats_status        StatsStatus name ("ok", "partial", "not-requested", ...)
 //	netns               network namespace inode, 0 when unknown
 //	netns_name          its name under /run/netns, "" when none
 //	container           container or pod ID from the owner's cgroup, "" when none
@@ -83,6 +85,7 @@ func (c Connection) MarshalJSON() ([]byte, error) {
 		Interface:    c.Interface,
 		FirstSeen:    timeOrNil(c.FirstSeen),
 		Stats:        c.Stats.toJSON(),
+		StatsStatus:  c.StatsStatus,
 		NetNS:        c.NetNS,
 		NetNSName:    c.NetNSName,
 		Container:    c.Container,
@@ -125,6 +128,7 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 		Socket:       w.Inode,
 		Interface:    w.Interface,
 		Stats:        w.Stats.stats(),
+		StatsStatus:  w.StatsStatus,
 		NetNS:        w.NetNS,
 		NetNSName:    w.NetNSName,
 		Container:    w.Container,

@@ -64,7 +64,7 @@ func TestConnectionJSONKeys(t *testing.T) {
 		"process": "a", "path": "/bin/a", "created": null, "family": "ipv6",
 		"os_state": 0, "owner_status": "unknown", "module_status": "unknown", "module_source": "none",
 		"other_pids": [], "uid": null, "inode": 0, "interface": 0, "first_seen": null,
-		"stats": null, "netns": 0, "netns_name": "", "container": ""
+		"stats": null, "stats_status": "unknown", "netns": 0, "netns_name": "", "container": ""
 	}`, string(b))
 
 	c.Created = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
@@ -76,9 +76,10 @@ func TestConnectionJSONKeys(t *testing.T) {
 func TestConnectionJSONRoundTripRoundTwo(t *testing.T) {
 	c := Connection{
 		State: StateEstablished, Local: netip.MustParseAddrPort("10.0.0.1:5000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
-		Module: Module{Name: "svchost.exe", Path: `C:\Windows\System32\svchost.exe`, Service: "Dnscache"},
-		Stats:  &Stats{BytesSent: 1, BytesReceived: 2, SegmentsSent: 3, SegmentsReceived: 4, Retransmits: 5, RTT: 1500 * time.Microsecond},
-		NetNS:  4026531840, NetNSName: "blue", Container: "0123456789ab",
+		Module:      Module{Name: "svchost.exe", Path: `C:\Windows\System32\svchost.exe`, Service: "Dnscache"},
+		Stats:       &Stats{BytesSent: 1, BytesReceived: 2, SegmentsSent: 3, SegmentsReceived: 4, Retransmits: 5, RTT: 1500 * time.Microsecond},
+		StatsStatus: StatsOK,
+		NetNS:       4026531840, NetNSName: "blue", Container: "0123456789ab",
 	}
 	b, err := json.Marshal(c)
 	require.NoError(t, err)

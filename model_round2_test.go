@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -61,4 +62,30 @@ func TestEventLostJSON(t *testing.T) {
 	var back Event
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, e, back)
+}
+
+func TestStatsStatusText(t *testing.T) {
+	for s := StatsUnknown; s <= StatsNotSupported; s++ {
+		b, err := s.MarshalText()
+		require.NoError(t, err)
+		var back StatsStatus
+		require.NoError(t, back.UnmarshalText(b))
+		assert.Equal(t, s, back)
+	}
+	assert.Equal(t, "StatsStatus(99)", StatsStatus(99).String())
+	var s StatsStatus
+	require.ErrorIs(t, s.UnmarshalText([]byte("sleepy")), ErrInvalid)
+}
+
+func TestStatsSinceJSON(t *testing.T) {
+	since := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	c := Connection{State: StateEstablished, Stats: &Stats{BytesSent: 9, Since: since}, StatsStatus: StatsPartial}
+	b, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"since":"2026-12-03T10:00:00Z"`)
+	assert.Contains(t, string(b), `"stats_status":"partial"`)
+	var back Connection
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, c.Stats, back.Stats)
+	assert.Equal(t, StatsPartial, back.StatsStatus)
 }

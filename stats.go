@@ -2,6 +2,56 @@ package tcptable
 
 import "time"
 
+// StatsStatus says whether Connection.Stats is filled and, when it is not or
+// holds only part of the connection's life, why.
+type StatsStatus uint8
+
+// The statistics statuses.
+const (
+	// StatsUnknown: the provider did not say (Stats is nil).
+	StatsUnknown StatsStatus = iota
+	// StatsOK: Stats counts the connection's whole life.
+	StatsOK
+	// StatsPartial: Stats counts from Stats.Since only (on Windows,
+	// collection is enabled per connection and counts from then on).
+	StatsPartial
+	// StatsNotRequested: Query.Stats was false (Stats is nil).
+	StatsNotRequested
+	// StatsNotAvailable: the OS keeps no counters for this row, such as
+	// a TIME-WAIT or request socket (Stats is nil).
+	StatsNotAvailable
+	// StatsPermissionDenied: reading or enabling the counters needs a
+	// privilege the caller lacks (Stats is nil).
+	StatsPermissionDenied
+	// StatsNotSupported: this OS or provider cannot read counters (Stats
+	// is nil).
+	StatsNotSupported
+)
+
+var statsStatusNames = [...]string{
+	StatsUnknown:          "unknown",
+	StatsOK:               "ok",
+	StatsPartial:          "partial",
+	StatsNotRequested:     "not-requested",
+	StatsNotAvailable:     "not-available",
+	StatsPermissionDenied: "permission-denied",
+	StatsNotSupported:     "not-supported",
+}
+
+// String returns a short kebab-case name ("not-available") or
+// "StatsStatus(N)".
+func (s StatsStatus) String() string { return nameOf(statsStatusNames[:], "StatsStatus", uint8(s)) }
+
+// MarshalText implements encoding.TextMarshaler with String's names.
+func (s StatsStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler for the names String returns.
+func (s *StatsStatus) UnmarshalText(b []byte) error {
+	v, err := parseName(statsStatusNames[:], "StatsStatus", string(b))
+	*s = StatsStatus(v)
+	return err
+}
+
 // Stats are one connection's traffic counters, as the OS keeps them for the
 // socket (tcp_info on Linux, GetPerTcpConnectionEStats on Windows). A
 // provider fills Connection.Stats when Query.Stats asks for them;
@@ -24,16 +74,21 @@ type Stats struct {
 	// RTT is the smoothed round-trip time (Linux tcpi_rtt); 0 when no
 	// sample was taken yet.
 	RTT time.Duration
+	// Since is when counting began when that is later than the
+	// connection's birth (Connection.StatsStatus is StatsPartial); zero
+	// when the counters cover the connection's whole life.
+	Since time.Time
 }
 
 // statsJSON is the wire form of Stats; its field order is the key order.
 type statsJSON struct {
-	BytesSent        uint64 `json:"bytes_sent"`
-	BytesReceived    uint64 `json:"bytes_received"`
-	SegmentsSent     uint64 `json:"segments_sent"`
-	SegmentsReceived uint64 `json:"segments_received"`
-	Retransmits      uint64 `json:"retransmits"`
-	RTTMicros        int64  `json:"rtt_us"`
+	BytesSent        uint64     `json:"bytes_sent"`
+	BytesReceived    uint64     `json:"bytes_received"`
+	SegmentsSent     uint64     `json:"segments_sent"`
+	SegmentsReceived uint64     `json:"segments_received"`
+	Retransmits      uint64     `json:"retransmits"`
+	RTTMicros        int64      `json:"rtt_us"`
+	Since            *time.Time `json:"since,omitempty"`
 }
 
 func (s *Stats) toJSON() *statsJSON {
@@ -47,6 +102,7 @@ func (s *Stats) toJSON() *statsJSON {
 		SegmentsReceived: s.SegmentsReceived,
 		Retransmits:      s.Retransmits,
 		RTTMicros:        s.RTT.Microseconds(),
+		Since:            timeOrNil(s.Since),
 	}
 }
 
@@ -54,7 +110,7 @@ func (w *statsJSON) stats() *Stats {
 	if w == nil {
 		return nil
 	}
-	return &Stats{
+	st := &Stats{
 		BytesSent:        w.BytesSent,
 		BytesReceived:    w.BytesReceived,
 		SegmentsSent:     w.SegmentsSent,
@@ -62,4 +118,8 @@ func (w *statsJSON) stats() *Stats {
 		Retransmits:      w.Retransmits,
 		RTT:              time.Duration(w.RTTMicros) * time.Microsecond,
 	}
+	if w.Since != nil {
+		st.Since = *w.Since
+	}
+	return st
 }

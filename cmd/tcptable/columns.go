@@ -82,6 +82,7 @@ func columns() []column {
 		numCol("inode", func(c *conn) uint64 { return c.Socket }),
 		numCol("interface", func(c *conn) uint64 { return uint64(c.Interface) }),
 		timeCol("first_seen", func(c *conn) time.Time { return c.FirstSeen }),
+		strCol("stats_status", func(c *conn) string { return c.StatsStatus.String() }),
 		numCol("netns", func(c *conn) uint64 { return c.NetNS }),
 		strCol("netns_name", func(c *conn) string { return c.NetNSName }),
 		strCol("container", func(c *conn) string { return c.Container }),
