@@ -179,6 +179,9 @@ func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, ro
 			return
 		}
 		c, ok := connFromRow(r, zone)
+		if b, known := p.births[r.Cookie]; known && r.Cookie != 0 {
+			c.Created = p.birthClock.Wall(b)
+		}
 		if ok && q.MatchAddr(&c) {
 			*rows = d.add(*rows, &c)
 		}
@@ -226,10 +229,15 @@ func famIndex(fam uint8) int {
 // openDiag opens a family's sock_diag socket, inside the queried
 // namespace.
 func (p *Provider) openDiag(f *famState) error {
+	d, err := p.newDiagConn()
+	f.conn = d
+	return err
+}
+
+// newDiagConn opens a sock_diag socket inside the queried namespace.
+func (p *Provider) newDiagConn() (*diagConn, error) {
 	if p.nsFD < 0 {
-		d, err := openDiag()
-		f.conn = d
-		return err
+		return openDiag()
 	}
 	var d *diagConn
 	err := inNetNS(p.nsFD, func() (err error) {
@@ -240,8 +248,7 @@ func (p *Provider) openDiag(f *famState) error {
 		d.close()
 		d = nil
 	}
-	f.conn = d
-	return err
+	return d, err
 }
 
 // closeDiag closes the sock_diag sockets.

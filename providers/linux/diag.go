@@ -46,6 +46,7 @@ type diagRow struct {
 	IfIndex uint32 // idiag_if: bound device or IPv6 scope
 	UID     uint32
 	Inode   uint32
+	Cookie  uint64 // idiag_cookie, as bpf_get_socket_cookie gives it
 }
 
 // buildDiagRequest returns a complete netlink message: a dump request
@@ -152,7 +153,9 @@ func decodeDiagMsg(p []byte, r *diagRow) {
 	copy(r.Src[:], p[8:24])
 	copy(r.Dst[:], p[24:40])
 	r.IfIndex = ne.Uint32(p[40:])
-	// p[44:52] cookie, p[52:56] expires, p[56:60] rqueue, p[60:64] wqueue.
+	// The cookie is two host-order words, low first.
+	r.Cookie = uint64(ne.Uint32(p[44:])) | uint64(ne.Uint32(p[48:]))<<32
+	// p[52:56] expires, p[56:60] rqueue, p[60:64] wqueue.
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
 }

@@ -36,6 +36,8 @@ func diagMsg(r diagRow) []byte {
 	copy(p[8:], r.Src[:])
 	copy(p[24:], r.Dst[:])
 	ne.PutUint32(p[40:], r.IfIndex)
+	ne.PutUint32(p[44:], uint32(r.Cookie))
+	ne.PutUint32(p[48:], uint32(r.Cookie>>32))
 	ne.PutUint32(p[64:], r.UID)
 	ne.PutUint32(p[68:], r.Inode)
 	ne.PutUint16(p[72:], 5) // nla_len
@@ -59,7 +61,7 @@ func addr4(s string) (b [16]byte) {
 
 var fixtureRows = []diagRow{
 	{Family: afInet, State: tcpListen, SPort: 0x1234, Src: addr4("127.0.0.1"), UID: 1000, Inode: 4242},
-	{Family: afInet6, State: tcpEstablished, SPort: 0x2345, DPort: 0x3456, Src: addr16("::ffff:10.0.0.1"), Dst: addr16("::ffff:10.0.0.2"), UID: 0, Inode: 77},
+	{Family: afInet6, State: tcpEstablished, SPort: 0x2345, DPort: 0x3456, Src: addr16("::ffff:10.0.0.1"), Dst: addr16("::ffff:10.0.0.2"), UID: 0, Inode: 77, Cookie: 0x1_0000_0002},
 	{Family: afInet6, State: tcpTimeWait, SPort: 0x4567, DPort: 0x5678, Src: addr16("fe80::1"), Dst: addr16("fe80::2"), IfIndex: 3},
 }
 

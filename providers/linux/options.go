@@ -83,6 +83,7 @@ type config struct {
 	firstOwner  bool
 	dumpRetries int
 	workers     int
+	trace       traceConfig
 }
 
 // defaultDumpRetries is how many times a dump interrupted by a table change
@@ -105,7 +106,8 @@ func defaultConfig() config {
 	if env := os.Getenv("HOST_PROC"); env != "" {
 		root = env
 	}
-	return config{procRoot: root, dumpRetries: defaultDumpRetries, revalidate: defaultRevalidate}
+	return config{procRoot: root, dumpRetries: defaultDumpRetries, revalidate: defaultRevalidate,
+		trace: traceConfig{diagPoll: defaultDiagPoll}}
 }
 
 // WithProcRoot reads processes (and, for SourceProcNet, the socket table)

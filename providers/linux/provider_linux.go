@@ -11,6 +11,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/providers/internal/option"
+	"github.com/tcptable/tcptable/providers/linux/internal/events"
 	"github.com/tcptable/tcptable/providers/linux/internal/owners"
 )
 
@@ -25,6 +26,11 @@ type Provider struct {
 	netns  uint64      // inode of the queried namespace
 	fams   [2]famState // AF_INET, AF_INET6
 	res    *owners.Resolver
+	rec    *recorder // the kernel recorder of births and events
+	recErr error     // why it cannot run, or nil
+	// births and birthClock serve the Table call in progress.
+	births     map[uint64]uint64
+	birthClock events.Clock
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
@@ -67,6 +73,10 @@ func newProvider(opts []Option) (*Provider, error) {
 	if err := p.useIter(cfg.ownerScan); err != nil {
 		p.Close()
 		return nil, err
+	}
+	p.rec = newRecorder(events.Options{NetNS: p.netns, RingSize: cfg.trace.ringSize})
+	if p.recErr = bpfAllowed(&p.cfg); p.recErr == nil && !cfg.trace.noBirths {
+		p.rec.start() // in the background: New does not wait for it
 	}
 	if p.source != SourceProcNet {
 		if err := p.openDiag(&p.fams[0]); err != nil {
@@ -126,6 +136,9 @@ func (p *Provider) Close() error {
 	}
 	p.closed = true
 	errs := []error{p.closeDiag()}
+	if p.rec != nil {
+		errs = append(errs, p.rec.close())
+	}
 	if p.res != nil {
 		errs = append(errs, p.res.Close())
 	}
@@ -182,7 +195,16 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 			resErr = p.res.Begin(ctx, p.netns)
 		}()
 	}
+	if p.source != SourceProcNet {
+		// Birth times come by socket cookie, which /proc/net lacks.
+		var err error
+		if p.births, p.birthClock, err = p.rec.loadBirths(); err != nil {
+			wg.Wait()
+			return nil, err
+		}
+	}
 	rows, tableErr := p.collect(ctx, q, buf)
+	p.births = nil
 	wg.Wait()
 	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {
 		return nil, tableErr

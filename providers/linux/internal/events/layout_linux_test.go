@@ -21,7 +21,7 @@ func TestLayout(t *testing.T) {
 		{unsafe.Offsetof(r.Saddr), 96}, {unsafe.Offsetof(r.Daddr), 112}, {unsafe.Offsetof(r.Ino), 128},
 		{unsafe.Offsetof(r.Uid), 132}, {unsafe.Offsetof(r.Ifindex), 136}, {unsafe.Offsetof(r.Sport), 140},
 		{unsafe.Offsetof(r.Dport), 142}, {unsafe.Offsetof(r.Family), 144}, {unsafe.Offsetof(r.Kind), 146},
-		{unsafe.Offsetof(r.Oldstate), 147}, {unsafe.Offsetof(r.Newstate), 148},
+		{unsafe.Offsetof(r.Oldstate), 147}, {unsafe.Offsetof(r.Newstate), 148}, {unsafe.Offsetof(r.Flags), 149},
 		{unsafe.Offsetof(r.Owner.Pid), 8}, {unsafe.Offsetof(r.Owner.Kind), 12}, {unsafe.Offsetof(r.Owner.Comm), 16},
 	} {
 		assert.Equal(t, c.want, c.off)

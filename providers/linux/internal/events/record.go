@@ -19,11 +19,6 @@ const (
 	// KindOwner: the socket's owner changed from Prev to Owner (accept,
 	// close); Old equals New, the current state.
 	KindOwner Kind = 2
-	// KindTimeWaitState: a TIME-WAIT minisocket's substate changed
-	// (FIN_WAIT2 to TIME_WAIT).
-	KindTimeWaitState Kind = 3
-	// KindTimeWaitClose: a TIME-WAIT minisocket ended; New is TCP_CLOSE.
-	KindTimeWaitClose Kind = 4
 )
 
 // OwnerKind says what an Owner holds.
@@ -77,6 +72,11 @@ type Record struct {
 	Family uint8
 	// Old and New are kernel TCP states (1 ESTABLISHED ... 12 NEW_SYN_RECV).
 	Old, New uint8
+	// TimeWait is set on the KindState record of a connection that a
+	// TIME-WAIT minisocket took over: New is its substate (TIME_WAIT, or
+	// FIN_WAIT2 while the peer's FIN is awaited), and the row lives on
+	// until the minisocket ends, which no tracepoint reports.
+	TimeWait bool
 	// SPort and DPort are the local and remote ports, host order.
 	SPort, DPort uint16
 	// Src and Dst are the local and remote addresses, network order;
@@ -92,6 +92,9 @@ type Record struct {
 
 // RecordSize is the size of the program's struct record.
 const RecordSize = 152
+
+// flagTimeWait is the program's FLAG_TIME_WAIT.
+const flagTimeWait = 1
 
 // ownerSize is the size of the program's struct owner.
 const ownerSize = 32
@@ -124,7 +127,8 @@ func Decode(b []byte, r *Record) error {
 	r.Kind = Kind(b[146])
 	r.Old = b[147]
 	r.New = b[148]
-	if r.Kind < KindState || r.Kind > KindTimeWaitClose {
+	r.TimeWait = b[149]&flagTimeWait != 0
+	if r.Kind < KindState || r.Kind > KindOwner {
 		return fmt.Errorf("%w: unknown kind %d", ErrMalformed, r.Kind)
 	}
 	return nil

@@ -33,6 +33,7 @@ func sample() []byte {
 	ne.PutUint16(b[144:], 2)
 	b[146] = byte(KindOwner)
 	b[147], b[148] = 1, 1
+	b[149] = flagTimeWait
 	return b
 }
 
@@ -43,7 +44,7 @@ func TestDecode(t *testing.T) {
 		Kind: KindOwner, Time: 1000, Cookie: 42, Birth: 900, Lost: 3,
 		Owner:  Owner{Kind: OwnerProcess, PID: 1234, Start: 77, Comm: "curl"},
 		Prev:   Owner{Kind: OwnerKernel},
-		Family: 2, Old: 1, New: 1, SPort: 80, DPort: 40000,
+		Family: 2, Old: 1, New: 1, TimeWait: true, SPort: 80, DPort: 40000,
 		Src: [16]byte{127, 0, 0, 1}, Dst: [16]byte{127, 0, 0, 2},
 		Inode: 5555, UID: 1000, IfIndex: 2,
 	}, r)

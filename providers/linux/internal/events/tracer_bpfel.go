@@ -53,7 +53,8 @@ type tracerRecord struct {
 	Kind     uint8
 	Oldstate uint8
 	Newstate uint8
-	Pad      [3]uint8
+	Flags    uint8
+	Pad      [2]uint8
 }
 
 type tracerSockInfo struct {

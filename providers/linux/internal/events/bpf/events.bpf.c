@@ -113,8 +113,11 @@ struct record {
 	u8 kind;
 	u8 oldstate;
 	u8 newstate;
-	u8 pad[3];
+	u8 flags; /* FLAG_TIME_WAIT: a minisocket took the connection over */
+	u8 pad[2];
 };
+
+#define FLAG_TIME_WAIT 1
 
 struct config {
 	u64 netns;  /* inode of the network namespace recorded */
@@ -228,8 +231,8 @@ static __always_inline u32 sock_inode(const struct sock *sk)
 }
 
 /* emit writes a record about sk if the configuration wants it. */
-static __always_inline void emit(const struct config *c, const struct sock *sk, u8 kind, u8 old, u8 new, u64 now,
-				 u64 cookie, u64 birth, const struct owner *owner, const struct owner *prev)
+static __always_inline void emit(const struct config *c, const struct sock *sk, u8 kind, u8 old, u8 new, u8 flags,
+				 u64 now, u64 cookie, u64 birth, const struct owner *owner, const struct owner *prev)
 {
 	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	/* inet_sport, not skc_num: the kernel clears skc_num when it puts
@@ -273,6 +276,7 @@ static __always_inline void emit(const struct config *c, const struct sock *sk, 
 	r->kind = kind;
 	r->oldstate = old;
 	r->newstate = new;
+	r->flags = flags;
 	__builtin_memset(&r->pad, 0, sizeof(r->pad));
 	bpf_ringbuf_submit(r, 0);
 }
@@ -347,7 +351,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	else
 		cur = prev;
 	u64 birth = si ? si->birth : 0;
-	u8 reported = new;
+	u8 reported = new, flags = 0;
 	if (new == TCP_CLOSE && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !(si && si->reset)) {
 		/* tcp_time_wait() handed the connection to a minisocket: the
 		 * row lives on, in TIME-WAIT (FIN-WAIT-2 if the peer's FIN has
@@ -355,12 +359,13 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		reported = old == TCP_CLOSING || (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN) ? TCP_TIME_WAIT
 												   : TCP_FIN_WAIT2;
 		cur = kernel;
+		flags = FLAG_TIME_WAIT;
 		if (birth)
 			bpf_map_update_elem(&tw_births, &cookie, &birth, BPF_ANY);
 	}
 	if (si && new != TCP_CLOSE)
 		si->owner = cur;
-	emit(c, sk, KIND_STATE, old, reported, now, cookie, birth, &cur, &prev);
+	emit(c, sk, KIND_STATE, old, reported, flags, now, cookie, birth, &cur, &prev);
 	if (si && new == TCP_CLOSE)
 		bpf_map_delete_elem(&socks, &cookie);
 	return 0;
@@ -453,6 +458,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (same_owner(&prev, &cur))
 		return 0;
 	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
-	emit(c, sk, KIND_OWNER, st, st, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
+	emit(c, sk, KIND_OWNER, st, st, 0, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
 	return 0;
 }

@@ -1,0 +1,126 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/events"
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
+)
+
+// recorder is the provider's kernel recorder (package events), loaded in
+// the background by New so that a short-lived provider does not wait for
+// it, and used by Table (birth times) and Trace (events).
+type recorder struct {
+	opts    events.Options
+	once    sync.Once
+	done    chan struct{} // closed when loading ended
+	mu      sync.Mutex
+	closed  bool
+	rec     *events.Recorder
+	err     error // why there is no recorder
+	hub     *hub
+	births  map[uint64]uint64 // cookie -> birth, reused by Table
+	reader  events.BirthReader
+	stopped chan struct{} // closed by close
+}
+
+func newRecorder(o events.Options) *recorder {
+	return &recorder{opts: o, done: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// start loads the recorder in the background, once.
+func (r *recorder) start() {
+	r.once.Do(func() {
+		go func() {
+			rec, err := events.Open(r.opts)
+			r.mu.Lock()
+			if r.closed && rec != nil {
+				rec.Close()
+				rec, err = nil, tcptable.ErrClosed
+			}
+			r.rec, r.err = rec, err
+			r.mu.Unlock()
+			close(r.done)
+		}()
+	})
+}
+
+// ready returns the recorder if it has loaded, without waiting.
+func (r *recorder) ready() *events.Recorder {
+	select {
+	case <-r.done:
+		return r.rec
+	default:
+		return nil
+	}
+}
+
+// wait starts the recorder if needed and waits until it has loaded.
+func (r *recorder) wait(ctx context.Context) (*events.Recorder, error) {
+	r.start()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.rec, nil
+}
+
+// close detaches the programs (once loaded; a load still running is
+// closed when it ends, without Close waiting for it).
+func (r *recorder) close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	close(r.stopped)
+	rec, h := r.rec, r.hub
+	r.mu.Unlock()
+	if h != nil {
+		h.shutdown()
+	}
+	if rec != nil {
+		return rec.Close()
+	}
+	return nil
+}
+
+// bpfAllowed reports why the BPF recorder cannot run for this
+// configuration, or nil.
+func bpfAllowed(cfg *config) error {
+	switch cfg.trace.source {
+	case TraceSockDiag, TracePoll:
+		return fmt.Errorf("trace source %v chosen", cfg.trace.source)
+	}
+	return fditer.BPFCapable()
+}
+
+// loadBirths reads the recorder's birth times into r.births, if it has
+// loaded, and returns them (nil otherwise). Table calls it under p.mu.
+func (r *recorder) loadBirths() (map[uint64]uint64, events.Clock, error) {
+	rec := r.ready()
+	if rec == nil {
+		return nil, events.Clock{}, nil
+	}
+	if r.births == nil {
+		r.births = make(map[uint64]uint64)
+	}
+	clear(r.births)
+	err := rec.Births(&r.reader, func(cookie, birth uint64) { r.births[cookie] = birth })
+	if err != nil {
+		return nil, events.Clock{}, fmt.Errorf("birth times: %w", err)
+	}
+	return r.births, rec.Clock(), nil
+}
+
+// errNoRecorder is wrapped when the recorder is not running.
+var errNoRecorder = errors.New("no kernel recorder")

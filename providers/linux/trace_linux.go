@@ -1,0 +1,584 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/events"
+	"github.com/tcptable/tcptable/providers/linux/internal/owners"
+)
+
+var _ tcptable.Tracer = (*Provider)(nil)
+
+// Trace reports the changes of the rows q matches as the kernel makes
+// them; see tcptable.Tracer. Its source is the best one available
+// (TraceSource says which): BPF programs on the kernel's TCP state-change
+// tracepoint, or else the sock_diag destroy groups with a poll of the
+// table. Where neither can run (no privilege, no BTF), Trace returns an
+// error wrapping tcptable.ErrNotSupported that says why, before calling
+// fn.
+//
+// With BPF, every state change of every socket of the provider's network
+// namespace is reported at the time the kernel made it; owners are those
+// the process-context calls attribute (connect, listen, accept, close);
+// Created is the socket's birth where the recorder saw it. Two kinds of
+// change reach fn later than they happen, because no tracepoint reports
+// them: the opening of an outgoing connection before its local port is
+// chosen (it is reported with the connection's next change, or within 100
+// ms), and the end of a TIME-WAIT minisocket (found by a poll of the
+// table, WithTracePoll, and stamped with the poll's time). See
+// docs/linux.md.
+//
+// fn is called from one goroutine, never concurrently for one Trace, and
+// must not call Trace itself. Several Traces of one provider share the
+// kernel's ring buffer: a slow fn delays the others.
+func (p *Provider) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+	if err := q.Validate(); err != nil {
+		return fmt.Errorf("tcptable/linux: Trace: %w", err)
+	}
+	src, why := p.TraceSource()
+	switch src {
+	case TraceBPF:
+		h, err := p.traceHub(ctx)
+		if err != nil {
+			return fmt.Errorf("tcptable/linux: Trace: %w", err)
+		}
+		return h.run(ctx, q, fn)
+	case TraceSockDiag:
+		return p.traceDestroy(ctx, q, fn)
+	}
+	return fmt.Errorf("tcptable/linux: Trace: %w: %v", tcptable.ErrNotSupported, why)
+}
+
+// TraceSource reports the source Trace uses, and why no better one can be
+// used (nil for TraceBPF). It waits for the BPF recorder to load if New
+// started it.
+func (p *Provider) TraceSource() (TraceSource, error) {
+	p.mu.Lock()
+	closed, rec, bpfErr, forced := p.closed, p.rec, p.recErr, p.cfg.trace.source
+	p.mu.Unlock()
+	if closed {
+		return TracePoll, tcptable.ErrClosed
+	}
+	if bpfErr == nil && forced != TraceSockDiag && forced != TracePoll {
+		if _, err := rec.wait(context.Background()); err == nil {
+			return TraceBPF, nil
+		} else {
+			bpfErr = err
+		}
+	}
+	bpfErr = fmt.Errorf("BPF: %w", bpfErr)
+	if forced == TraceBPF || forced == TracePoll {
+		return TracePoll, bpfErr
+	}
+	if err := destroyAllowed(); err != nil {
+		return TracePoll, fmt.Errorf("%w; sock_diag destroy groups: %w", bpfErr, err)
+	}
+	return TraceSockDiag, bpfErr
+}
+
+// traceHub returns the provider's hub, made on first use.
+func (p *Provider) traceHub(ctx context.Context) (*hub, error) {
+	rec, err := p.rec.wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.rec.mu.Lock()
+	defer p.rec.mu.Unlock()
+	if p.rec.closed {
+		return nil, tcptable.ErrClosed
+	}
+	if p.rec.hub == nil {
+		p.rec.hub = &hub{p: p, rec: rec, subs: map[*subscriber]struct{}{}}
+	}
+	return p.rec.hub, nil
+}
+
+// hub reads the recorder's ring buffer for every Trace of a provider.
+type hub struct {
+	p   *Provider
+	rec *events.Recorder
+
+	mu      sync.Mutex
+	subs    map[*subscriber]struct{}
+	running bool
+	stop    chan struct{}
+	stopped chan struct{}
+
+	// Owned by the reader goroutine.
+	conv    converter
+	pending map[uint64]pendingOpen // outgoing connections without a port yet
+	tw      map[uint64]twRow       // TIME-WAIT minisockets, by cookie
+	lastTW  time.Time
+	diag    *diagConn
+	evs     []tcptable.Event
+	exes    map[procKey]string
+}
+
+// subscriber is one Trace.
+type subscriber struct {
+	q     tcptable.Query
+	fn    func(tcptable.Event) error
+	since uint64 // boot-clock ns when it started: older records are not its
+	lost  uint64 // the recorder's loss count it has been told of
+	err   error
+	done  chan struct{}
+}
+
+// pendingOpen is an outgoing connection's opening held until its port is
+// known.
+type pendingOpen struct {
+	rec  events.Record
+	seen time.Time
+}
+
+// twRow is a TIME-WAIT minisocket the trace reported.
+type twRow struct {
+	row   tcptable.Connection
+	state uint8
+}
+
+// procKey identifies a process across PID reuse.
+type procKey struct {
+	pid   uint32
+	start uint64
+}
+
+// Tuning of the reader.
+const (
+	readTick       = 100 * time.Millisecond // how long a read waits before housekeeping
+	pendingTimeout = 100 * time.Millisecond // when a held opening is looked up
+	maxPending     = 1 << 16
+	maxExes        = 4096
+)
+
+// run adds a subscriber and serves it until ctx ends or fn fails.
+func (h *hub) run(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+	lost, _ := h.rec.Lost()
+	s := &subscriber{q: q, fn: fn, since: bootNow(), lost: lost, done: make(chan struct{})}
+	if err := h.add(s); err != nil {
+		return fmt.Errorf("tcptable/linux: Trace: %w", err)
+	}
+	select {
+	case <-ctx.Done():
+		h.remove(s)
+		return fmt.Errorf("tcptable/linux: Trace: %w", ctx.Err())
+	case <-s.done:
+		return s.err
+	}
+}
+
+// add registers s, updates the kernel's filter and starts the reader.
+func (h *hub) add(s *subscriber) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs[s] = struct{}{}
+	if err := h.rec.SetFilter(h.filter(), true); err != nil {
+		delete(h.subs, s)
+		return err
+	}
+	if !h.running {
+		if err := h.begin(); err != nil {
+			delete(h.subs, s)
+			h.rec.SetFilter(events.Filter{}, false)
+			return err
+		}
+		h.running = true
+		h.stop, h.stopped = make(chan struct{}), make(chan struct{})
+		go h.read(h.stop, h.stopped)
+	}
+	return nil
+}
+
+// remove unregisters s (it is never called again after remove returns)
+// and stops the reader after the last one.
+func (h *hub) remove(s *subscriber) {
+	h.mu.Lock()
+	if _, ok := h.subs[s]; !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.subs, s)
+	last := len(h.subs) == 0
+	if last {
+		h.rec.SetFilter(events.Filter{}, false)
+	} else {
+		h.rec.SetFilter(h.filter(), true)
+	}
+	stop, stopped := h.stop, h.stopped
+	if last {
+		h.running = false
+	}
+	h.mu.Unlock()
+	if last {
+		close(stop)
+		<-stopped
+	}
+}
+
+// shutdown ends every Trace (the provider is closing).
+func (h *hub) shutdown() {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs = map[*subscriber]struct{}{}
+	running, stop, stopped := h.running, h.stop, h.stopped
+	h.running = false
+	h.mu.Unlock()
+	if running {
+		close(stop)
+		<-stopped
+	}
+	for s := range subs {
+		s.err = fmt.Errorf("tcptable/linux: Trace: %w", tcptable.ErrClosed)
+		close(s.done)
+	}
+}
+
+// filter is the union of the subscribers' cheap conditions.
+func (h *hub) filter() events.Filter {
+	var f events.Filter
+	first := true
+	for s := range h.subs {
+		sf := kernelFilter(s.q)
+		if first {
+			f, first = sf, false
+		} else {
+			f = events.Union(f, sf)
+		}
+	}
+	return f
+}
+
+// kernelFilter is q's family, port and state conditions for the programs.
+func kernelFilter(q tcptable.Query) events.Filter {
+	f := events.Filter{States: stateMask(q), LocalPort: q.LocalPort, RemotePort: q.RemotePort, Port: q.Port}
+	if q.MatchFamily(tcptable.IPv4) {
+		f.Families |= events.FamilyIPv4
+	}
+	if q.MatchFamily(tcptable.IPv6) {
+		f.Families |= events.FamilyIPv6
+	}
+	// A row that stops matching is reported closed, so a record whose
+	// old or new state can match passes (the programs check both).
+	return f
+}
+
+// begin prepares the reader's state: the owners of the sockets that
+// predate the recorder (from a snapshot), and the TIME-WAIT minisockets
+// whose end the trace must report. Called with h.mu held.
+func (h *hub) begin() error {
+	h.conv = converter{clock: h.rec.Clock(), zone: h.p.zoner(), seed: map[uint64]owned{}}
+	h.conv.module = h.exe
+	h.pending = map[uint64]pendingOpen{}
+	h.tw = map[uint64]twRow{}
+	h.exes = map[procKey]string{}
+	rows, err := h.p.Table(context.Background(), tcptable.Query{})
+	if err != nil && !errors.Is(err, tcptable.ErrInconsistent) {
+		return fmt.Errorf("first snapshot: %w", err)
+	}
+	for i := range rows {
+		if c := &rows[i]; c.Socket != 0 && c.PID != 0 {
+			h.conv.seed[c.Socket] = owned{pid: c.PID, module: c.Module}
+		}
+	}
+	if h.diag == nil {
+		if h.diag, err = h.p.newDiagConn(); err != nil {
+			return err
+		}
+	}
+	h.lastTW = time.Time{}
+	return h.pollTimeWait(time.Now(), false)
+}
+
+// exe returns an owner's executable path, cached per process.
+func (h *hub) exe(o *events.Owner) string {
+	k := procKey{o.PID, o.Start}
+	if p, ok := h.exes[k]; ok {
+		return p
+	}
+	if len(h.exes) >= maxExes {
+		clear(h.exes)
+	}
+	// /proc/PID/stat counts the start in USER_HZ (100) ticks.
+	p, _ := owners.Executable(h.p.cfg.procRoot, o.PID, o.Start/(1e9/100))
+	h.exes[k] = p
+	return p
+}
+
+// read is the reader goroutine.
+func (h *hub) read(stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	var r events.Record
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		err := h.rec.Read(&r, time.Now().Add(readTick))
+		switch {
+		case err == nil:
+			h.record(&r)
+		case errors.Is(err, events.ErrTimeout):
+			h.housekeep(time.Now())
+		case errors.Is(err, events.ErrMalformed):
+			h.broadcastLost(0) // a record we cannot read is a lost one
+		default:
+			h.fail(err)
+			return
+		}
+	}
+}
+
+// fail ends every Trace with err.
+func (h *hub) fail(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		s.err = fmt.Errorf("tcptable/linux: Trace: %w", err)
+		close(s.done)
+	}
+	clear(h.subs)
+	h.running = false
+	h.rec.SetFilter(events.Filter{}, false)
+}
+
+// housekeep reports losses seen without a record, resolves held
+// openings, and polls the TIME-WAIT minisockets when due.
+func (h *hub) housekeep(now time.Time) {
+	if n, err := h.rec.Lost(); err == nil {
+		h.lostUpTo(n)
+	}
+	h.resolvePending(now, false)
+	if now.Sub(h.lastTW) >= h.p.cfg.trace.diagPoll {
+		if err := h.pollTimeWait(now, true); err != nil {
+			h.fail(err)
+		}
+	}
+}
+
+// lostUpTo tells every subscriber of the losses up to total.
+func (h *hub) lostUpTo(total uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if total > s.lost {
+			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - s.lost, Time: time.Now().UTC()})
+			s.lost = total
+		}
+	}
+}
+
+// broadcastLost reports n more lost events (0: unknown how many).
+func (h *hub) broadcastLost(n uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: n, Time: time.Now().UTC()})
+	}
+}
+
+// deliver calls s's fn with e; an error ends that Trace. Called with
+// h.mu held.
+func (h *hub) deliver(s *subscriber, e tcptable.Event) {
+	if s.err != nil {
+		return
+	}
+	if err := s.fn(e); err != nil {
+		s.err = err
+		delete(h.subs, s)
+		close(s.done)
+		if len(h.subs) == 0 {
+			h.rec.SetFilter(events.Filter{}, false)
+		}
+	}
+}
+
+// record handles one record from the ring.
+func (h *hub) record(r *events.Record) {
+	h.lostUpTo(r.Lost)
+	if p, ok := h.pending[r.Cookie]; ok {
+		// The held opening learns its port from this later record.
+		delete(h.pending, r.Cookie)
+		if r.SPort != 0 {
+			p.rec.SPort, p.rec.Src = r.SPort, r.Src
+			h.dispatch(&p.rec)
+		} else if classify(r) == changeClosed {
+			return // connect() failed before it had a port: the table never showed it
+		}
+	}
+	if r.Kind == events.KindState && r.Old == tcpClose && r.New == tcpSynSent && r.SPort == 0 {
+		if len(h.pending) >= maxPending {
+			h.resolvePending(time.Now(), true)
+		}
+		h.pending[r.Cookie] = pendingOpen{rec: *r, seen: time.Now()}
+		return
+	}
+	if classify(r) == changeOpened {
+		h.reused(r)
+	}
+	h.dispatch(r)
+	// A socket the TIME-WAIT poll follows (an orphan in FIN-WAIT-2 looks
+	// like a minisocket there) is followed by its records again, unless a
+	// minisocket took it over now.
+	delete(h.tw, r.Cookie)
+	if r.TimeWait {
+		_, after := h.conv.rows(r)
+		h.tw[r.Cookie] = twRow{row: after, state: r.New}
+	}
+}
+
+// reused reports the end of a TIME-WAIT minisocket whose address pair a
+// new connection now takes (the kernel ended it for the new one).
+func (h *hub) reused(r *events.Record) {
+	if len(h.tw) == 0 {
+		return
+	}
+	_, after := h.conv.rows(r)
+	for ck, t := range h.tw {
+		if t.row.Local == after.Local && t.row.Remote == after.Remote {
+			delete(h.tw, ck)
+			h.broadcast(changeClosed, t.row, tcptable.Connection{}, h.conv.clock.Wall(r.Time))
+		}
+	}
+}
+
+// dispatch converts r and hands its events to every subscriber.
+func (h *hub) dispatch(r *events.Record) {
+	before, after := h.conv.rows(r)
+	h.broadcastSince(r.Time, classify(r), before, after, h.conv.clock.Wall(r.Time))
+}
+
+// broadcast hands one change to every subscriber.
+func (h *hub) broadcast(ch change, before, after tcptable.Connection, t time.Time) {
+	h.broadcastSince(0, ch, before, after, t)
+}
+
+// broadcastSince hands one change made at boot-clock time ts (0: now) to
+// every subscriber that started before it.
+func (h *hub) broadcastSince(ts uint64, ch change, before, after tcptable.Connection, t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if ts != 0 && ts < s.since {
+			continue
+		}
+		h.evs = viewEvents(h.evs[:0], s.q, ch, before, after, t)
+		for _, e := range h.evs {
+			h.deliver(s, e)
+		}
+	}
+}
+
+// resolvePending reports the held openings older than pendingTimeout (all
+// with force) with the port a dump of the SYN-SENT sockets finds.
+func (h *hub) resolvePending(now time.Time, force bool) {
+	due := false
+	for _, p := range h.pending {
+		if force || now.Sub(p.seen) >= pendingTimeout {
+			due = true
+			break
+		}
+	}
+	if !due {
+		return
+	}
+	if h.diag == nil {
+		return
+	}
+	ports := map[uint64]diagRow{}
+	for _, fam := range []uint8{afInet, afInet6} {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, func(d *diagRow) { ports[d.Cookie] = *d })
+		if err != nil {
+			h.reopenDiag()
+			return
+		}
+	}
+	for ck, p := range h.pending {
+		if !force && now.Sub(p.seen) < pendingTimeout {
+			continue
+		}
+		if d, ok := ports[ck]; ok && d.SPort != 0 {
+			delete(h.pending, ck)
+			p.rec.SPort = d.SPort
+			copy(p.rec.Src[:], d.Src[:])
+			h.dispatch(&p.rec)
+		} else if force {
+			// Neither a port nor a later record: the connection has
+			// moved on and its next record is still to come, or was
+			// lost. Report it as lost rather than guess.
+			delete(h.pending, ck)
+			h.broadcastLost(1)
+		}
+	}
+}
+
+// pollTimeWait dumps the TIME-WAIT and FIN-WAIT-2 sockets and reports the
+// minisockets the trace knows that ended or moved to TIME-WAIT (report
+// false: only learn them).
+func (h *hub) pollTimeWait(now time.Time, report bool) error {
+	h.lastTW = now
+	if h.diag == nil {
+		return nil
+	}
+	seen := map[uint64]diagRow{}
+	for _, fam := range []uint8{afInet, afInet6} {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, func(d *diagRow) {
+			if d.Inode == 0 {
+				seen[d.Cookie] = *d
+			}
+		})
+		if err != nil {
+			h.reopenDiag()
+			return nil // try again at the next poll
+		}
+	}
+	t := now.UTC()
+	if !report {
+		for ck, d := range seen {
+			c, ok := connFromRow(&d, h.conv.zone)
+			if ok {
+				c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
+				h.tw[ck] = twRow{row: c, state: d.State}
+			}
+		}
+		return nil
+	}
+	for ck, tr := range h.tw {
+		d, ok := seen[ck]
+		switch {
+		case !ok:
+			delete(h.tw, ck)
+			h.broadcast(changeClosed, tr.row, tcptable.Connection{}, t)
+		case d.State != tr.state:
+			after := tr.row
+			after.State, _ = stateFromKernel(d.State)
+			after.OSState = uint32(d.State)
+			h.broadcast(changeUpdated, tr.row, after, t)
+			h.tw[ck] = twRow{row: after, state: d.State}
+		}
+	}
+	return nil
+}
+
+// reopenDiag replaces a sock_diag socket left in an unknown state.
+func (h *hub) reopenDiag() {
+	h.diag.close()
+	var err error
+	if h.diag, err = h.p.newDiagConn(); err != nil {
+		h.fail(err)
+	}
+}
+
+// bootNow reads the boot clock (CLOCK_BOOTTIME), in nanoseconds.
+func bootNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}

@@ -1,0 +1,447 @@
+package linux_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/providers/linux"
+)
+
+// envRole makes the test binary a child of the trace tests:
+// "server ADDR" listens on ADDR, prints its port and accepts, holding
+// each connection until the peer closes it; "client ADDR N" makes N
+// connections to ADDR, each closed 1-2 ms after it was accepted;
+// "trace" (run as nobody) prints what Trace returns.
+const envRole = "TCPTABLE_LINUX_TEST_ROLE"
+
+// runRoleIfRequested runs a child role and exits, if one is requested.
+func runRoleIfRequested() {
+	role := strings.Fields(os.Getenv(envRole))
+	if len(role) == 0 {
+		return
+	}
+	var err error
+	switch role[0] {
+	case "server":
+		err = serve(role[1])
+	case "client":
+		n, _ := strconv.Atoi(role[2])
+		err = dialMany(role[1], n)
+	case "trace":
+		err = traceUnprivileged()
+	default:
+		err = fmt.Errorf("unknown role %q", role)
+	}
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func serve(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println("PORT", l.Addr().(*net.TCPAddr).Port)
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			// Read until the client closes, then close: the client
+			// closes first and keeps the TIME-WAIT.
+			_, _ = io.Copy(io.Discard, c)
+			c.Close()
+		}()
+	}
+}
+
+func dialMany(addr string, n int) error {
+	for i := range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Millisecond + time.Duration(i%2)*500*time.Microsecond)
+		c.Close()
+	}
+	fmt.Println("DONE")
+	return nil
+}
+
+func traceUnprivileged() error {
+	p, err := linux.New()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	src, why := p.TraceSource()
+	err = p.Trace(context.Background(), tcptable.Query{}, func(tcptable.Event) error { return nil })
+	fmt.Printf("SOURCE %v\nWHY %v\nNOTSUPPORTED %v\nERR %v\n", src, why, errors.Is(err, tcptable.ErrNotSupported), err)
+	return nil
+}
+
+// requirePrivileged skips (or, under TCPTABLE_REQUIRE_PRIVILEGED=1, fails)
+// when err says the test cannot run here.
+func requirePrivileged(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("TCPTABLE_REQUIRE_PRIVILEGED") == "1" {
+		t.Fatalf("TCPTABLE_REQUIRE_PRIVILEGED=1: %v", err)
+	}
+	t.Skip(err)
+}
+
+// child is a started role.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// startRole runs the test binary in ns with role.
+func startRole(t *testing.T, ns *netnstest.NS, role string) *child {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := ns.Exec(exe)
+	cmd.Env = append(os.Environ(), envRole+"="+role)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	c := &child{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	t.Cleanup(func() { c.stdin.Close(); _ = c.cmd.Process.Kill(); _ = c.cmd.Wait() })
+	return c
+}
+
+// line reads the child's next output line.
+func (c *child) line(t *testing.T) string {
+	t.Helper()
+	s, err := c.out.ReadString('\n')
+	require.NoError(t, err, "child output")
+	s = strings.TrimSpace(s)
+	require.False(t, strings.HasPrefix(s, "ERROR"), s)
+	return s
+}
+
+// newTraceNS makes a namespace for a trace test, or skips.
+func newTraceNS(t *testing.T, name string) *netnstest.NS {
+	t.Helper()
+	requirePrivileged(t, netnstest.Available())
+	ns, err := netnstest.NewNS(name)
+	require.NoError(t, err)
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+// collector gathers a Trace's events.
+type collector struct {
+	mu  sync.Mutex
+	evs []tcptable.Event
+}
+
+func (c *collector) add(e tcptable.Event) error {
+	c.mu.Lock()
+	c.evs = append(c.evs, e)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *collector) events() []tcptable.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]tcptable.Event(nil), c.evs...)
+}
+
+// startTrace opens a provider of ns and traces q until the test ends.
+func startTrace(t *testing.T, ns *netnstest.NS, q tcptable.Query, opts ...linux.Option) (*linux.Provider, *collector) {
+	t.Helper()
+	p, err := linux.New(append([]linux.Option{linux.WithNetNS(ns.Path)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	src, why := p.TraceSource()
+	if src != linux.TraceBPF {
+		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+	}
+	col := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Trace(ctx, q, col.add) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.ErrorIs(t, <-done, context.Canceled)
+	})
+	// Trace has started once a connection made now is reported.
+	require.Eventually(t, func() bool { return traceStarted(p) }, 10*time.Second, 10*time.Millisecond)
+	return p, col
+}
+
+// traceStarted reports whether the provider's trace is running (its
+// first snapshot taken).
+func traceStarted(p *linux.Provider) bool { return linux.TraceRunning(p) }
+
+// TestTraceShortConnections: connections living 1-2 ms, from two client
+// processes, over IPv4 and IPv6, are reported opened and closed with the
+// right owners, while a busy neighbour namespace's events stay out.
+func TestTraceShortConnections(t *testing.T) {
+	ns := newTraceNS(t, "tcptable-trace-a")
+	busy := newTraceNS(t, "tcptable-trace-b")
+	start := time.Now()
+	_, col := startTrace(t, ns, tcptable.Query{})
+
+	// The neighbour: the same addresses and busy.
+	bsrv := startRole(t, busy, "server 127.0.0.1:0")
+	bport := strings.TrimPrefix(bsrv.line(t), "PORT ")
+	for range 2 {
+		startRole(t, busy, "client 127.0.0.1:"+bport+" 200")
+	}
+
+	srv4 := startRole(t, ns, "server 127.0.0.1:0")
+	port4, _ := strconv.Atoi(strings.TrimPrefix(srv4.line(t), "PORT "))
+	srv6 := startRole(t, ns, "server [::1]:0")
+	port6, _ := strconv.Atoi(strings.TrimPrefix(srv6.line(t), "PORT "))
+	const perClient = 20
+	clients := []*child{
+		startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
+		startRole(t, ns, fmt.Sprintf("client [::1]:%d %d", port6, perClient)),
+		startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
+	}
+	for _, c := range clients {
+		require.Equal(t, "DONE", c.line(t))
+	}
+	servers := map[uint16]int{uint16(port4): srv4.cmd.Process.Pid, uint16(port6): srv6.cmd.Process.Pid}
+
+	// Every client connection: opened by its client in SYN-SENT, closed
+	// (in TIME-WAIT, owned by the kernel); every accepted one: opened in
+	// SYN-RECEIVED by the kernel, then owned by its server.
+	type conn struct {
+		opened, established, timeWait, accepted, closed bool
+	}
+	want := 3 * perClient
+	var evs []tcptable.Event
+	require.Eventually(t, func() bool {
+		evs = col.events()
+		n := 0
+		for _, e := range evs {
+			if e.Kind == tcptable.EventStateChanged && e.After.State == tcptable.StateTimeWait {
+				n++
+			}
+		}
+		return n >= want
+	}, 20*time.Second, 50*time.Millisecond, "TIME-WAIT transitions")
+	end := time.Now()
+	clientConns := map[tcptable.Key]*conn{}
+	serverConns := map[tcptable.Key]*conn{}
+	clientPIDs := map[int]bool{}
+	for _, c := range clients {
+		clientPIDs[c.cmd.Process.Pid] = true
+	}
+	for _, e := range evs {
+		require.NotEqual(t, tcptable.EventLost, e.Kind, "no loss with the default ring")
+		r := e.Row()
+		require.True(t, r.Local.Addr().IsLoopback(), "%v", e)
+		require.False(t, e.Time.Before(start) || e.Time.After(end), "event time %v outside [%v, %v]: %v", e.Time, start, end, e)
+		lp, rp := r.Local.Port(), r.Remote.Port()
+		if _, ok := servers[lp]; !ok {
+			if _, ok := servers[rp]; !ok {
+				// Only the listeners' own rows are left.
+				t.Fatalf("event of another namespace or connection: %v", e)
+			}
+		}
+		if spid, ok := servers[lp]; ok && r.State != tcptable.StateListen { // the server's end
+			sc := serverConns[e.Key]
+			if sc == nil {
+				sc = &conn{}
+				serverConns[e.Key] = sc
+			}
+			switch e.Kind {
+			case tcptable.EventOpened:
+				assert.Equal(t, tcptable.StateSynReceived, e.After.State, "%v", e)
+				assert.Equal(t, tcptable.OwnerKernel, e.After.OwnerStatus, "in the accept queue: %v", e)
+				assert.False(t, e.After.Created.IsZero(), "%v", e)
+				sc.opened = true
+			case tcptable.EventOwnerChanged:
+				if e.After.PID != 0 {
+					assert.Equal(t, spid, int(e.After.PID), "accepted by its server: %v", e)
+					assert.Equal(t, "linux.test", e.After.Module.Name)
+					assert.NotEmpty(t, e.After.Module.Path)
+					sc.accepted = true
+				}
+			}
+			continue
+		}
+		if _, ok := servers[rp]; !ok {
+			continue
+		}
+		cc := clientConns[e.Key]
+		if cc == nil {
+			cc = &conn{}
+			clientConns[e.Key] = cc
+		}
+		switch e.Kind {
+		case tcptable.EventOpened:
+			assert.Equal(t, tcptable.StateSynSent, e.After.State, "%v", e)
+			assert.True(t, clientPIDs[int(e.After.PID)], "opened by a client: %v", e)
+			assert.NotZero(t, e.After.Local.Port(), "%v", e)
+			assert.False(t, e.After.Created.IsZero(), "%v", e)
+			cc.opened = true
+		case tcptable.EventStateChanged:
+			switch e.After.State {
+			case tcptable.StateEstablished:
+				assert.True(t, clientPIDs[int(e.After.PID)], "%v", e)
+				cc.established = true
+			case tcptable.StateTimeWait:
+				assert.Equal(t, tcptable.OwnerKernel, e.After.OwnerStatus, "TIME-WAIT belongs to the kernel: %v", e)
+				assert.Zero(t, e.After.PID)
+				cc.timeWait = true
+			}
+		case tcptable.EventClosed:
+			cc.closed = true
+		}
+	}
+	assert.Len(t, clientConns, want, "client connections")
+	for k, c := range clientConns {
+		assert.True(t, c.opened && c.established && c.timeWait, "%v: %+v", k, *c)
+	}
+	accepted := 0
+	for k, c := range serverConns {
+		assert.True(t, c.opened, "%v: %+v", k, *c)
+		if c.accepted {
+			accepted++
+		}
+	}
+	assert.Equal(t, want, accepted, "accepted connections attributed to their server")
+}
+
+// TestTraceRingOverflow: a one-page ring and a consumer that stalls lose
+// events, and the trace says how many before any later event.
+func TestTraceRingOverflow(t *testing.T) {
+	ns := newTraceNS(t, "tcptable-trace-c")
+	p, err := linux.New(linux.WithNetNS(ns.Path), linux.WithTraceBuffer(4096))
+	require.NoError(t, err)
+	defer p.Close()
+	if src, why := p.TraceSource(); src != linux.TraceBPF {
+		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+	}
+	var mu sync.Mutex
+	var evs []tcptable.Event
+	stall := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Trace(ctx, tcptable.Query{}, func(e tcptable.Event) error {
+			mu.Lock()
+			evs = append(evs, e)
+			n := len(evs)
+			mu.Unlock()
+			if n == 1 {
+				<-stall // the reader stops while the burst fills the ring
+			}
+			return nil
+		})
+	}()
+	require.Eventually(t, func() bool { return linux.TraceRunning(p) }, 10*time.Second, 10*time.Millisecond)
+	srv := startRole(t, ns, "server 127.0.0.1:0")
+	port := strings.TrimPrefix(srv.line(t), "PORT ")
+	cl := startRole(t, ns, "client 127.0.0.1:"+port+" 200")
+	require.Equal(t, "DONE", cl.line(t))
+	close(stall)
+	var lost uint64
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		lost = 0
+		for _, e := range evs {
+			if e.Kind == tcptable.EventLost {
+				lost += e.Lost
+			}
+		}
+		return lost > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+	// One page holds 25 records; 200 connections make over 2,000.
+	assert.Greater(t, lost, uint64(1000), "lost events counted")
+	t.Logf("lost %d events, received %d", lost, len(evs))
+}
+
+// TestTraceUnprivileged: as nobody, Trace is not supported, and says why
+// in one line.
+func TestTraceUnprivileged(t *testing.T) {
+	requirePrivileged(t, netnstest.Available())
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		requirePrivileged(t, fmt.Errorf("setpriv not found (apt-get install util-linux): %w", err))
+	}
+	exe, dir, err := netnstest.PublicExecutable()
+	require.NoError(t, err)
+	defer os.RemoveAll(dir)
+	id := strconv.Itoa(netnstest.Unprivileged)
+	cmd := exec.Command("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+	cmd.Env = append(os.Environ(), envRole+"=trace")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Len(t, lines, 4, "%s", out)
+	assert.Equal(t, "SOURCE poll", lines[0])
+	assert.Contains(t, lines[1], "CAP_BPF")
+	assert.Equal(t, "NOTSUPPORTED true", lines[2])
+	assert.Contains(t, lines[3], "CAP_BPF", "the error says why")
+}
+
+// TestTableCreated: sockets born while the provider is open carry their
+// birth time in Table; older ones keep the zero time.
+func TestTableCreated(t *testing.T) {
+	ns := newTraceNS(t, "tcptable-trace-d")
+	old := startRole(t, ns, "server 127.0.0.1:0")
+	oldPort, _ := strconv.Atoi(strings.TrimPrefix(old.line(t), "PORT "))
+	p, err := linux.New(linux.WithNetNS(ns.Path))
+	require.NoError(t, err)
+	defer p.Close()
+	if src, why := p.TraceSource(); src != linux.TraceBPF { // waits for the recorder
+		requirePrivileged(t, fmt.Errorf("no BPF recorder here: %v", why))
+	}
+	before := time.Now()
+	srv := startRole(t, ns, "server [::1]:0")
+	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
+	cl := startRole(t, ns, fmt.Sprintf("client [::1]:%d 3", port))
+	require.Equal(t, "DONE", cl.line(t))
+	after := time.Now()
+	rows, err := p.Table(context.Background(), tcptable.Query{})
+	require.NoError(t, err)
+	n := 0
+	for _, r := range rows {
+		switch {
+		case r.Local.Port() == uint16(oldPort):
+			assert.True(t, r.Created.IsZero(), "born before New: %v", r)
+		case r.Local.Port() == uint16(port) || r.Remote.Port() == uint16(port):
+			n++
+			assert.False(t, r.Created.Before(before) || r.Created.After(after), "%v: created %v not in [%v, %v]", r, r.Created, before, after)
+		}
+	}
+	assert.Equal(t, 4, n, "the listener and three TIME-WAIT rows")
+}

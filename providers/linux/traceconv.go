@@ -1,0 +1,137 @@
+package linux
+
+import (
+	"time"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/events"
+)
+
+// change is what a traced record means for its row.
+type change uint8
+
+const (
+	changeOpened  change = iota + 1 // the row appeared (After only)
+	changeClosed                    // the row is gone (Before only)
+	changeUpdated                   // state or owner changed (Before and After)
+)
+
+// classify says what r means for its row. A socket is born when it leaves
+// CLOSE (connect, listen) or when the kernel creates a child in a
+// listener's accept queue (LISTEN -> SYN-RECV: the child starts as a copy
+// of the listener); it ends when it goes back to CLOSE, unless a TIME-WAIT
+// minisocket takes the connection over.
+func classify(r *events.Record) change {
+	switch {
+	case r.Kind != events.KindState:
+		return changeUpdated
+	case r.New == tcpClose:
+		return changeClosed
+	case r.Old == tcpClose || (r.Old == tcpListen && r.New == tcpSynRecv):
+		return changeOpened
+	}
+	return changeUpdated
+}
+
+// converter turns records into rows, as Table would report them.
+type converter struct {
+	clock events.Clock
+	zone  zoner
+	// module returns the owner's executable path ("" if unknown).
+	module func(o *events.Owner) string
+	// seed holds the owners a snapshot found for sockets (by inode) that
+	// predate the recorder, which it cannot attribute.
+	seed map[uint64]owned
+}
+
+// owned is an owner found in a snapshot.
+type owned struct {
+	pid    uint32
+	module tcptable.Module
+}
+
+// row builds the row of r's socket in kernel state st with owner o.
+func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.Connection {
+	d := diagRow{Family: r.Family, State: st, SPort: r.SPort, DPort: r.DPort, Src: r.Src, Dst: r.Dst,
+		IfIndex: r.IfIndex, UID: r.UID, Inode: r.Inode, Cookie: r.Cookie}
+	if d.Family == afInet {
+		d.Src, d.Dst = [16]byte{}, [16]byte{}
+		copy(d.Src[:4], r.Src[:4])
+		copy(d.Dst[:4], r.Dst[:4])
+	}
+	c, _ := connFromRow(&d, cv.zone)
+	c.Created = cv.clock.Wall(r.Birth)
+	cv.setOwner(&c, o)
+	return c
+}
+
+// setOwner fills c's owner fields from o.
+func (cv *converter) setOwner(c *tcptable.Connection, o *events.Owner) {
+	switch o.Kind {
+	case events.OwnerProcess:
+		c.PID, c.OwnerStatus = o.PID, tcptable.OwnerOK
+		c.Module = tcptable.Module{Name: o.Comm}
+		if cv.module != nil {
+			c.Module.Path = cv.module(o)
+		}
+		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceProcfs
+	case events.OwnerKernel:
+		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
+	default:
+		if s, ok := cv.seed[c.Socket]; ok && c.Socket != 0 {
+			c.PID, c.Module = s.pid, s.module
+			c.OwnerStatus, c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.OwnerOK, tcptable.SourceProcfs
+			return
+		}
+		// Neither the recorder nor the first snapshot knows it: a socket
+		// older than the trace that no process has acted on since, or
+		// one the snapshot found no owner of.
+		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerUnknown, tcptable.OwnerUnknown
+	}
+}
+
+// rows returns the row before and after the change r reports.
+func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) {
+	after = cv.row(r, r.New, &r.Owner)
+	before = cv.row(r, r.Old, &r.Prev)
+	return before, after
+}
+
+// viewEvents appends the events a trace of q reports for one change of a
+// row, as Diff would between two answers to q: a row that starts (stops)
+// matching q is opened (closed) as far as q is concerned, and a change of
+// a row q matches before and after is a state change, an owner change or
+// both, in that order. Rows are reduced to the owner detail q asks for
+// before they are matched.
+func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
+	d := q.Detail()
+	reduce(&before, d)
+	reduce(&after, d)
+	mb := ch != changeOpened && q.Match(before)
+	ma := ch != changeClosed && q.Match(after)
+	switch {
+	case mb && ma:
+		k := after.Key()
+		if before.State != after.State {
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventStateChanged, Key: k, Before: before, After: after, Time: t})
+		}
+		if before.PID != after.PID || before.Module != after.Module {
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: k, Before: before, After: after, Time: t})
+		}
+	case ma:
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventOpened, Key: after.Key(), After: after, Time: t})
+	case mb:
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventClosed, Key: before.Key(), Before: before, Time: t})
+	}
+	return dst
+}
+
+// reduce clears the owner detail d does not ask for, as Table does.
+func reduce(c *tcptable.Connection, d tcptable.OwnerDetail) {
+	if !d.WantPIDs() {
+		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
+	}
+	if !d.WantModules() {
+		c.Module, c.ModuleStatus, c.ModuleSource = tcptable.Module{}, tcptable.OwnerNotRequested, tcptable.SourceNone
+	}
+}
