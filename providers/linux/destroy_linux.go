@@ -2,18 +2,230 @@ package linux
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
 )
 
-// destroyAllowed reports why the sock_diag destroy groups cannot be
-// joined here, or nil.
-func destroyAllowed() error {
-	return fmt.Errorf("not implemented yet: %w", tcptable.ErrNotSupported)
+// The sock_diag multicast groups of destroyed TCP sockets
+// (linux/sock_diag.h: SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY).
+const (
+	groupTCPDestroy  = 1
+	groupTCP6Destroy = 3
+)
+
+// destroyConn is a sock_diag socket that receives the destroy groups.
+type destroyConn struct {
+	fd  int
+	buf []byte
 }
 
-// traceDestroy is Trace from the sock_diag destroy groups.
+// openDestroy joins the destroy groups of the families q can match, in
+// the provider's namespace.
+func (p *Provider) openDestroy(q tcptable.Query) (*destroyConn, error) {
+	d, err := p.newDiagConn()
+	if err != nil {
+		return nil, err
+	}
+	dc := &destroyConn{fd: d.fd, buf: d.buf}
+	for _, fam := range families(q) {
+		g := groupTCPDestroy
+		if fam == afInet6 {
+			g = groupTCP6Destroy
+		}
+		if err := unix.SetsockoptInt(dc.fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, g); err != nil {
+			unix.Close(dc.fd)
+			return nil, fmt.Errorf("join the sock_diag destroy group %d: %w", g, err)
+		}
+	}
+	// Reads wake up now and then to see whether the trace ended.
+	tv := unix.Timeval{Usec: 200_000}
+	_ = unix.SetsockoptTimeval(dc.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	// A large buffer: a burst of closes must not overflow it.
+	_ = unix.SetsockoptInt(dc.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+	return dc, nil
+}
+
+// destroyAllowed reports why the destroy groups cannot be joined here
+// (the kernel asks for CAP_NET_ADMIN), or nil.
+func destroyAllowed() error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return fmt.Errorf("netlink sock_diag socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("bind sock_diag socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, groupTCPDestroy); err != nil {
+		return fmt.Errorf("join the destroy group (needs CAP_NET_ADMIN): %w", err)
+	}
+	return nil
+}
+
+// traceDestroy is Trace from the destroy groups: every socket's end as
+// the kernel destroys it, and a poll of the table (WithTracePoll) for
+// the rest, diffed as tcptable.Diff does.
 func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
-	return fmt.Errorf("tcptable/linux: Trace: %w", tcptable.ErrNotSupported)
+	dc, err := p.openDestroy(q)
+	if err != nil {
+		return fmt.Errorf("tcptable/linux: Trace: %w: %w", tcptable.ErrNotSupported, err)
+	}
+	closed := make(chan struct{})
+	defer func() { unix.Close(dc.fd); <-closed }()
+	ends := make(chan destroyed, 1024)
+	go func() {
+		defer close(closed)
+		dc.read(ctx, ends)
+	}()
+	prev, err := p.Table(ctx, q)
+	if err != nil {
+		return fmt.Errorf("tcptable/linux: Trace: %w", err)
+	}
+	tick := time.NewTicker(p.cfg.trace.diagPoll)
+	defer tick.Stop()
+	zone := p.zoner()
+	var look *diagConn // for TIME-WAIT lookups
+	defer func() {
+		if look != nil {
+			look.close()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("tcptable/linux: Trace: %w", ctx.Err())
+		case d := <-ends:
+			if d.err != nil {
+				if err := fn(tcptable.Event{Kind: tcptable.EventLost, Time: d.at}); err != nil {
+					return err
+				}
+				continue
+			}
+			var err error
+			if prev, err = p.destroyedRow(q, prev, &d, zone, &look, fn); err != nil {
+				return err
+			}
+		case now := <-tick.C:
+			next, err := p.Table(ctx, q)
+			if err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("tcptable/linux: Trace: %w", ctx.Err())
+				}
+				continue // the next poll diffs against the last good one
+			}
+			for _, e := range tcptable.Diff(prev, next) {
+				e.Time = now.UTC()
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			prev = next
+		}
+	}
+}
+
+// destroyed is one message of the destroy groups, or a receive error
+// (events were lost).
+type destroyed struct {
+	row diagRow
+	at  time.Time
+	err error
+}
+
+// read forwards the destroy messages until ctx ends or the socket is
+// closed.
+func (dc *destroyConn) read(ctx context.Context, out chan<- destroyed) {
+	for ctx.Err() == nil {
+		n, _, err := unix.Recvfrom(dc.fd, dc.buf, 0)
+		at := time.Now().UTC()
+		switch {
+		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOBUFS):
+			// The socket's buffer overflowed: messages were dropped.
+			out <- destroyed{at: at, err: err}
+			continue
+		case err != nil:
+			return // closed
+		}
+		_, perr := parseDiag(dc.buf[:n], 0, func(r *diagRow) {
+			out <- destroyed{row: *r, at: at}
+		})
+		if perr != nil {
+			out <- destroyed{at: at, err: perr}
+		}
+	}
+}
+
+// destroyedRow reports the end of the socket d describes and returns the
+// snapshot without it. A connection whose full socket a TIME-WAIT
+// minisocket replaced lives on: that is a state change (found with a
+// lookup of its address pair), not an end.
+func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d *destroyed,
+	zone zoner, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
+	c, ok := connFromRow(&d.row, zone)
+	if !ok {
+		return prev, nil
+	}
+	k := c.Key()
+	i := -1
+	for j := range prev {
+		if prev[j].Key() == k {
+			i = j
+			break
+		}
+	}
+	before := c
+	if i >= 0 {
+		before = prev[i]
+	}
+	var evs []tcptable.Event
+	if tw, ok := p.lookupTimeWait(look, &d.row, zone); ok {
+		if i < 0 {
+			return prev, nil // the poll will show it
+		}
+		evs = viewEvents(evs, q, changeUpdated, before, tw, d.at)
+		prev[i] = tw
+	} else {
+		evs = viewEvents(evs, q, changeClosed, before, tcptable.Connection{}, d.at)
+		if i >= 0 {
+			prev = append(prev[:i], prev[i+1:]...)
+		}
+	}
+	for _, e := range evs {
+		if err := fn(e); err != nil {
+			return prev, err
+		}
+	}
+	return prev, nil
+}
+
+// lookupTimeWait returns the TIME-WAIT (or FIN-WAIT-2) minisocket with
+// r's address pair, if one exists.
+func (p *Provider) lookupTimeWait(look **diagConn, r *diagRow, zone zoner) (tcptable.Connection, bool) {
+	if r.DPort == 0 {
+		return tcptable.Connection{}, false
+	}
+	if *look == nil {
+		var err error
+		if *look, err = p.newDiagConn(); err != nil {
+			return tcptable.Connection{}, false
+		}
+	}
+	x, ok, err := (*look).lookup(r, 1<<tcpTimeWait|1<<tcpFinWait2)
+	if err != nil {
+		(*look).close()
+		*look = nil
+	}
+	if !ok || x.Inode != 0 {
+		return tcptable.Connection{}, false
+	}
+	c, ok := connFromRow(&x, zone)
+	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
+	return c, ok
 }

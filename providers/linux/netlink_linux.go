@@ -92,3 +92,23 @@ func (d *diagConn) recv() (int, error) {
 		return int(n), nil
 	}
 }
+
+// lookup asks for the one socket with r's address pair in the kernel
+// states of the states bitmask; ok is false if there is none.
+func (d *diagConn) lookup(r *diagRow, states uint32) (found diagRow, ok bool, err error) {
+	d.seq++
+	d.req = buildDiagLookup(d.req, r, states, d.seq)
+	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return found, false, fmt.Errorf("send sock_diag lookup: %w", err)
+	}
+	n, err := d.recv()
+	if err != nil {
+		return found, false, fmt.Errorf("receive sock_diag lookup: %w", err)
+	}
+	_, err = parseDiag(d.buf[:n], d.seq, func(x *diagRow) { found, ok = *x, true })
+	var de *DumpError
+	if errors.As(err, &de) && de.Errno == unix.ENOENT {
+		return found, false, nil
+	}
+	return found, ok, err
+}

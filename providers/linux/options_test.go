@@ -18,10 +18,12 @@ func TestOptions(t *testing.T) {
 		WithProcRoot("/host/proc"), WithNetNS("/run/netns/x"), WithSource(SourceProcNet),
 		WithOwnerScan(OwnerScanProcfs), WithoutOwnerCache(), WithDumpRetries(-2), WithWorkers(64),
 		WithOwnerRevalidate(-time.Second), WithFirstOwnerOnly(), nil,
+		WithTraceSource(TraceSockDiag), WithTraceBuffer(1 << 20), WithoutBirthTimes(), WithTracePoll(time.Minute),
 	}))
 	assert.Equal(t, config{
 		procRoot: "/host/proc", netns: "/run/netns/x", source: SourceProcNet, ownerScan: OwnerScanProcfs,
 		noCache: true, dumpRetries: 0, workers: 64, revalidate: 0, firstOwner: true,
+		trace: traceConfig{source: TraceSockDiag, ringSize: 1 << 20, noBirths: true, diagPoll: time.Minute},
 	}, c, "negative retries and revalidation count as 0, as documented")
 }
 
@@ -39,6 +41,10 @@ func TestOptionsInvalid(t *testing.T) {
 		{WithOwnerScan(OwnerScanProcfs + 1), "WithOwnerScan(OwnerScan(3))"},
 		{WithWorkers(-1), "WithWorkers(-1)"},
 		{WithWorkers(maxWorkers + 1), "WithWorkers(65)"},
+		{WithTraceSource(TracePoll + 1), "WithTraceSource(TraceSource(4))"},
+		{WithTraceBuffer(0), "WithTraceBuffer(0)"},
+		{WithTraceBuffer(maxRingSize + 1), "WithTraceBuffer(1073741825)"},
+		{WithTracePoll(0), "WithTracePoll(0s)"},
 	} {
 		p, err := New(WithDumpRetries(1), tc.opt)
 		require.Error(t, err, tc.call)

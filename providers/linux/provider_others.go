@@ -44,3 +44,13 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 
 // Close does nothing.
 func (p *Provider) Close() error { return nil }
+
+// Trace returns an error wrapping tcptable.ErrNotSupported.
+func (p *Provider) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+	return fmt.Errorf("tcptable/linux: Trace on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+}
+
+// TraceSource reports TracePoll and why: no kernel source on this OS.
+func (p *Provider) TraceSource() (TraceSource, error) {
+	return TracePoll, fmt.Errorf("tcptable/linux: %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+}

@@ -96,8 +96,18 @@ func traceUnprivileged() error {
 	}
 	defer p.Close()
 	src, why := p.TraceSource()
-	err = p.Trace(context.Background(), tcptable.Query{}, func(tcptable.Event) error { return nil })
-	fmt.Printf("SOURCE %v\nWHY %v\nNOTSUPPORTED %v\nERR %v\n", src, why, errors.Is(err, tcptable.ErrNotSupported), err)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err = p.Trace(ctx, tcptable.Query{}, func(tcptable.Event) error { return nil })
+	fmt.Printf("SOURCE %v\nWHY %v\nERR %v\n", src, why, err)
+	// Forcing BPF: not supported, and why.
+	pb, err := linux.New(linux.WithTraceSource(linux.TraceBPF))
+	if err != nil {
+		return err
+	}
+	defer pb.Close()
+	err = pb.Trace(ctx, tcptable.Query{}, func(tcptable.Event) error { return nil })
+	fmt.Printf("NOTSUPPORTED %v\nERR %v\n", errors.Is(err, tcptable.ErrNotSupported), err)
 	return nil
 }
 
@@ -287,9 +297,13 @@ func TestTraceShortConnections(t *testing.T) {
 				sc.opened = true
 			case tcptable.EventOwnerChanged:
 				if e.After.PID != 0 {
-					assert.Equal(t, spid, int(e.After.PID), "accepted by its server: %v", e)
+					assert.Equal(t, spid, int(e.After.PID), "owned by its server: %v", e)
 					assert.Equal(t, "linux.test", e.After.Module.Name)
 					assert.NotEmpty(t, e.After.Module.Path)
+				}
+				// accept(): the owner changes and the state does not
+				// (close() changes both).
+				if e.Before.State == e.After.State && e.Before.OwnerStatus == tcptable.OwnerKernel && e.After.PID != 0 {
 					sc.accepted = true
 				}
 			}
@@ -406,11 +420,19 @@ func TestTraceUnprivileged(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	require.Len(t, lines, 4, "%s", out)
-	assert.Equal(t, "SOURCE poll", lines[0])
-	assert.Contains(t, lines[1], "CAP_BPF")
-	assert.Equal(t, "NOTSUPPORTED true", lines[2])
-	assert.Contains(t, lines[3], "CAP_BPF", "the error says why")
+	require.Len(t, lines, 5, "%s", out)
+	t.Logf("%s", out)
+	// The destroy groups take any user here (the kernel lets non-root
+	// sockets receive sock_diag's groups); BPF needs privilege.
+	assert.Contains(t, []string{"SOURCE sock_diag", "SOURCE poll"}, lines[0])
+	assert.Contains(t, lines[1], "CAP_BPF", "why BPF is not used")
+	if lines[0] == "SOURCE sock_diag" {
+		assert.Contains(t, lines[2], context.DeadlineExceeded.Error(), "the fallback traced until the deadline")
+	} else {
+		assert.Contains(t, lines[2], "not supported")
+	}
+	assert.Equal(t, "NOTSUPPORTED true", lines[3])
+	assert.Contains(t, lines[4], "CAP_BPF", "the error says why, in one line")
 }
 
 // TestTableCreated: sockets born while the provider is open carry their
@@ -444,4 +466,47 @@ func TestTableCreated(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4, n, "the listener and three TIME-WAIT rows")
+}
+
+// TestTraceSockDiag: the fallback source reports every end exactly, from
+// the destroy groups, and a connection's hand-over to TIME-WAIT as a
+// state change.
+func TestTraceSockDiag(t *testing.T) {
+	ns := newTraceNS(t, "tcptable-trace-e")
+	p, err := linux.New(linux.WithNetNS(ns.Path), linux.WithTraceSource(linux.TraceSockDiag), linux.WithTracePoll(50*time.Millisecond))
+	require.NoError(t, err)
+	defer p.Close()
+	src, why := p.TraceSource()
+	if src != linux.TraceSockDiag {
+		requirePrivileged(t, fmt.Errorf("no sock_diag destroy groups here: %v", why))
+	}
+	srv := startRole(t, ns, "server 127.0.0.1:0")
+	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
+	col := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Trace(ctx, tcptable.Query{}, col.add) }()
+	time.Sleep(200 * time.Millisecond) // the first snapshot
+	start := time.Now()
+	cl := startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d 10", port))
+	require.Equal(t, "DONE", cl.line(t))
+	var closed, timeWait int
+	require.Eventually(t, func() bool {
+		closed, timeWait = 0, 0
+		for _, e := range col.events() {
+			switch {
+			case e.Kind == tcptable.EventClosed && e.Before.Local.Port() == uint16(port) && e.Before.Remote.Port() != 0:
+				closed++ // the server's ends
+				assert.False(t, e.Time.Before(start), "%v", e)
+			case e.Kind == tcptable.EventStateChanged && e.After.State == tcptable.StateTimeWait:
+				timeWait++
+				assert.Equal(t, tcptable.OwnerKernel, e.After.OwnerStatus, "%v", e)
+			}
+		}
+		return closed >= 10
+	}, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.Equal(t, 10, closed, "every server end, exactly once")
+	t.Logf("TIME-WAIT hand-overs seen: %d of 10 (those whose connection a poll saw first)", timeWait)
 }
