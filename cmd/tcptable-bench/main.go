@@ -46,6 +46,11 @@ type options struct {
 	reps      int
 	gopsutil  bool
 	markdown  string
+
+	trace      bool
+	traceRates []int
+	traceSecs  float64
+	tracePairs int
 }
 
 func main() {
@@ -70,7 +75,18 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.reps, "reps", 3, "runs per measurement (the median is reported)")
 	flag.BoolVar(&o.gopsutil, "gopsutil", true, "also time gopsutil net.Connections(\"tcp\")")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a Markdown table to this file")
+	flag.BoolVar(&o.trace, "trace", false, "run the kernel-event scenario instead: traced connection churn, CPU overhead, Table with Created")
+	rates := flag.String("trace-rates", "0,20000", "connection lifecycles a second of the churn runs (0: as fast as possible), each run without and with the tracer")
+	flag.Float64Var(&o.traceSecs, "trace-secs", 3, "seconds per churn run")
+	flag.IntVar(&o.tracePairs, "trace-pairs", 9000, "loopback pairs of the Table-with-Created measurement")
 	flag.Parse()
+	var err error
+	if o.traceRates, err = traceRates(*rates); err != nil {
+		return o, err
+	}
+	if o.traceSecs <= 0 || o.traceSecs > 600 || o.tracePairs < 1 || o.tracePairs > 100000 {
+		return o, fmt.Errorf("-trace-secs must be in (0, 600] and -trace-pairs in 1..100000")
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 || n > 1_000_000 {
@@ -177,6 +193,9 @@ func run(o options) error {
 		return err
 	}
 	start := time.Now()
+	if o.trace {
+		return traceScenario(exe, o)
+	}
 	big, err := newBench(exe, fmt.Sprintf("tcptable-bench-%d", os.Getpid()))
 	if err != nil {
 		return err

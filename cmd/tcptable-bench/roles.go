@@ -70,6 +70,8 @@ type result struct {
 	AllRSSKB int64 `json:"all_rss_kb,omitempty"`
 	// Scan is the provider's owner scan (bpf or procfs).
 	Scan string `json:"scan,omitempty"`
+	// Created is how many rows carried a creation time (trace scenario).
+	Created int `json:"created,omitempty"`
 }
 
 // measureReq is the measure role's argument.
@@ -113,6 +115,12 @@ func runRoleIfRequested() {
 		out, err = pollRole(os.Getenv(envArg))
 	case "gopsutil":
 		out, err = gopsutilRole()
+	case "churn":
+		out, err = churnRole(os.Getenv(envArg))
+	case "tracer":
+		out, err = tracerRole(os.Getenv(envArg))
+	case "created":
+		out, err = createdRole(os.Getenv(envArg))
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

@@ -66,6 +66,7 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		f := &p.fams[famIndex(fam)]
 		run := func() {
 			f.dedup.reset(caps[i])
+			f.conn.storageFD = p.birthFD
 			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
 			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
@@ -179,8 +180,10 @@ func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, ro
 			return
 		}
 		c, ok := connFromRow(r, zone)
-		if b, known := p.births[r.Cookie]; known && r.Cookie != 0 {
-			c.Created = p.birthClock.Wall(b)
+		if r.Birth != 0 {
+			c.Created = p.birthClock.Wall(r.Birth)
+		} else if b, known := p.births[r.Cookie]; known && r.Cookie != 0 && r.Inode == 0 {
+			c.Created = p.birthClock.Wall(b) // a TIME-WAIT minisocket's connection
 		}
 		if ok && q.MatchAddr(&c) {
 			*rows = d.add(*rows, &c)

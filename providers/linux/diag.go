@@ -29,6 +29,16 @@ const (
 
 	inetDiagReqLen = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen = 72 // struct inet_diag_msg
+
+	// Socket storage in requests and answers (linux/inet_diag.h,
+	// linux/sock_diag.h).
+	inetDiagReqSkBPFStorages = 2  // INET_DIAG_REQ_SK_BPF_STORAGES
+	skDiagBPFStorageReqMapFD = 1  // SK_DIAG_BPF_STORAGE_REQ_MAP_FD
+	inetDiagSkBPFStorages    = 20 // INET_DIAG_SK_BPF_STORAGES
+	skDiagBPFStorage         = 1  // SK_DIAG_BPF_STORAGE
+	skDiagBPFStorageMapValue = 3  // SK_DIAG_BPF_STORAGE_MAP_VALUE
+	nlaHdrLen                = 4
+	nlaTypeMask              = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 )
 
 // errMalformed is wrapped by every decoding error: the kernel (or a fixture)
@@ -47,6 +57,9 @@ type diagRow struct {
 	UID     uint32
 	Inode   uint32
 	Cookie  uint64 // idiag_cookie, as bpf_get_socket_cookie gives it
+	// Birth is the value of the socket storage map the request asked
+	// for (the recorder's birth time, boot clock ns), 0 if none.
+	Birth uint64
 }
 
 // buildDiagRequest returns a complete netlink message: a dump request
@@ -69,6 +82,21 @@ func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
 	// inet_diag_sockid left zero except the cookie, INET_DIAG_NOCOOKIE.
 	ne.PutUint32(r[48:], ^uint32(0))
 	ne.PutUint32(r[52:], ^uint32(0))
+	return b
+}
+
+// appendStorageReq adds to a request built by buildDiagRequest the
+// attribute that asks the kernel to report, with each socket, its value in
+// the socket storage map with descriptor fd.
+func appendStorageReq(b []byte, fd int) []byte {
+	ne := binary.NativeEndian
+	const inner, outer = nlaHdrLen + 4, nlaHdrLen + nlaHdrLen + 4
+	b = ne.AppendUint16(b, outer)
+	b = ne.AppendUint16(b, inetDiagReqSkBPFStorages|0x8000) // NLA_F_NESTED
+	b = ne.AppendUint16(b, inner)
+	b = ne.AppendUint16(b, skDiagBPFStorageReqMapFD)
+	b = ne.AppendUint32(b, uint32(fd))
+	ne.PutUint32(b[0:], uint32(len(b)))
 	return b
 }
 
@@ -158,6 +186,39 @@ func decodeDiagMsg(p []byte, r *diagRow) {
 	// p[52:56] expires, p[56:60] rqueue, p[60:64] wqueue.
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
+	r.Birth = storageValue(p[inetDiagMsgLen:])
+}
+
+// storageValue returns the first 8 bytes of the first socket storage
+// value among the attributes b (INET_DIAG_SK_BPF_STORAGES ->
+// SK_DIAG_BPF_STORAGE -> SK_DIAG_BPF_STORAGE_MAP_VALUE), or 0. Malformed
+// attributes end the search: they are not what the provider asked for.
+func storageValue(b []byte) uint64 {
+	if v := nlaFind(b, inetDiagSkBPFStorages); v != nil {
+		if v = nlaFind(v, skDiagBPFStorage); v != nil {
+			if v = nlaFind(v, skDiagBPFStorageMapValue); len(v) >= 8 {
+				return binary.NativeEndian.Uint64(v)
+			}
+		}
+	}
+	return 0
+}
+
+// nlaFind returns the payload of the first attribute of type typ in b, or
+// nil.
+func nlaFind(b []byte, typ uint16) []byte {
+	ne := binary.NativeEndian
+	for len(b) >= nlaHdrLen {
+		n := int(ne.Uint16(b))
+		if n < nlaHdrLen || n > len(b) {
+			return nil
+		}
+		if ne.Uint16(b[2:])&nlaTypeMask == typ {
+			return b[nlaHdrLen:n]
+		}
+		b = b[min(align(n), len(b)):]
+	}
+	return nil
 }
 
 // align rounds a message length up to NLMSG_ALIGNTO.

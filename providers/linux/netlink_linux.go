@@ -20,6 +20,9 @@ type diagConn struct {
 	seq uint32
 	buf []byte
 	req []byte
+	// storageFD, when not -1, is a socket storage map whose values dump
+	// asks the kernel to report with each socket (diagRow.Birth).
+	storageFD int
 }
 
 // openDiag opens a sock_diag socket in the calling thread's network
@@ -36,7 +39,7 @@ func openDiag() (*diagConn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind sock_diag socket: %w", err)
 	}
-	return &diagConn{fd: fd, buf: make([]byte, recvBufLen)}, nil
+	return &diagConn{fd: fd, buf: make([]byte, recvBufLen), storageFD: -1}, nil
 }
 
 func (d *diagConn) close() error { return unix.Close(d.fd) }
@@ -51,6 +54,9 @@ var errDumpAborted = errors.New("sock_diag dump abandoned")
 func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error) {
 	d.seq++
 	d.req = buildDiagRequest(d.req, family, states, d.seq)
+	if d.storageFD >= 0 {
+		d.req = appendStorageReq(d.req, d.storageFD)
+	}
 	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return false, fmt.Errorf("send sock_diag request: %w", err)
 	}

@@ -28,7 +28,10 @@ type Provider struct {
 	res    *owners.Resolver
 	rec    *recorder // the kernel recorder of births and events
 	recErr error     // why it cannot run, or nil
-	// births and birthClock serve the Table call in progress.
+	// The birth times of the Table call in progress: the recorder's
+	// socket storage map (-1: none), TIME-WAIT births by cookie, and the
+	// clock that converts them.
+	birthFD    int
 	births     map[uint64]uint64
 	birthClock events.Clock
 }
@@ -54,7 +57,7 @@ func newProvider(opts []Option) (*Provider, error) {
 	if cfg.workers == 0 {
 		cfg.workers = min(runtime.GOMAXPROCS(0), defaultMaxWorkers)
 	}
-	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
+	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source, birthFD: -1}
 	for i, fam := range [...]uint8{afInet, afInet6} {
 		p.fams[i] = famState{fam: fam, dedup: newDedup()}
 	}
@@ -198,13 +201,14 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 	if p.source != SourceProcNet {
 		// Birth times come by socket cookie, which /proc/net lacks.
 		var err error
-		if p.births, p.birthClock, err = p.rec.loadBirths(); err != nil {
+		withTW := stateMask(q)&(1<<tcpTimeWait|1<<tcpFinWait2) != 0
+		if p.birthFD, p.births, p.birthClock, err = p.rec.birthTimes(withTW); err != nil {
 			wg.Wait()
 			return nil, err
 		}
 	}
 	rows, tableErr := p.collect(ctx, q, buf)
-	p.births = nil
+	p.births, p.birthFD = nil, -1
 	wg.Wait()
 	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {
 		return nil, tableErr

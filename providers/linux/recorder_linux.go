@@ -104,22 +104,28 @@ func bpfAllowed(cfg *config) error {
 	return fditer.BPFCapable()
 }
 
-// loadBirths reads the recorder's birth times into r.births, if it has
-// loaded, and returns them (nil otherwise). Table calls it under p.mu.
-func (r *recorder) loadBirths() (map[uint64]uint64, events.Clock, error) {
+// births returns, if the recorder has loaded, the descriptor of its
+// socket storage map of birth times (for the table dump to report), the
+// clock to convert them, and, if withTimeWait, the birth times of the
+// TIME-WAIT minisockets by cookie; storage is -1 otherwise. Table calls
+// it under p.mu.
+func (r *recorder) birthTimes(withTimeWait bool) (storage int, tw map[uint64]uint64, clock events.Clock, err error) {
 	rec := r.ready()
 	if rec == nil {
-		return nil, events.Clock{}, nil
+		return -1, nil, events.Clock{}, nil
 	}
-	if r.births == nil {
-		r.births = make(map[uint64]uint64)
+	if withTimeWait {
+		if r.births == nil {
+			r.births = make(map[uint64]uint64)
+		}
+		clear(r.births)
+		err = rec.TimeWaitBirths(&r.reader, func(cookie, birth uint64) { r.births[cookie] = birth })
+		if err != nil {
+			return -1, nil, events.Clock{}, fmt.Errorf("birth times: %w", err)
+		}
+		tw = r.births
 	}
-	clear(r.births)
-	err := rec.Births(&r.reader, func(cookie, birth uint64) { r.births[cookie] = birth })
-	if err != nil {
-		return nil, events.Clock{}, fmt.Errorf("birth times: %w", err)
-	}
-	return r.births, rec.Clock(), nil
+	return rec.BirthStorageFD(), tw, rec.Clock(), nil
 }
 
 // errNoRecorder is wrapped when the recorder is not running.

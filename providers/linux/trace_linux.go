@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -115,6 +116,7 @@ type hub struct {
 	conv    converter
 	pending map[uint64]pendingOpen // outgoing connections without a port yet
 	tw      map[uint64]twRow       // TIME-WAIT minisockets, by cookie
+	twPairs map[addrPair]uint64    // their cookies, by address pair
 	lastTW  time.Time
 	diag    *diagConn
 	evs     []tcptable.Event
@@ -277,6 +279,7 @@ func (h *hub) begin() error {
 	h.conv.module = h.exe
 	h.pending = map[uint64]pendingOpen{}
 	h.tw = map[uint64]twRow{}
+	h.twPairs = map[addrPair]uint64{}
 	h.exes = map[procKey]string{}
 	rows, err := h.p.Table(context.Background(), tcptable.Query{})
 	if err != nil && !errors.Is(err, tcptable.ErrInconsistent) {
@@ -427,10 +430,10 @@ func (h *hub) record(r *events.Record) {
 	// A socket the TIME-WAIT poll follows (an orphan in FIN-WAIT-2 looks
 	// like a minisocket there) is followed by its records again, unless a
 	// minisocket took it over now.
-	delete(h.tw, r.Cookie)
+	h.forgetTW(r.Cookie)
 	if r.TimeWait {
 		_, after := h.conv.rows(r)
-		h.tw[r.Cookie] = twRow{row: after, state: r.New}
+		h.followTW(r.Cookie, twRow{row: after, state: r.New})
 	}
 }
 
@@ -441,13 +444,33 @@ func (h *hub) reused(r *events.Record) {
 		return
 	}
 	_, after := h.conv.rows(r)
-	for ck, t := range h.tw {
-		if t.row.Local == after.Local && t.row.Remote == after.Remote {
-			delete(h.tw, ck)
-			h.broadcast(changeClosed, t.row, tcptable.Connection{}, h.conv.clock.Wall(r.Time))
+	ck, ok := h.twPairs[addrPair{after.Local, after.Remote}]
+	if !ok {
+		return
+	}
+	t := h.tw[ck]
+	h.forgetTW(ck)
+	h.broadcast(changeClosed, t.row, tcptable.Connection{}, h.conv.clock.Wall(r.Time))
+}
+
+// followTW starts following a minisocket.
+func (h *hub) followTW(ck uint64, t twRow) {
+	h.tw[ck] = t
+	h.twPairs[addrPair{t.row.Local, t.row.Remote}] = ck
+}
+
+// forgetTW stops following a minisocket.
+func (h *hub) forgetTW(ck uint64) {
+	if t, ok := h.tw[ck]; ok {
+		delete(h.tw, ck)
+		if p := (addrPair{t.row.Local, t.row.Remote}); h.twPairs[p] == ck {
+			delete(h.twPairs, p)
 		}
 	}
 }
+
+// addrPair is a connection's local and remote address.
+type addrPair [2]netip.AddrPort
 
 // dispatch converts r and hands its events to every subscriber.
 func (h *hub) dispatch(r *events.Record) {
@@ -545,7 +568,7 @@ func (h *hub) pollTimeWait(now time.Time, report bool) error {
 			c, ok := connFromRow(&d, h.conv.zone)
 			if ok {
 				c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
-				h.tw[ck] = twRow{row: c, state: d.State}
+				h.followTW(ck, twRow{row: c, state: d.State})
 			}
 		}
 		return nil
@@ -554,14 +577,14 @@ func (h *hub) pollTimeWait(now time.Time, report bool) error {
 		d, ok := seen[ck]
 		switch {
 		case !ok:
-			delete(h.tw, ck)
+			h.forgetTW(ck)
 			h.broadcast(changeClosed, tr.row, tcptable.Connection{}, t)
 		case d.State != tr.state:
 			after := tr.row
 			after.State, _ = stateFromKernel(d.State)
 			after.OSState = uint32(d.State)
 			h.broadcast(changeUpdated, tr.row, after, t)
-			h.tw[ck] = twRow{row: after, state: d.State}
+			h.followTW(ck, twRow{row: after, state: d.State})
 		}
 	}
 	return nil

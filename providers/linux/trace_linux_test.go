@@ -453,6 +453,14 @@ func TestTableCreated(t *testing.T) {
 	cl := startRole(t, ns, fmt.Sprintf("client [::1]:%d 3", port))
 	require.Equal(t, "DONE", cl.line(t))
 	after := time.Now()
+	// Wait until the three connections are in TIME-WAIT: a minisocket
+	// that takes over while Table reads the birth times gets its own at
+	// the next call.
+	q := tcptable.Query{States: []tcptable.State{tcptable.StateTimeWait}, RemotePort: uint16(port)}
+	require.Eventually(t, func() bool {
+		rows, err := p.Table(context.Background(), q)
+		return err == nil && len(rows) == 3
+	}, 5*time.Second, 10*time.Millisecond)
 	rows, err := p.Table(context.Background(), tcptable.Query{})
 	require.NoError(t, err)
 	n := 0

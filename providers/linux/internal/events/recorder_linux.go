@@ -33,8 +33,9 @@ type Options struct {
 }
 
 // DefaultMaxTimeWait is the default bound of the TIME-WAIT birth map:
-// 65,536 entries (4 MiB), a minute of 1,000 connections a second.
-const DefaultMaxTimeWait = 1 << 16
+// 16,384 entries (1 MiB), a minute of 270 connections a second; beyond
+// it the oldest minisockets lose their birth time first.
+const DefaultMaxTimeWait = 1 << 14
 
 // DefaultRingSize is the ring buffer's default size: 4 MiB, about 27,000
 // records, which absorbs a burst of 4,000 connection lifecycles while the
@@ -231,16 +232,23 @@ func (r *Recorder) Close() error {
 	return errors.Join(errs...)
 }
 
-// Birth returns the birth time (boot clock, ns) recorded for the socket
-// with this cookie; ok is false if none is.
-func (r *Recorder) Birth(cookie uint64) (birth uint64, ok bool, err error) {
-	var si tracerSockInfo
-	switch err := r.objs.Socks.Lookup(cookie, &si); {
-	case err == nil && si.Birth != 0:
-		return si.Birth, true, nil
-	case err != nil && !errors.Is(err, ebpf.ErrKeyNotExist):
-		return 0, false, fmt.Errorf("look up a birth time: %w", err)
-	}
+// batchLen is how many map entries one batch lookup returns.
+const batchLen = 4096
+
+// BirthStorageFD returns the descriptor of the socket storage map that
+// holds each full socket's birth time (boot clock, ns), for sock_diag
+// requests that ask for it (INET_DIAG_REQ_SK_BPF_STORAGES).
+func (r *Recorder) BirthStorageFD() int { return r.objs.SkBirths.FD() }
+
+// BirthReader reads the birth times of TIME-WAIT minisockets in
+// batches, reusing its buffers from call to call.
+type BirthReader struct {
+	keys, vals []uint64
+}
+
+// TimeWaitBirth returns the birth time (boot clock, ns) recorded for the
+// connection a TIME-WAIT minisocket with this cookie carries on.
+func (r *Recorder) TimeWaitBirth(cookie uint64) (birth uint64, ok bool, err error) {
 	switch err := r.objs.TwBirths.Lookup(cookie, &birth); {
 	case errors.Is(err, ebpf.ErrKeyNotExist):
 		return 0, false, nil
@@ -250,46 +258,19 @@ func (r *Recorder) Birth(cookie uint64) (birth uint64, ok bool, err error) {
 	return birth, birth != 0, nil
 }
 
-// batchLen is how many map entries one batch lookup returns.
-const batchLen = 4096
-
-// BirthReader reads every recorded birth time in batches, reusing its
-// buffers from call to call.
-type BirthReader struct {
-	keys []uint64
-	vals []tracerSockInfo
-	tws  []uint64
-}
-
-// Births calls fn with the cookie and birth time (boot clock, ns) of every
-// socket the recorder knows the birth of, reading the map in batches of
+// TimeWaitBirths calls fn with the cookie and birth time of every
+// TIME-WAIT minisocket whose birth is kept, reading the map in batches of
 // 4,096 (a system call each).
-func (r *Recorder) Births(br *BirthReader, fn func(cookie, birth uint64)) error {
+func (r *Recorder) TimeWaitBirths(br *BirthReader, fn func(cookie, birth uint64)) error {
 	if br.keys == nil {
 		br.keys = make([]uint64, batchLen)
-		br.vals = make([]tracerSockInfo, batchLen)
-		br.tws = make([]uint64, batchLen)
+		br.vals = make([]uint64, batchLen)
 	}
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := r.objs.Socks.BatchLookup(&cursor, br.keys, br.vals, nil)
+		n, err := r.objs.TwBirths.BatchLookup(&cursor, br.keys, br.vals, nil)
 		for i := range n {
-			if b := br.vals[i].Birth; b != 0 {
-				fn(br.keys[i], b)
-			}
-		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read birth times: %w", err)
-		}
-	}
-	cursor = ebpf.MapBatchCursor{}
-	for {
-		n, err := r.objs.TwBirths.BatchLookup(&cursor, br.keys, br.tws, nil)
-		for i := range n {
-			fn(br.keys[i], br.tws[i])
+			fn(br.keys[i], br.vals[i])
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil

@@ -72,6 +72,7 @@ const (
 	tracerMapCounters        = "counters"
 	tracerMapEvents          = "events"
 	tracerMapSettings        = "settings"
+	tracerMapSkBirths        = "sk_births"
 	tracerMapSocks           = "socks"
 	tracerMapTwBirths        = "tw_births"
 	tracerProgOnReceiveReset = "on_receive_reset"
@@ -138,6 +139,7 @@ type tracerMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Settings *ebpf.MapSpec `ebpf:"settings"`
+	SkBirths *ebpf.MapSpec `ebpf:"sk_births"`
 	Socks    *ebpf.MapSpec `ebpf:"socks"`
 	TwBirths *ebpf.MapSpec `ebpf:"tw_births"`
 }
@@ -174,6 +176,7 @@ type tracerMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Settings *ebpf.Map `ebpf:"settings"`
+	SkBirths *ebpf.Map `ebpf:"sk_births"`
 	Socks    *ebpf.Map `ebpf:"socks"`
 	TwBirths *ebpf.Map `ebpf:"tw_births"`
 }
@@ -183,6 +186,7 @@ func (m *tracerMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Settings,
+		m.SkBirths,
 		m.Socks,
 		m.TwBirths,
 	)

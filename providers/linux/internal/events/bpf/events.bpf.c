@@ -156,9 +156,19 @@ struct {
 	__type(value, struct sock_info);
 } socks SEC(".maps");
 
+/* The birth time in the socket itself, which sock_diag reports with the
+ * socket when asked (INET_DIAG_REQ_SK_BPF_STORAGES): a table dump carries
+ * creation times at no extra cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, u64);
+} sk_births SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 16); /* set by the loader */
+	__uint(max_entries, 1 << 14); /* set by the loader */
 	__type(key, u64);
 	__type(value, u64);
 } tw_births SEC(".maps");
@@ -344,6 +354,11 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	struct owner prev = si ? si->owner : none;
 	if (born && si)
 		si->birth = now;
+	if (born) {
+		u64 *b = bpf_sk_storage_get(&sk_births, (void *)sk, &now, BPF_SK_STORAGE_GET_F_CREATE);
+		if (b)
+			*b = now;
+	}
 	if (owned_by_caller(old, new) && !orphan)
 		current_owner(&cur);
 	else if (orphan)
