@@ -1,0 +1,154 @@
+package linux
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/events"
+)
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		kind     events.Kind
+		old, new uint8
+		want     change
+	}{
+		{events.KindState, tcpClose, tcpSynSent, changeOpened},
+		{events.KindState, tcpClose, tcpListen, changeOpened},
+		{events.KindState, tcpListen, tcpSynRecv, changeOpened}, // a child of the listener
+		{events.KindState, tcpListen, tcpClose, changeClosed},
+		{events.KindState, tcpLastAck, tcpClose, changeClosed},
+		{events.KindState, tcpSynSent, tcpEstablished, changeUpdated},
+		{events.KindState, tcpFinWait2, tcpTimeWait, changeUpdated},
+		{events.KindOwner, tcpEstablished, tcpEstablished, changeUpdated},
+	} {
+		assert.Equal(t, c.want, classify(&events.Record{Kind: c.kind, Old: c.old, New: c.new}), "%d %d->%d", c.kind, c.old, c.new)
+	}
+}
+
+func record(old, new uint8, owner, prev events.Owner) *events.Record {
+	r := &events.Record{Kind: events.KindState, Family: afInet, Old: old, New: new, SPort: 5000, DPort: 80,
+		Inode: 77, Owner: owner, Prev: prev, Birth: 2e9, Time: 3e9}
+	copy(r.Src[:], []byte{127, 0, 0, 1})
+	copy(r.Dst[:], []byte{127, 0, 0, 2})
+	return r
+}
+
+var (
+	proc   = events.Owner{Kind: events.OwnerProcess, PID: 42, Start: 1e9, Comm: "curl"}
+	kernel = events.Owner{Kind: events.OwnerKernel}
+)
+
+func TestConverterRows(t *testing.T) {
+	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cv := converter{clock: events.NewClock(1e9, wall), zone: numericZone,
+		module: func(o *events.Owner) string { return "/usr/bin/" + o.Comm }}
+	before, after := cv.rows(record(tcpFinWait2, tcpTimeWait, kernel, proc))
+	assert.Equal(t, netip.MustParseAddrPort("127.0.0.1:5000"), after.Local)
+	assert.Equal(t, netip.MustParseAddrPort("127.0.0.2:80"), after.Remote)
+	assert.Equal(t, tcptable.StateTimeWait, after.State)
+	assert.Equal(t, tcptable.OwnerKernel, after.OwnerStatus)
+	assert.Zero(t, after.PID)
+	assert.Equal(t, wall.Add(time.Second), after.Created, "birth 2e9 on a clock where 1e9 is wall")
+	assert.Equal(t, tcptable.StateFinWait2, before.State)
+	assert.Equal(t, uint32(42), before.PID)
+	assert.Equal(t, tcptable.Module{Name: "curl", Path: "/usr/bin/curl"}, before.Module)
+	assert.Equal(t, tcptable.SourceProcfs, before.ModuleSource)
+
+	// An owner the recorder never saw comes from the first snapshot,
+	// by inode, or stays unknown.
+	unknown := events.Owner{}
+	_, after = cv.rows(record(tcpEstablished, tcpCloseWait, unknown, unknown))
+	assert.Equal(t, tcptable.OwnerUnknown, after.OwnerStatus)
+	cv.seed = map[uint64]owned{77: {pid: 9, module: tcptable.Module{Name: "sshd"}}}
+	_, after = cv.rows(record(tcpEstablished, tcpCloseWait, unknown, unknown))
+	assert.Equal(t, uint32(9), after.PID)
+	assert.Equal(t, tcptable.OwnerOK, after.OwnerStatus)
+}
+
+func TestViewEvents(t *testing.T) {
+	cv := converter{zone: numericZone}
+	at := time.Unix(5, 0)
+	kinds := func(evs []tcptable.Event) []tcptable.EventKind {
+		var k []tcptable.EventKind
+		for _, e := range evs {
+			k = append(k, e.Kind)
+			assert.Equal(t, at, e.Time)
+		}
+		return k
+	}
+	view := func(q tcptable.Query, r *events.Record) []tcptable.EventKind {
+		b, a := cv.rows(r)
+		return kinds(viewEvents(nil, q, classify(r), b, a, at))
+	}
+	all := tcptable.Query{}
+	estab := tcptable.Query{States: []tcptable.State{tcptable.StateEstablished}}
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventOpened}, view(all, record(tcpClose, tcpSynSent, proc, events.Owner{})))
+	assert.Nil(t, view(estab, record(tcpClose, tcpSynSent, proc, events.Owner{})), "not a row the query shows")
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventOpened}, view(estab, record(tcpSynSent, tcpEstablished, proc, proc)),
+		"a row entering the query's view is opened there, as Diff of two answers would say")
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventClosed}, view(estab, record(tcpEstablished, tcpFinWait1, proc, proc)))
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventStateChanged}, view(all, record(tcpSynSent, tcpEstablished, proc, proc)))
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventStateChanged, tcptable.EventOwnerChanged},
+		view(all, record(tcpFinWait2, tcpTimeWait, kernel, proc)), "TIME-WAIT: state and owner, in Diff's order")
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventStateChanged},
+		view(tcptable.Query{Owners: tcptable.OwnerNone}, record(tcpFinWait2, tcpTimeWait, kernel, proc)),
+		"owners not asked for are not compared")
+	assert.Equal(t, []tcptable.EventKind{tcptable.EventClosed}, view(all, record(tcpLastAck, tcpClose, kernel, kernel)))
+	assert.Nil(t, view(tcptable.Query{PID: 7}, record(tcpClose, tcpSynSent, proc, events.Owner{})), "another process's")
+	assert.Nil(t, view(tcptable.Query{LocalPort: 1}, record(tcpClose, tcpSynSent, proc, events.Owner{})))
+
+	r := record(tcpEstablished, tcpEstablished, proc, kernel)
+	r.Kind = events.KindOwner
+	evs := viewEvents(nil, all, classify(r), cv.row(r, r.Old, &r.Prev), cv.row(r, r.New, &r.Owner), at)
+	require.Len(t, evs, 1)
+	assert.Equal(t, tcptable.EventOwnerChanged, evs[0].Kind, "accept")
+	assert.Equal(t, tcptable.OwnerKernel, evs[0].Before.OwnerStatus)
+	assert.Equal(t, uint32(42), evs[0].After.PID)
+	assert.Equal(t, evs[0].After.Key(), evs[0].Key)
+}
+
+func TestStorageAttributes(t *testing.T) {
+	ne := binary.NativeEndian
+	attr := func(typ uint16, payload []byte) []byte {
+		b := ne.AppendUint16(nil, uint16(nlaHdrLen+len(payload)))
+		b = ne.AppendUint16(b, typ)
+		b = append(b, payload...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	val := ne.AppendUint64(nil, 123456789)
+	storage := attr(skDiagBPFStorage|0x8000, append(attr(2 /* SK_DIAG_BPF_STORAGE_MAP_ID */, ne.AppendUint32(nil, 7)), attr(skDiagBPFStorageMapValue, val)...))
+	msg := append(attr(8, []byte{1}), attr(inetDiagSkBPFStorages|0x8000, storage)...)
+	assert.Equal(t, uint64(123456789), storageValue(msg))
+	assert.Zero(t, storageValue(attr(8, []byte{1})), "no storage attribute")
+	assert.Zero(t, storageValue(msg[:len(msg)-3]), "truncated")
+	bad := append([]byte(nil), msg...)
+	ne.PutUint16(bad, 2) // a length shorter than a header
+	assert.Zero(t, storageValue(bad))
+
+	req := appendStorageReq(buildDiagRequest(nil, afInet, 1<<tcpListen, 9), 33)
+	require.Len(t, req, nlmsgHdrLen+inetDiagReqLen+12)
+	assert.Equal(t, uint32(len(req)), ne.Uint32(req))
+	a := req[nlmsgHdrLen+inetDiagReqLen:]
+	assert.Equal(t, uint16(12), ne.Uint16(a))
+	assert.Equal(t, uint16(inetDiagReqSkBPFStorages|0x8000), ne.Uint16(a[2:]))
+	assert.Equal(t, uint16(skDiagBPFStorageReqMapFD), ne.Uint16(a[6:]))
+	assert.Equal(t, uint32(33), ne.Uint32(a[8:]))
+
+	lk := buildDiagLookup(nil, &diagRow{Family: afInet, SPort: 5000, DPort: 80, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.2"), IfIndex: 3}, 1<<tcpTimeWait, 4)
+	assert.Equal(t, uint16(nlmFRequest), ne.Uint16(lk[6:]), "an exact lookup, not a dump")
+	id := lk[nlmsgHdrLen+8:]
+	assert.Equal(t, uint16(5000), binary.BigEndian.Uint16(id))
+	assert.Equal(t, uint16(80), binary.BigEndian.Uint16(id[2:]))
+	assert.Equal(t, []byte{127, 0, 0, 2}, id[20:24])
+	assert.Equal(t, uint32(3), ne.Uint32(id[36:]))
+}
