@@ -133,15 +133,21 @@ func (p *Provider) useIter(scan OwnerScan) error {
 // idempotent.
 func (p *Provider) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
-	errs := []error{p.closeDiag()}
+	p.mu.Unlock()
+	// The recorder first, and without p.mu: it ends every Trace, whose fn
+	// may be calling Table.
+	var errs []error
 	if p.rec != nil {
 		errs = append(errs, p.rec.close())
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	errs = append(errs, p.closeDiag())
 	if p.res != nil {
 		errs = append(errs, p.res.Close())
 	}

@@ -236,6 +236,10 @@ func (h *hub) shutdown() {
 		close(stop)
 		<-stopped
 	}
+	if h.diag != nil {
+		h.diag.close()
+		h.diag = nil
+	}
 	for s := range subs {
 		s.err = fmt.Errorf("tcptable/linux: Trace: %w", tcptable.ErrClosed)
 		close(s.done)

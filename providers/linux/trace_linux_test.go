@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -517,4 +518,39 @@ func TestTraceSockDiag(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 	assert.Equal(t, 10, closed, "every server end, exactly once")
 	t.Logf("TIME-WAIT hand-overs seen: %d of 10 (those whose connection a poll saw first)", timeWait)
+}
+
+// TestTraceClose: Close ends a Trace whose fn calls Table, with an error
+// wrapping tcptable.ErrClosed, and fn is not called after Trace returns.
+func TestTraceClose(t *testing.T) {
+	ns := newTraceNS(t, "tcptable-trace-f")
+	p, err := linux.New(linux.WithNetNS(ns.Path))
+	require.NoError(t, err)
+	if src, why := p.TraceSource(); src != linux.TraceBPF {
+		p.Close()
+		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+	}
+	var returned atomic.Bool
+	calls := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Trace(context.Background(), tcptable.Query{}, func(e tcptable.Event) error {
+			assert.False(t, returned.Load(), "fn called after Trace returned")
+			_, _ = p.Table(context.Background(), tcptable.Query{})
+			select {
+			case calls <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+		returned.Store(true)
+	}()
+	require.Eventually(t, func() bool { return linux.TraceRunning(p) }, 10*time.Second, 10*time.Millisecond)
+	srv := startRole(t, ns, "server 127.0.0.1:0")
+	port := strings.TrimPrefix(srv.line(t), "PORT ")
+	cl := startRole(t, ns, "client 127.0.0.1:"+port+" 50")
+	<-calls
+	require.NoError(t, p.Close())
+	assert.ErrorIs(t, <-done, tcptable.ErrClosed)
+	require.Equal(t, "DONE", cl.line(t))
 }
