@@ -23,6 +23,7 @@ type Provider struct {
 	closed  bool
 	bufs    [2][]byte             // the IPv4 and IPv6 table buffers, reused
 	scratch []tcptable.Connection // decoded rows before filtering, reused
+	mods    winModules
 	res     *resolver
 }
 
@@ -39,7 +40,8 @@ func New(opts ...Option) (*Provider, error) {
 	if p.procs, err = loadProcs(); err != nil {
 		return nil, err
 	}
-	p.res = newResolver(&p.procs)
+	p.mods.procs = &p.procs
+	p.res = newResolver(&p.mods)
 	return p, nil
 }
 
@@ -140,7 +142,8 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	p.bufs, p.scratch, p.res.buf, p.res.pathBuf = [2][]byte{}, nil, nil, nil
+	p.bufs, p.scratch = [2][]byte{}, nil
+	p.mods.release()
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,7 +95,7 @@ func TestOwnModule(t *testing.T) {
 	assert.Contains(t, want, c.ModuleSource)
 
 	// The module is cached for the live row and dropped once the row is gone.
-	key := moduleKey{pid: c.PID, created: timeKey(c)}
+	key := moduleKey{pid: c.PID, created: timeKey(c.Created)}
 	require.Contains(t, p.res.cache, key)
 	require.NoError(t, pair.Close())
 	_, err = p.Table(context.Background(), tcptable.Query{PID: c.PID})
@@ -116,27 +115,11 @@ func foldModule(m tcptable.Module, exe string) tcptable.Module {
 	return m
 }
 
-// TestResolveSpecialPIDs: PID 0 has no module, PID 4 is "System", without
-// asking the OS.
-func TestResolveSpecialPIDs(t *testing.T) {
-	p := newProvider(t)
-	var row [row4Size]byte
-	idle := tcptable.Connection{OwnerStatus: tcptable.OwnerKernel}
-	p.res.resolve(&idle, unsafe.Pointer(&row[0]), false)
-	assert.Equal(t, tcptable.OwnerKernel, idle.ModuleStatus)
-	assert.True(t, idle.Module.IsZero())
-
-	sys := tcptable.Connection{PID: pidSystem, OwnerStatus: tcptable.OwnerOK}
-	p.res.resolve(&sys, unsafe.Pointer(&row[0]), false)
-	assert.Equal(t, tcptable.Module{Name: "System"}, sys.Module)
-	assert.Equal(t, tcptable.OwnerOK, sys.ModuleStatus)
-}
-
 // TestProcessImageOfMissingProcess: a PID that is no process gives a status,
 // not an error.
 func TestProcessImageOfMissingProcess(t *testing.T) {
 	p := newProvider(t)
-	res := p.res.processImage(0xFFFFFFF0)
+	res := p.mods.processImage(0xFFFFFFF0)
 	assert.NotEqual(t, tcptable.OwnerOK, res.status)
 	assert.True(t, res.mod.IsZero())
 }
