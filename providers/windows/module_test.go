@@ -64,9 +64,9 @@ func TestResolveModules(t *testing.T) {
 		os:   fakeModules{answer: moduleBuf(fakeBase, 8, "nginx.exe", `C:\nginx\nginx.exe`)},
 		want: tcptable.Module{Name: "nginx.exe", Path: `C:\nginx\nginx.exe`}, status: tcptable.OwnerOK, source: tcptable.SourceOwnerModule,
 	}, {
-		name: "a svchost-hosted service: the name is the service, the path the process image",
-		os:   fakeModules{answer: moduleBuf(fakeBase, 8, "Dnscache", "Dnscache"), images: map[uint32]moduleResult{900: svchost}},
-		want: tcptable.Module{Name: "svchost.exe", Path: `C:\Windows\System32\svchost.exe`, Service: "Dnscache"},
+		name:   "a svchost-hosted service: the name is the service, the path the process image",
+		os:     fakeModules{answer: moduleBuf(fakeBase, 8, "Dnscache", "Dnscache"), images: map[uint32]moduleResult{900: svchost}},
+		want:   tcptable.Module{Name: "svchost.exe", Path: `C:\Windows\System32\svchost.exe`, Service: "Dnscache"},
 		status: tcptable.OwnerOK, source: tcptable.SourceOwnerModule,
 	}, {
 		name: "a service whose image cannot be read keeps the service, not a fake path",
