@@ -5,6 +5,7 @@ package windows
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -23,6 +24,8 @@ type Provider struct {
 	closed  bool
 	bufs    [2][]byte             // the IPv4 and IPv6 table buffers, reused
 	scratch []tcptable.Connection // decoded rows before filtering, reused
+	src     []int32               // scratch row j is row src[j] of its buffer
+	dedup   deduper
 	mods    winModules
 	res     *resolver
 }
@@ -36,7 +39,7 @@ func New(opts ...Option) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{cfg: cfg, wine: isWine()}
+	p := &Provider{cfg: cfg, wine: isWine(), dedup: newDeduper()}
 	if p.procs, err = loadProcs(); err != nil {
 		return nil, err
 	}
@@ -46,6 +49,11 @@ func New(opts ...Option) (*Provider, error) {
 }
 
 // Table returns the rows q matches. See tcptable.Provider.
+//
+// The IPv4 table is read first, then the IPv6 table. When reading the
+// second fails (or ctx ends), Table returns the rows already read with the
+// error, as it does when a table keeps growing faster than it can be read
+// (an error wrapping tcptable.ErrInconsistent).
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tcptable/windows: Table: %w", err)
@@ -64,22 +72,21 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 		}
 		var err error
 		if out, err = p.family(ctx, q, i, fam, out); err != nil {
-			return nil, err
+			return out, err
 		}
 	}
 	return out, nil
 }
 
-// family appends the rows of one family's table that q matches.
-func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcptable.Family, out []tcptable.Connection) ([]tcptable.Connection, error) {
-	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("tcptable/windows: Table: %w", err)
-	}
+// read fills p.bufs[i] with family fam's table (of the LISTENER class if
+// listeners is set, else ALL) and returns its rows without duplicates
+// (p.src maps each to its row in the buffer).
+func (p *Provider) read(i int, fam tcptable.Family, listeners bool) ([]tcptable.Connection, error) {
 	af, class := uint32(afInet), uint32(tcpTableOwnerModuleAll)
 	if fam == tcptable.IPv6 {
 		af = afInet6
 	}
-	if q.Class == tcptable.ClassListeners {
+	if listeners {
 		// The LISTENER class is right everywhere; CONNECTIONS is not
 		// pushed down, since Wine returns only ESTABLISHED rows for it.
 		class = tcpTableOwnerModuleListener
@@ -91,26 +98,48 @@ func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcpt
 		func(b []byte, size *uint32) error { return p.procs.tcpTable(b, size, af, class, false) })
 	p.bufs[i] = buf
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	rows, err := AppendTable(p.scratch[:0], buf, fam)
+	rows, err := decodeTable(p.scratch[:0], buf, fam)
 	p.scratch = rows
+	if err != nil {
+		return nil, err
+	}
+	p.src = slices.Grow(p.src[:0], len(rows))[:len(rows)]
+	return p.dedup.dedupe(rows, p.src), nil
+}
+
+// rawRow returns the j-th row read by the last read of family index i.
+func (p *Provider) rawRow(i int, l *rowLayout, j int) []byte {
+	return p.bufs[i][tableHeaderSize+int(p.src[j])*l.size:][:l.size]
+}
+
+// family appends the rows of one family's table that q matches.
+func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcptable.Family, out []tcptable.Connection) ([]tcptable.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+	}
+	rows, err := p.read(i, fam, q.Class == tcptable.ClassListeners)
 	if err != nil {
 		return out, err
 	}
 	l, _ := layoutOf(fam)
 	detail := q.Detail()
 	for j := range rows {
-		c := rows[j]
-		if !q.MatchState(c.State) || !q.MatchAddr(&c) {
-			continue
-		}
 		if j%256 == 255 {
 			if err := ctx.Err(); err != nil {
 				return out, fmt.Errorf("tcptable/windows: Table: %w", err)
 			}
 		}
-		p.owner(&c, detail, unsafe.Pointer(&buf[tableHeaderSize+j*l.size]), fam == tcptable.IPv6)
+		c := rows[j]
+		if p.wine {
+			wineZones(&c)
+		}
+		if !q.MatchState(c.State) || !q.MatchAddr(&c) {
+			continue
+		}
+		raw := p.rawRow(i, &l, j)
+		p.owner(&c, detail, unsafe.Pointer(&raw[0]), fam == tcptable.IPv6)
 		if q.Match(c) {
 			out = append(out, c)
 		}
@@ -142,7 +171,7 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	p.bufs, p.scratch = [2][]byte{}, nil
+	p.bufs, p.scratch, p.src, p.dedup.slots = [2][]byte{}, nil, nil, nil
 	p.mods.release()
 	return nil
 }
