@@ -32,7 +32,13 @@ const (
 // tens of seconds on a loaded machine. The call cannot be cancelled, so
 // without the warm-up the suite's first Table call would overrun its
 // context deadline.
+//
+// With envWineHelper set, the binary is the Wine side of a Linux test
+// (wine_helper_windows_test.go) and runs no tests.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(envWineHelper); mode != "" {
+		os.Exit(runWineHelper(mode))
+	}
 	if isWine() {
 		start := time.Now()
 		if p, err := New(); err == nil {
