@@ -47,10 +47,10 @@ func wineHelperDump(p *Provider) (wineDump, error) {
 		return d, err
 	}
 	d.Rows = rows
-	if _, err := p.read(1, tcptable.IPv6, false); err != nil {
+	if _, err := p.e.read(1, tcptable.IPv6, false); err != nil {
 		return d, err
 	}
-	b := p.bufs[1]
+	b := p.e.bufs[1]
 	for i := range int(binary.LittleEndian.Uint32(b)) {
 		raw := b[tableHeaderSize+i*row6Size:][:row6Size]
 		local := netip.AddrFrom16([16]byte(raw[row6LocalAddr:]))
@@ -95,13 +95,13 @@ func wineHelperChurn(p *Provider) (wineChurn, error) {
 		dups := 0
 		for i, fam := range [...]tcptable.Family{tcptable.IPv4, tcptable.IPv6} {
 			n := len(rows)
-			if rows, err = p.family(ctx, q, i, fam, rows); err != nil {
+			if rows, err = p.e.family(ctx, q, i, fam, rows); err != nil {
 				if ctx.Err() != nil {
 					return st, nil // the time is up: this poll does not count
 				}
 				return st, err
 			}
-			dups += len(p.scratch) - (len(rows) - n) // q selects every row
+			dups += len(p.e.scratch) - (len(rows) - n) // q selects every row
 		}
 		st.Polls++
 		if dups > 0 {
