@@ -158,19 +158,8 @@ func TestKillOS(t *testing.T) {
 	if isWine() {
 		return // the IPv4 kill is TestWineDeviations' "SetTcpEntry is a stub"
 	}
-	ln2, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln2.Close()
-	client, err := net.Dial("tcp4", ln2.Addr().String())
-	require.NoError(t, err)
-	defer client.Close()
-	server, err := ln2.Accept()
-	require.NoError(t, err)
-	defer server.Close()
-	rows, err = p.Table(ctx, tcptable.Query{LocalPort: uint16(client.LocalAddr().(*net.TCPAddr).Port)})
-	require.NoError(t, err)
-	require.Len(t, rows, 1)
-	err = p.Kill(ctx, rows[0])
+	_, server, row := dialedRow(t, p)
+	err = p.Kill(ctx, row)
 	if errors.Is(err, tcptable.ErrPermission) {
 		t.Skipf("not elevated: %v", err)
 	}
@@ -179,4 +168,23 @@ func TestKillOS(t *testing.T) {
 	var b [1]byte
 	_, err = server.Read(b[:])
 	assert.Error(t, err, "the peer sees the connection end")
+}
+
+// dialedRow dials an IPv4 pair with package net and returns its ends
+// (closed when t ends) and the client's row.
+func dialedRow(t *testing.T, p *Provider) (client, server net.Conn, row tcptable.Connection) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err = net.Dial("tcp4", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close() })
+	rows, err := p.Table(context.Background(), tcptable.Query{LocalPort: uint16(client.LocalAddr().(*net.TCPAddr).Port)})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	return client, server, rows[0]
 }

@@ -185,27 +185,15 @@ func TestWineDeviations(t *testing.T) {
 	})
 
 	t.Run("SetTcpEntry is a stub", func(t *testing.T) {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		client, err := net.Dial("tcp4", ln.Addr().String())
-		require.NoError(t, err)
-		defer client.Close()
-		server, err := ln.Accept()
-		require.NoError(t, err)
-		defer server.Close()
-
-		rows, err := p.Table(context.Background(), tcptable.Query{LocalPort: uint16(client.LocalAddr().(*net.TCPAddr).Port)})
-		require.NoError(t, err)
-		require.Len(t, rows, 1)
-		j, err := p.e.find(rows[0].Key())
+		client, server, c := dialedRow(t, p)
+		j, err := p.e.find(c.Key())
 		require.NoError(t, err)
 		var mib [mibTCP6RowSize]byte
 		row := mibRow(&mib, p.e.rawRow(0, row4Size, j), false)
 		binary.LittleEndian.PutUint32(row, mibTCPStateDeleteTCB)
 		assert.NoError(t, p.procs.setTCPEntry(row), "Wine's SetTcpEntry reports success")
 
-		err = p.Kill(context.Background(), rows[0])
+		err = p.Kill(context.Background(), c)
 		require.Error(t, err, "Kill must not trust the stub")
 		assert.ErrorContains(t, err, "reported success but the row is still in the table")
 		assert.ErrorIs(t, err, tcptable.ErrNotSupported)
