@@ -2,7 +2,6 @@ package windows
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"unsafe"
 
@@ -113,7 +112,7 @@ func (e *engine) rawRow(i, size, j int) []byte {
 // family appends the rows of one family's table that q matches.
 func (e *engine) family(ctx context.Context, q tcptable.Query, i int, fam tcptable.Family, out []tcptable.Connection) ([]tcptable.Connection, error) {
 	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+		return out, err
 	}
 	listeners := q.Class == tcptable.ClassListeners
 	rows, err := e.read(i, fam, listeners)
@@ -127,7 +126,7 @@ func (e *engine) family(ctx context.Context, q tcptable.Query, i int, fam tcptab
 	for j := range rows {
 		if j%256 == 255 {
 			if err := ctx.Err(); err != nil {
-				return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+				return out, err
 			}
 		}
 		c := rows[j]

@@ -81,7 +81,7 @@ func mibRow(dst *[mibTCP6RowSize]byte, raw []byte, ipv6 bool) []byte {
 // (milliseconds).
 func decodeEStats(data, path []byte) (tcptable.Stats, error) {
 	if len(data) < dataRODSize || len(path) < pathRODSize {
-		return tcptable.Stats{}, fmt.Errorf("tcptable/windows: %w: TCP_ESTATS_DATA_ROD_v0 of %d bytes (want %d) or TCP_ESTATS_PATH_ROD_v0 of %d bytes (want %d)",
+		return tcptable.Stats{}, fmt.Errorf("%w: TCP_ESTATS_DATA_ROD_v0 of %d bytes (want %d) or TCP_ESTATS_PATH_ROD_v0 of %d bytes (want %d)",
 			tcptable.ErrInvalid, len(data), dataRODSize, len(path), pathRODSize)
 	}
 	le := binary.LittleEndian

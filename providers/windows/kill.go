@@ -32,7 +32,7 @@ const (
 // kill ends the IPv4 connection c identifies (by its Key) with SetTcpEntry
 // and MIB_TCP_STATE_DELETE_TCB, then reads the table again to verify it.
 func (e *engine) kill(ctx context.Context, os killOS, c tcptable.Connection) error {
-	what := "tcptable/windows: Kill " + c.String()
+	what := c.String()
 	if c.Family() != tcptable.IPv4 {
 		return fmt.Errorf("%s: %w: Windows can end only IPv4 connections from outside their process (SetTcpEntry has no IPv6 counterpart)",
 			what, tcptable.ErrNotSupported)

@@ -72,20 +72,21 @@ func ParseTable(b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	d := newDeduper()
 	start := len(dst)
-	dst, err := decodeTable(dst, b, f)
+	out, err := decodeTable(dst, b, f)
 	if err != nil {
-		return dst, err
+		return dst, fmt.Errorf("tcptable/windows: %w", err)
 	}
-	kept := d.dedupe(dst[start:], nil)
-	return dst[:start+len(kept)], nil
+	kept := d.dedupe(out[start:], nil)
+	return out[:start+len(kept)], nil
 }
 
-// decodeTable is AppendTable without the removal of duplicate rows: the
-// i-th appended row is the buffer's i-th row.
+// decodeTable is AppendTable without the removal of duplicate rows (the
+// i-th appended row is the buffer's i-th row) and whose errors carry no
+// package prefix.
 func decodeTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	l, ok := layoutOf(f)
 	if !ok {
-		return dst, fmt.Errorf("tcptable/windows: %w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
+		return dst, fmt.Errorf("%w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
 	}
 	n, err := rowCount(b, &l)
 	if err != nil {
@@ -113,7 +114,7 @@ func decodeTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcpt
 // rowCount returns dwNumEntries after checking that so many rows fit in b.
 func rowCount(b []byte, l *rowLayout) (int, error) {
 	if len(b) < 4 {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
+		return 0, fmt.Errorf("%w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
 			tcptable.ErrInvalid, l.name, len(b))
 	}
 	count := binary.LittleEndian.Uint32(b)
@@ -121,12 +122,12 @@ func rowCount(b []byte, l *rowLayout) (int, error) {
 		return 0, nil
 	}
 	if count > maxRows {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
 			tcptable.ErrInvalid, l.name, count, maxRows, len(b))
 	}
 	need := uint64(tableHeaderSize) + uint64(count)*uint64(l.size)
 	if need > uint64(len(b)) {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
 			tcptable.ErrInvalid, l.name, count, need, tableHeaderSize, l.size, len(b))
 	}
 	return int(count), nil

@@ -30,11 +30,11 @@ type Provider struct {
 func New(opts ...Option) (*Provider, error) {
 	cfg, err := apply(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	p := &Provider{}
 	if p.procs, err = loadProcs(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	p.mods.procs = &p.procs
 	p.e = newEngine(cfg, &p.procs, &p.mods, &p.procs, isWine())
@@ -55,13 +55,22 @@ func New(opts ...Option) (*Provider, error) {
 // counters start then (StatsStatus StatsPartial, Stats.Since). See
 // docs/windows.md.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	out, err := p.table(ctx, q)
+	if err != nil {
+		return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+	}
+	return out, nil
+}
+
+// table is Table, whose errors carry no package prefix.
+func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tcptable/windows: Table: %w", err)
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, fmt.Errorf("tcptable/windows: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	return p.e.table(ctx, q)
 }
@@ -76,13 +85,21 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 // success but the row stays (Wine's SetTcpEntry does nothing), Kill says
 // so.
 func (p *Provider) Kill(ctx context.Context, c tcptable.Connection) error {
-	if err := ctx.Err(); err != nil {
+	if err := p.kill(ctx, c); err != nil {
 		return fmt.Errorf("tcptable/windows: Kill: %w", err)
+	}
+	return nil
+}
+
+// kill is Kill, whose errors carry no package prefix.
+func (p *Provider) kill(ctx context.Context, c tcptable.Connection) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return fmt.Errorf("tcptable/windows: Kill: %w", tcptable.ErrClosed)
+		return tcptable.ErrClosed
 	}
 	return p.e.kill(ctx, &p.procs, c)
 }

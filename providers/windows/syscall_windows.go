@@ -35,7 +35,7 @@ func loadProcs() (procs, error) {
 	dll := windows.NewLazySystemDLL("iphlpapi.dll")
 	p := procs{getExtendedTCPTable: dll.NewProc("GetExtendedTcpTable")}
 	if err := p.getExtendedTCPTable.Find(); err != nil {
-		return procs{}, fmt.Errorf("tcptable/windows: iphlpapi.dll!GetExtendedTcpTable: %w (%w)", tcptable.ErrNotSupported, err)
+		return procs{}, fmt.Errorf("iphlpapi.dll!GetExtendedTcpTable: %w (%w)", tcptable.ErrNotSupported, err)
 	}
 	optional := func(name string) *windows.LazyProc {
 		if proc := dll.NewProc(name); proc.Find() == nil {
