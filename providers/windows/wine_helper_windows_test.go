@@ -124,10 +124,3 @@ func wineHelperChurn(p *Provider) (wineChurn, error) {
 	}
 	return st, nil
 }
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}

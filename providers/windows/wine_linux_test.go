@@ -375,13 +375,6 @@ func rowSet(rows []tcptable.Connection, noZones bool) []string {
 	return out
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,4 +52,12 @@ func TestWineZones(t *testing.T) {
 	c = tcptable.Connection{Local: netip.MustParseAddrPort("127.0.0.1:80"), Remote: netip.MustParseAddrPort("[::1]:1")}
 	wineZones(&c)
 	assert.Equal(t, "127.0.0.1:80 [::1]:1", c.Local.String()+" "+c.Remote.String())
+}
+
+// envOr returns the environment variable key, or def when it is empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }
