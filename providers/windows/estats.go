@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/tcptable/tcptable"
 )
@@ -61,13 +62,26 @@ const (
 // SetTcpEntry take for raw, a MIB_TCP(6)ROW_OWNER_MODULE as the table holds
 // it, and returns it. The row carries the scope ids exactly as the OS
 // stored them.
-func mibRow(dst *[mibTCP6RowSize]byte, raw []byte, ipv6 bool) []byte {
+func mibRow(dst *mibBuf, raw []byte, ipv6 bool) []byte {
+	b := dst.bytes()
 	if !ipv6 {
-		return dst[:copy(dst[:mibTCPRowSize], raw[:mibTCPRowSize])]
+		return b[:copy(b[:mibTCPRowSize], raw[:mibTCPRowSize])]
 	}
-	copy(dst[0:4], raw[row6State:row6State+4])
-	copy(dst[4:], raw[:mibTCP6RowSize-4])
-	return dst[:]
+	copy(b[0:4], raw[row6State:row6State+4])
+	copy(b[4:mibTCP6RowSize], raw[:mibTCP6RowSize-4])
+	return b[:mibTCP6RowSize]
+}
+
+// mibBuf holds a MIB_TCPROW or MIB_TCP6ROW, aligned as the OS expects its
+// DWORDs (a byte array may sit at any address).
+type mibBuf [(mibTCP6RowSize + 7) / 8]uint64
+
+func (m *mibBuf) bytes() []byte { return asBytes(m[:]) }
+
+// asBytes returns the memory of words as bytes: a buffer for the OS that is
+// aligned for the ULONG64 members it writes.
+func asBytes(words []uint64) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), 8*len(words))
 }
 
 // decodeEStats builds Stats from a TCP_ESTATS_DATA_ROD_v0 and a

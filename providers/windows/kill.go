@@ -49,7 +49,7 @@ func (e *engine) kill(ctx context.Context, os killOS, c tcptable.Connection) err
 		return fmt.Errorf("%s: %w: SetTcpEntry ends connections, not %v sockets (close it in its process)",
 			what, tcptable.ErrNotSupported, st)
 	}
-	var mib [mibTCP6RowSize]byte
+	var mib mibBuf
 	row := mibRow(&mib, e.rawRow(0, row4Size, j), false)
 	binary.LittleEndian.PutUint32(row, mibTCPStateDeleteTCB)
 	if err := os.setTCPEntry(row); err != nil {

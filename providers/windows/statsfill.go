@@ -51,9 +51,9 @@ type statsTracker struct {
 	since  map[statsKey]*statsSince
 	gen    uint64 // the current Table call
 	denied bool   // switching on was refused in this call: do not ask again
-	mib    [mibTCP6RowSize]byte
-	data   [dataRODSize]byte
-	path   [pathRODSize]byte
+	mib    mibBuf
+	data   [dataRODSize / 8]uint64 // TCP_ESTATS_DATA_ROD_v0, aligned for its ULONG64s
+	path   [pathRODSize / 8]uint64 // TCP_ESTATS_PATH_ROD_v0
 }
 
 func newStatsTracker(os estatsOS) *statsTracker {
@@ -104,7 +104,7 @@ func (s *statsTracker) fill(c *tcptable.Connection, raw []byte, ipv6 bool) {
 	for _, t := range [...]struct {
 		typ estatsType
 		rod []byte
-	}{{estatsData, s.data[:]}, {estatsPath, s.path[:]}} {
+	}{{estatsData, asBytes(s.data[:])}, {estatsPath, asBytes(s.path[:])}} {
 		enabled, err := s.os.getEStats(mib, ipv6, t.typ, t.rod)
 		if err == nil && !enabled {
 			if s.denied {
@@ -124,7 +124,7 @@ func (s *statsTracker) fill(c *tcptable.Connection, raw []byte, ipv6 bool) {
 			return
 		}
 	}
-	st, err := decodeEStats(s.data[:], s.path[:])
+	st, err := decodeEStats(asBytes(s.data[:]), asBytes(s.path[:]))
 	if err != nil {
 		c.StatsStatus = tcptable.StatsNotAvailable
 		return

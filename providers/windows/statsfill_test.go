@@ -239,7 +239,7 @@ func TestStatsStatuses(t *testing.T) {
 // against the MIB_TCPROW and MIB_TCP6ROW layouts (mingw-w64 offsetof).
 func TestMibRow(t *testing.T) {
 	r4 := testRow{state: 5, local: lo4, localPort: portDWORD(50000, 0xBEEF), remote: peer4, remotePort: portDWORD(443, 0), pid: 1}
-	var mib [mibTCP6RowSize]byte
+	var mib mibBuf
 	row := mibRow(&mib, encodeTable(false, 0, r4)[8:], false)
 	require.Len(t, row, 20)
 	assert.Equal(t, "127.0.0.1:50000 192.0.2.7:443", mibName(row, false))

@@ -170,7 +170,7 @@ func TestWineDeviations(t *testing.T) {
 		j, err := p.e.find(c.Key())
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, j, 0)
-		var mib [mibTCP6RowSize]byte
+		var mib mibBuf
 		row := mibRow(&mib, p.e.rawRow(0, row4Size, j), false)
 		require.NotNil(t, p.procs.setEStats4, "Wine 8.0 exports SetPerTcpConnectionEStats")
 		err = p.procs.enableEStats(row, false, estatsData)
@@ -188,7 +188,7 @@ func TestWineDeviations(t *testing.T) {
 		client, server, c := dialedRow(t, p)
 		j, err := p.e.find(c.Key())
 		require.NoError(t, err)
-		var mib [mibTCP6RowSize]byte
+		var mib mibBuf
 		row := mibRow(&mib, p.e.rawRow(0, row4Size, j), false)
 		binary.LittleEndian.PutUint32(row, mibTCPStateDeleteTCB)
 		assert.NoError(t, p.procs.setTCPEntry(row), "Wine's SetTcpEntry reports success")
