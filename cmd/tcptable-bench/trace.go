@@ -131,8 +131,10 @@ func cpuTime() time.Duration {
 // tracerRole: "PORT" is the churn listener's port; it traces its own
 // namespace, prints READY, and reports on stdin's end.
 func tracerRole(arg string) (tracerResult, error) {
-	port, _ := strconv.Atoi(arg)
-	p, err := linux.New(linux.WithoutBirthTimes())
+	f := strings.Fields(arg)
+	port, _ := strconv.Atoi(f[0])
+	birthsOnly := len(f) > 1 && f[1] == "births"
+	p, err := linux.New()
 	if err != nil {
 		return tracerResult{}, err
 	}
@@ -143,6 +145,15 @@ func tracerRole(arg string) (tracerResult, error) {
 	}
 	var r tracerResult
 	r.Source = src.String()
+	if birthsOnly {
+		// Only the recorder of birth times runs (as in any provider).
+		cpu0 := cpuTime()
+		fmt.Fprintln(os.Stderr, "READY")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.Source = "births"
+		return r, nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -286,13 +297,16 @@ func traceScenario(exe string, o options) error {
 	secs := o.traceSecs
 	var runs []traceRun
 	for _, rate := range o.traceRates {
-		for _, traced := range []bool{false, true} {
-			r, err := churnOnce(ns, exe, addr, port, rate, secs, traced)
+		for _, mode := range []string{"", "births", "trace"} {
+			if rate == 0 && mode == "births" {
+				continue
+			}
+			r, err := churnOnce(ns, exe, addr, port, rate, secs, mode)
 			if err != nil {
 				return err
 			}
 			runs = append(runs, r)
-			fmt.Fprintf(os.Stderr, "rate %d traced %v: %+v %+v\n", rate, traced, r.churn, r.tracer)
+			fmt.Fprintf(os.Stderr, "rate %d %q: %+v %+v\n", rate, mode, r.churn, r.tracer)
 		}
 	}
 	cr, err := runIn(ns, exe, "created", fmt.Sprintf("%d %d", o.tracePairs, o.reps))
@@ -308,14 +322,17 @@ func traceScenario(exe string, o options) error {
 }
 
 // churnOnce runs the churn child (and the tracer child if traced) in ns.
-func churnOnce(ns *netnstest.NS, exe, addr string, port, rate int, secs float64, traced bool) (traceRun, error) {
+// mode is "" (the churn alone), "births" (a provider's recorder of birth
+// times running) or "trace" (a Trace running).
+func churnOnce(ns *netnstest.NS, exe, addr string, port, rate int, secs float64, mode string) (traceRun, error) {
 	run := traceRun{rate: rate}
+	traced := mode != ""
 	var tracer *exec.Cmd
 	var tracerIn io.WriteCloser
 	var tracerOut strings.Builder
 	if traced {
 		tracer = ns.Exec(exe)
-		tracer.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+strconv.Itoa(port))
+		tracer.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+strconv.Itoa(port)+" "+mode)
 		tracer.Stdout = &tracerOut
 		stderr, err := tracer.StderrPipe()
 		if err != nil {
@@ -376,7 +393,7 @@ func runIn(ns *netnstest.NS, exe, role, arg string) ([]byte, error) {
 // printTrace prints the trace scenario's results.
 func printTrace(w io.Writer, runs []traceRun, created map[string]result, o options) {
 	fmt.Fprintf(w, "Trace: churn of loopback connections for %gs per run (4 workers), 2 CPUs\n\n", o.traceSecs)
-	fmt.Fprintf(w, "%-10s %-7s %12s %10s %10s %10s %12s %14s\n", "rate", "traced", "conns/s", "churn CPU", "tracer CPU", "opened", "lost", "silent loss")
+	fmt.Fprintf(w, "%-10s %-7s %12s %10s %10s %10s %12s %14s\n", "rate", "with", "conns/s", "churn CPU", "tracer CPU", "opened", "lost", "silent loss")
 	base := map[int]float64{}
 	for _, r := range runs {
 		rate := strconv.Itoa(r.rate) + "/s"
@@ -386,7 +403,16 @@ func printTrace(w io.Writer, runs []traceRun, created map[string]result, o optio
 		cps := float64(r.churn.Conns) / r.churn.Secs
 		if r.tracer == nil {
 			base[r.rate] = r.churn.CPUSec / r.churn.Secs
-			fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %10s %10s %12s %14s\n", rate, "no", cps, r.churn.CPUSec, "-", "-", "-", "-")
+			fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %10s %10s %12s %14s\n", rate, "-", cps, r.churn.CPUSec, "-", "-", "-", "-")
+			continue
+		}
+		total := r.churn.CPUSec + r.tracer.CPUSec
+		over := ""
+		if b := base[r.rate]; b > 0 && r.rate != 0 {
+			over = fmt.Sprintf(" (%+.1f%% CPU/s)", 100*(total/r.churn.Secs/b-1))
+		}
+		if r.tracer.Source == "births" {
+			fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %9.2fs %10s %12s %14s%s\n", rate, "births", cps, r.churn.CPUSec, r.tracer.CPUSec, "-", "-", "-", over)
 			continue
 		}
 		silent := r.churn.Conns - r.tracer.Opened - int64(r.tracer.Lost)
@@ -394,12 +420,7 @@ func printTrace(w io.Writer, runs []traceRun, created map[string]result, o optio
 		if silent > 0 {
 			verdict = strconv.FormatInt(silent, 10) + " (!)"
 		}
-		total := r.churn.CPUSec + r.tracer.CPUSec
-		over := ""
-		if b := base[r.rate]; b > 0 && r.rate != 0 {
-			over = fmt.Sprintf(" (%+.1f%% CPU/s)", 100*(total/r.churn.Secs/b-1))
-		}
-		fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %9.2fs %10d %12d %14s%s\n", rate, "yes", cps, r.churn.CPUSec, r.tracer.CPUSec, r.tracer.Opened, r.tracer.Lost, verdict, over)
+		fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %9.2fs %10d %12d %14s%s\n", rate, "trace", cps, r.churn.CPUSec, r.tracer.CPUSec, r.tracer.Opened, r.tracer.Lost, verdict, over)
 	}
 	c, p := created["created"], created["plain"]
 	fmt.Fprintf(w, "\nTable of %d rows, median of %d: with Created %.1f ms (%d rows with Created), without %.1f ms: %s\n",

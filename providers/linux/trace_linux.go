@@ -113,24 +113,27 @@ type hub struct {
 	stopped chan struct{}
 
 	// Owned by the reader goroutine.
-	conv    converter
-	pending map[uint64]pendingOpen // outgoing connections without a port yet
-	tw      map[uint64]twRow       // TIME-WAIT minisockets, by cookie
-	twPairs map[addrPair]uint64    // their cookies, by address pair
-	lastTW  time.Time
-	diag    *diagConn
-	evs     []tcptable.Event
-	exes    map[procKey]string
+	conv      converter
+	pending   map[uint64]pendingOpen // outgoing connections without a port yet
+	tw        map[uint64]twRow       // TIME-WAIT minisockets, by cookie
+	twPairs   map[addrPair]uint64    // their cookies, by address pair
+	lastTW    time.Time
+	diag      *diagConn
+	evs       []tcptable.Event
+	exes      map[procKey]string
+	count     uint64 // records handled
+	lastHouse time.Time
 }
 
 // subscriber is one Trace.
 type subscriber struct {
-	q     tcptable.Query
-	fn    func(tcptable.Event) error
-	since uint64 // boot-clock ns when it started: older records are not its
-	lost  uint64 // the recorder's loss count it has been told of
-	err   error
-	done  chan struct{}
+	q      tcptable.Query
+	fn     func(tcptable.Event) error
+	since  uint64 // boot-clock ns when it started: older records are not its
+	lost   uint64 // the ring's loss count it has been told of
+	missed uint64 // the programs' recursion misses it has been told of
+	err    error
+	done   chan struct{}
 }
 
 // pendingOpen is an outgoing connection's opening held until its port is
@@ -154,7 +157,8 @@ type procKey struct {
 
 // Tuning of the reader.
 const (
-	readTick       = 100 * time.Millisecond // how long a read waits before housekeeping
+	readTick       = 5 * time.Millisecond   // how long a read waits (the programs wake the reader only when the ring fills up)
+	houseTick      = 100 * time.Millisecond // how often the reader does its housekeeping
 	pendingTimeout = 100 * time.Millisecond // when a held opening is looked up
 	maxPending     = 1 << 16
 	maxExes        = 4096
@@ -163,7 +167,8 @@ const (
 // run adds a subscriber and serves it until ctx ends or fn fails.
 func (h *hub) run(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
 	lost, _ := h.rec.Lost()
-	s := &subscriber{q: q, fn: fn, since: bootNow(), lost: lost, done: make(chan struct{})}
+	missed, _ := h.rec.Missed()
+	s := &subscriber{q: q, fn: fn, since: bootNow(), lost: lost, missed: missed, done: make(chan struct{})}
 	if err := h.add(s); err != nil {
 		return fmt.Errorf("tcptable/linux: Trace: %w", err)
 	}
@@ -333,7 +338,10 @@ func (h *hub) read(stop <-chan struct{}, stopped chan<- struct{}) {
 		case err == nil:
 			h.record(&r)
 		case errors.Is(err, events.ErrTimeout):
-			h.housekeep(time.Now())
+			if now := time.Now(); now.Sub(h.lastHouse) >= houseTick {
+				h.lastHouse = now
+				h.housekeep(now)
+			}
 		case errors.Is(err, events.ErrMalformed):
 			h.broadcastLost(0) // a record we cannot read is a lost one
 		default:
@@ -362,10 +370,27 @@ func (h *hub) housekeep(now time.Time) {
 	if n, err := h.rec.Lost(); err == nil {
 		h.lostUpTo(n)
 	}
+	h.checkMissed()
 	h.resolvePending(now, false)
 	if now.Sub(h.lastTW) >= h.p.cfg.trace.diagPoll {
 		if err := h.pollTimeWait(now, true); err != nil {
 			h.fail(err)
+		}
+	}
+}
+
+// checkMissed reports the programs' recursion misses as losses.
+func (h *hub) checkMissed() {
+	total, err := h.rec.Missed()
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if total > s.missed {
+			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - s.missed, Time: time.Now().UTC()})
+			s.missed = total
 		}
 	}
 }
@@ -407,9 +432,17 @@ func (h *hub) deliver(s *subscriber, e tcptable.Event) {
 	}
 }
 
+// missedEvery is how many records the reader handles between two reads of
+// the programs' miss counters while it is busy (it reads them when idle
+// too).
+const missedEvery = 1024
+
 // record handles one record from the ring.
 func (h *hub) record(r *events.Record) {
 	h.lostUpTo(r.Lost)
+	if h.count++; h.count%missedEvery == 0 {
+		h.checkMissed()
+	}
 	if p, ok := h.pending[r.Cookie]; ok {
 		// The held opening learns its port from this later record.
 		delete(h.pending, r.Cookie)

@@ -201,6 +201,22 @@ func (r *Recorder) Read(rec *Record, deadline time.Time) error {
 // Lost returns how many records the ring buffer dropped in total.
 func (r *Recorder) Lost() (uint64, error) { return r.counter(0) }
 
+// Missed returns how many times the kernel skipped one of the programs
+// because it was already running on that CPU (a softirq that interrupted
+// it, for example): each miss is a state change, reset mark or accept
+// not recorded. It needs Linux 5.12; earlier kernels do not count.
+func (r *Recorder) Missed() (uint64, error) {
+	var n uint64
+	for _, p := range []*ebpf.Program{r.objs.OnState, r.objs.OnReceiveReset, r.objs.OnSendReset, r.objs.OnSysExit} {
+		st, err := p.Stats()
+		if err != nil {
+			return 0, fmt.Errorf("read the tracer's statistics: %w", err)
+		}
+		n += st.RecursionMisses
+	}
+	return n, nil
+}
+
 // Unrecorded returns how many sockets were not recorded because the socket
 // map was full.
 func (r *Recorder) Unrecorded() (uint64, error) { return r.counter(1) }

@@ -214,14 +214,14 @@ static __always_inline void current_owner(struct owner *o)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__builtin_memset(o, 0, sizeof(*o));
-	if (BPF_CORE_READ(t, flags) & PF_KTHREAD) {
+	if (t->flags & PF_KTHREAD) {
 		o->kind = OWNER_KERNEL;
 		return;
 	}
-	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	struct task_struct *leader = t->group_leader;
 	o->kind = OWNER_PROCESS;
-	o->pid = BPF_CORE_READ(t, tgid);
-	o->start = BPF_CORE_READ(leader, start_boottime);
+	o->pid = t->tgid;
+	o->start = leader->start_boottime;
 	BPF_CORE_READ_INTO(&o->comm, leader, comm);
 }
 
@@ -230,66 +230,16 @@ static __always_inline bool same_owner(const struct owner *a, const struct owner
 	return a->kind == b->kind && a->pid == b->pid && a->start == b->start;
 }
 
-/* sock_inode returns the inode of the socket's struct socket, or 0 for a
- * socket no file refers to (orphaned, or not yet accepted). */
-static __always_inline u32 sock_inode(const struct sock *sk)
-{
-	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
-	if (!sock)
-		return 0;
-	return BPF_CORE_READ((struct socket_alloc *)sock, vfs_inode.i_ino);
-}
-
-/* emit writes a record about sk if the configuration wants it. */
-static __always_inline void emit(const struct config *c, const struct sock *sk, u8 kind, u8 old, u8 new, u8 flags,
-				 u64 now, u64 cookie, u64 birth, const struct owner *owner, const struct owner *prev)
-{
-	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	/* inet_sport, not skc_num: the kernel clears skc_num when it puts
-	 * the port back, before the change to CLOSE is traced. Both are 0
-	 * on CLOSE -> SYN-SENT, before connect() picks an ephemeral port. */
-	u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (!wanted(c, family, sport, dport, old, new))
-		return;
-	u32 zero = 0;
-	u64 *lost = bpf_map_lookup_elem(&counters, &zero);
-	if (!lost)
-		return;
-	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		__sync_fetch_and_add(lost, 1);
-		return;
-	}
-	r->lost = *lost;
-	r->ts = now;
-	r->cookie = cookie;
-	r->birth = birth;
-	r->owner = *owner;
-	r->prev = *prev;
-	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&r->daddr, sk, __sk_common.skc_v6_daddr);
-	} else {
-		u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memset(&r->saddr, 0, sizeof(r->saddr));
-		__builtin_memset(&r->daddr, 0, sizeof(r->daddr));
-		__builtin_memcpy(&r->saddr, &s, 4);
-		__builtin_memcpy(&r->daddr, &d, 4);
-	}
-	r->ino = sock_inode(sk);
-	r->uid = BPF_CORE_READ(sk, sk_uid.val);
-	r->ifindex = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
-	r->sport = sport;
-	r->dport = dport;
-	r->family = family;
-	r->kind = kind;
-	r->oldstate = old;
-	r->newstate = new;
-	r->flags = flags;
-	__builtin_memset(&r->pad, 0, sizeof(r->pad));
-	bpf_ringbuf_submit(r, 0);
-}
+#define R(p, f) ((p)->f)
+#define SUFFIX _typed
+#include "sock.h"
+#undef R
+#undef SUFFIX
+#define R(p, f) BPF_CORE_READ(p, f)
+#define SUFFIX _probed
+#include "sock.h"
+#undef R
+#undef SUFFIX
 
 /* lookup_or_add returns the socket's entry, creating it with owner o if
  * it does not exist; NULL when the map is full (counted). */
@@ -307,23 +257,6 @@ static __always_inline struct sock_info *lookup_or_add(u64 cookie, const struct 
 	return bpf_map_lookup_elem(&socks, &cookie);
 }
 
-/* our_tcp returns the configuration if sk is a full TCP socket of the
- * recorded namespace, else NULL. */
-static __always_inline const struct config *our_tcp(const struct sock *sk)
-{
-	if (!sk)
-		return NULL;
-	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (st == TCP_TIME_WAIT || st == TCP_NEW_SYN_RECV)
-		return NULL; /* a minisocket: none of the full socket's members */
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return NULL;
-	const struct config *c = get_config();
-	if (!c || BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != c->netns)
-		return NULL;
-	return c;
-}
-
 /* owned_by_caller reports whether the kernel makes this change only in a
  * call of a process on its own socket (see the top of this file). */
 static __always_inline bool owned_by_caller(u8 old, u8 new)
@@ -336,7 +269,7 @@ static __always_inline bool owned_by_caller(u8 old, u8 new)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
-	const struct config *c = our_tcp(sk);
+	const struct config *c = our_tcp_typed(sk);
 	if (!c)
 		return 0;
 	u64 now = bpf_ktime_get_boot_ns();
@@ -345,7 +278,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	struct owner none = {}, kernel = {}, cur;
 	kernel.kind = OWNER_KERNEL;
 	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
-	bool orphan = BPF_CORE_READ(sk, sk_socket) == NULL;
+	bool orphan = sk->sk_socket == NULL;
 	struct sock_info *si;
 	if (born)
 		si = lookup_or_add(cookie, old == TCP_LISTEN ? &kernel : &none);
@@ -371,8 +304,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		/* tcp_time_wait() handed the connection to a minisocket: the
 		 * row lives on, in TIME-WAIT (FIN-WAIT-2 if the peer's FIN has
 		 * not come), owned by the kernel. */
-		reported = old == TCP_CLOSING || (BPF_CORE_READ(sk, sk_shutdown) & RCV_SHUTDOWN) ? TCP_TIME_WAIT
-												   : TCP_FIN_WAIT2;
+		reported = old == TCP_CLOSING || (sk->sk_shutdown & RCV_SHUTDOWN) ? TCP_TIME_WAIT : TCP_FIN_WAIT2;
 		cur = kernel;
 		flags = FLAG_TIME_WAIT;
 		if (birth)
@@ -380,7 +312,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	}
 	if (si && new != TCP_CLOSE)
 		si->owner = cur;
-	emit(c, sk, KIND_STATE, old, reported, flags, now, cookie, birth, &cur, &prev);
+	emit_typed(c, sk, KIND_STATE, old, reported, flags, now, cookie, birth, &cur, &prev);
 	if (si && new == TCP_CLOSE)
 		bpf_map_delete_elem(&socks, &cookie);
 	return 0;
@@ -389,7 +321,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 /* mark_reset notes that sk ends by a reset rather than in TIME-WAIT. */
 static __always_inline void mark_reset(const struct sock *sk)
 {
-	if (!our_tcp(sk))
+	if (!our_tcp_typed(sk))
 		return;
 	u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct owner none = {};
@@ -450,7 +382,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	const struct config *c = our_tcp(sk);
+	const struct config *c = our_tcp_probed(sk);
 	if (!c)
 		return 0;
 	/* sk came from memory reads, not a typed argument: read its cookie
@@ -473,6 +405,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (same_owner(&prev, &cur))
 		return 0;
 	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
-	emit(c, sk, KIND_OWNER, st, st, 0, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
+	emit_probed(c, sk, KIND_OWNER, st, st, 0, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
 	return 0;
 }
