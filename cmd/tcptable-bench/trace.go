@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,6 +170,18 @@ func tracerRole(arg string) (tracerResult, error) {
 		})
 	}()
 	time.Sleep(300 * time.Millisecond) // the trace's first snapshot
+	if path := os.Getenv(envProfile); path != "" {
+		// A CPU profile of the tracer: PATH.tracer.
+		f, err := os.Create(path + ".tracer")
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return r, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0 := cpuTime()
 	fmt.Fprintln(os.Stderr, "READY")
 	_, _ = io.Copy(io.Discard, os.Stdin)

@@ -113,15 +113,19 @@ type hub struct {
 	stopped chan struct{}
 
 	// Owned by the reader goroutine.
-	conv      converter
-	pending   map[uint64]pendingOpen // outgoing connections without a port yet
-	tw        map[uint64]twRow       // TIME-WAIT minisockets, by cookie
-	twPairs   map[addrPair]uint64    // their cookies, by address pair
-	lastTW    time.Time
-	diag      *diagConn
-	evs       []tcptable.Event
-	exes      map[procKey]string
-	count     uint64 // records handled
+	conv    converter
+	pending map[uint64]pendingOpen // outgoing connections without a port yet
+	tw      map[uint64]twRow       // TIME-WAIT minisockets, by cookie
+	twPairs map[addrPair]uint64    // their cookies, by address pair
+	lastTW  time.Time
+	diag    *diagConn
+	evs     []tcptable.Event
+	exes    map[procKey]string
+	count   uint64 // records handled
+	lastExe struct {
+		key  procKey
+		path string
+	}
 	lastHouse time.Time
 }
 
@@ -311,7 +315,11 @@ func (h *hub) begin() error {
 // exe returns an owner's executable path, cached per process.
 func (h *hub) exe(o *events.Owner) string {
 	k := procKey{o.PID, o.Start}
+	if k == h.lastExe.key {
+		return h.lastExe.path
+	}
 	if p, ok := h.exes[k]; ok {
+		h.lastExe.key, h.lastExe.path = k, p
 		return p
 	}
 	if len(h.exes) >= maxExes {
@@ -320,6 +328,7 @@ func (h *hub) exe(o *events.Owner) string {
 	// /proc/PID/stat counts the start in USER_HZ (100) ticks.
 	p, _ := owners.Executable(h.p.cfg.procRoot, o.PID, o.Start/(1e9/100))
 	h.exes[k] = p
+	h.lastExe.key, h.lastExe.path = k, p
 	return p
 }
 
@@ -443,14 +452,16 @@ func (h *hub) record(r *events.Record) {
 	if h.count++; h.count%missedEvery == 0 {
 		h.checkMissed()
 	}
-	if p, ok := h.pending[r.Cookie]; ok {
-		// The held opening learns its port from this later record.
-		delete(h.pending, r.Cookie)
-		if r.SPort != 0 {
-			p.rec.SPort, p.rec.Src = r.SPort, r.Src
-			h.dispatch(&p.rec)
-		} else if classify(r) == changeClosed {
-			return // connect() failed before it had a port: the table never showed it
+	if len(h.pending) > 0 {
+		if p, ok := h.pending[r.Cookie]; ok {
+			// The held opening learns its port from this later record.
+			delete(h.pending, r.Cookie)
+			if r.SPort != 0 {
+				p.rec.SPort, p.rec.Src = r.SPort, r.Src
+				h.dispatch(&p.rec)
+			} else if classify(r) == changeClosed {
+				return // connect() failed before it had a port: the table never showed it
+			}
 		}
 	}
 	if r.Kind == events.KindState && r.Old == tcpClose && r.New == tcpSynSent && r.SPort == 0 {
@@ -467,7 +478,9 @@ func (h *hub) record(r *events.Record) {
 	// A socket the TIME-WAIT poll follows (an orphan in FIN-WAIT-2 looks
 	// like a minisocket there) is followed by its records again, unless a
 	// minisocket took it over now.
-	h.forgetTW(r.Cookie)
+	if len(h.tw) > 0 {
+		h.forgetTW(r.Cookie)
+	}
 	if r.TimeWait {
 		_, after := h.conv.rows(r)
 		h.followTW(r.Cookie, twRow{row: after, state: r.New})
