@@ -22,10 +22,6 @@ type Options struct {
 	// RingSize is the ring buffer's size in bytes, rounded up to a power
 	// of two of at least a page; 0 means DefaultRingSize.
 	RingSize int
-	// MaxSockets bounds the sockets whose birth and owner are kept; 0
-	// means DefaultMaxSockets. Entries take kernel memory only while
-	// their socket lives.
-	MaxSockets int
 	// MaxTimeWait bounds the TIME-WAIT minisockets whose birth is kept
 	// (the oldest are forgotten first, as the kernel ends them); 0 means
 	// DefaultMaxTimeWait. The map is allocated whole: 64 bytes an entry.
@@ -42,8 +38,6 @@ const DefaultMaxTimeWait = 1 << 14
 // reader is not scheduled.
 const DefaultRingSize = 4 << 20
 
-// DefaultMaxSockets is the default bound of the socket map.
-const DefaultMaxSockets = 1 << 20
 
 // vmlinuxBTF is the kernel's own BTF, which the CO-RE relocations and the
 // BTF-typed attachments need.
@@ -86,8 +80,8 @@ func Open(o Options) (*Recorder, error) {
 	if o.MaxTimeWait > 0 {
 		spec.Maps[tracerMapTwBirths].MaxEntries = uint32(min(o.MaxTimeWait, 1<<24))
 	}
-	if o.MaxSockets > 0 {
-		spec.Maps[tracerMapSocks].MaxEntries = uint32(min(o.MaxSockets, 1<<30))
+	if vs := spec.Maps[tracerMapSkInfo].ValueSize; vs < 8 {
+		return nil, fmt.Errorf("the tracer object's socket storage is %d bytes, not a birth time and more", vs)
 	}
 	if err := spec.Variables[tracerVarAcceptNr].Set(int64(acceptNR)); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
@@ -217,8 +211,8 @@ func (r *Recorder) Missed() (uint64, error) {
 	return n, nil
 }
 
-// Unrecorded returns how many sockets were not recorded because the socket
-// map was full.
+// Unrecorded returns how many sockets were not recorded because the
+// kernel had no memory for their storage.
 func (r *Recorder) Unrecorded() (uint64, error) { return r.counter(1) }
 
 func (r *Recorder) counter(i uint32) (uint64, error) {
@@ -251,9 +245,10 @@ func (r *Recorder) Close() error {
 // batchLen is how many map entries one batch lookup returns.
 const batchLen = 4096
 
-// BirthStorageFD returns the descriptor of the socket storage map that
-// holds each full socket's birth time (boot clock, ns), for sock_diag
-// requests that ask for it (INET_DIAG_REQ_SK_BPF_STORAGES).
+// BirthStorageFD returns the descriptor of the socket storage map whose
+// values begin with each full socket's birth time (boot clock, ns, host
+// order), for sock_diag requests that ask for it
+// (INET_DIAG_REQ_SK_BPF_STORAGES).
 func (r *Recorder) BirthStorageFD() int { return r.objs.SkBirths.FD() }
 
 // BirthReader reads the birth times of TIME-WAIT minisockets in

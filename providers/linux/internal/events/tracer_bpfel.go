@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type tracerChild struct {
+	_     structs.HostLayout
+	Birth uint64
+	Owner tracerOwner
+}
+
 type tracerConfig struct {
 	_        structs.HostLayout
 	Netns    uint64
@@ -62,18 +68,20 @@ type tracerSockInfo struct {
 	Birth uint64
 	Owner tracerOwner
 	Reset uint8
-	Pad   [7]uint8
+	Child uint8
+	Pad   [6]uint8
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	tracerMapChildren        = "children"
 	tracerMapCounters        = "counters"
 	tracerMapEvents          = "events"
 	tracerMapSettings        = "settings"
 	tracerMapSkBirths        = "sk_births"
-	tracerMapSocks           = "socks"
+	tracerMapSkInfo          = "sk_info"
 	tracerMapTwBirths        = "tw_births"
 	tracerProgOnReceiveReset = "on_receive_reset"
 	tracerProgOnSendReset    = "on_send_reset"
@@ -136,11 +144,12 @@ type tracerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerMapSpecs struct {
+	Children *ebpf.MapSpec `ebpf:"children"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Settings *ebpf.MapSpec `ebpf:"settings"`
 	SkBirths *ebpf.MapSpec `ebpf:"sk_births"`
-	Socks    *ebpf.MapSpec `ebpf:"socks"`
+	SkInfo   *ebpf.MapSpec `ebpf:"sk_info"`
 	TwBirths *ebpf.MapSpec `ebpf:"tw_births"`
 }
 
@@ -173,21 +182,23 @@ func (o *tracerObjects) Close() error {
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerMaps struct {
+	Children *ebpf.Map `ebpf:"children"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Settings *ebpf.Map `ebpf:"settings"`
 	SkBirths *ebpf.Map `ebpf:"sk_births"`
-	Socks    *ebpf.Map `ebpf:"socks"`
+	SkInfo   *ebpf.Map `ebpf:"sk_info"`
 	TwBirths *ebpf.Map `ebpf:"tw_births"`
 }
 
 func (m *tracerMaps) Close() error {
 	return _TracerClose(
+		m.Children,
 		m.Counters,
 		m.Events,
 		m.Settings,
 		m.SkBirths,
-		m.Socks,
+		m.SkInfo,
 		m.TwBirths,
 	)
 }

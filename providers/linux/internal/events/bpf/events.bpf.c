@@ -27,10 +27,11 @@
  * A socket without a struct socket (a child in the accept queue, an orphan
  * after close, a TIME-WAIT minisocket) is owned by the kernel.
  *
- * Per socket (keyed by socket cookie, as sock_diag's idiag_cookie) the map
- * `socks` keeps the birth time, the owner and a reset mark while the
- * socket lives; `tw_births` keeps the birth time of the TIME-WAIT
- * minisockets that take connections over, least recently added first out.
+ * Per socket, socket storage (`sk_info`) keeps the birth time, the owner
+ * and a reset mark while the socket lives; `children` holds the children
+ * of listeners by socket cookie until accepted; `tw_births` keeps the
+ * birth time of the TIME-WAIT minisockets that take connections over, by
+ * socket cookie (as sock_diag's idiag_cookie), oldest first out.
  * Records go to the ring buffer `events` only while userspace traces
  * (config.tracing); a failed reservation increments counters[0], and every
  * record carries that counter as it was when the record was reserved, so
@@ -92,7 +93,8 @@ struct sock_info {
 	u64 birth; /* boot-clock ns of the first state change out of CLOSE */
 	struct owner owner;
 	u8 reset; /* a reset was sent or received: the socket ends here */
-	u8 pad[7];
+	u8 child; /* it may have an entry in children */
+	u8 pad[6];
 };
 
 struct record {
@@ -140,7 +142,7 @@ struct {
 } settings SEC(".maps");
 
 /* counters[0]: records lost (ring full); counters[1]: sockets not
- * recorded (socks full). */
+ * recorded (no memory for their storage). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
@@ -148,23 +150,43 @@ struct {
 	__type(value, u64);
 } counters SEC(".maps");
 
+/* Per socket, in the socket itself (freed with it): its birth time first,
+ * which sock_diag reports with the socket when asked
+ * (INET_DIAG_REQ_SK_BPF_STORAGES), so a table dump carries creation times
+ * at no extra cost; then its owner and reset mark. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20); /* set by the loader */
-	__type(key, u64);
+	__type(key, int);
 	__type(value, struct sock_info);
-} socks SEC(".maps");
+} sk_info SEC(".maps");
 
-/* The birth time in the socket itself, which sock_diag reports with the
- * socket when asked (INET_DIAG_REQ_SK_BPF_STORAGES): a table dump carries
- * creation times at no extra cost. */
+/* The birth time alone, also in the socket: what sock_diag reports with
+ * each socket (INET_DIAG_REQ_SK_BPF_STORAGES). Eight bytes rather than
+ * sk_info's 48 halve what the kernel formats per row. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, u64);
 } sk_births SEC(".maps");
+
+/* Children of listeners, by cookie, from their creation until a process
+ * accepts them (accept's exit finds its socket through memory reads, and
+ * so cannot use the socket storage) and the next state change adopts the
+ * acceptor as owner, or until they end. */
+struct child {
+	u64 birth;
+	struct owner owner;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, u64);
+	__type(value, struct child);
+} children SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -241,22 +263,6 @@ static __always_inline bool same_owner(const struct owner *a, const struct owner
 #undef R
 #undef SUFFIX
 
-/* lookup_or_add returns the socket's entry, creating it with owner o if
- * it does not exist; NULL when the map is full (counted). */
-static __always_inline struct sock_info *lookup_or_add(u64 cookie, const struct owner *o)
-{
-	struct sock_info *si = bpf_map_lookup_elem(&socks, &cookie);
-	if (si)
-		return si;
-	struct sock_info n = {};
-	n.owner = *o;
-	if (bpf_map_update_elem(&socks, &cookie, &n, BPF_NOEXIST) && !bpf_map_lookup_elem(&socks, &cookie)) {
-		count(1);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&socks, &cookie);
-}
-
 /* owned_by_caller reports whether the kernel makes this change only in a
  * call of a process on its own socket (see the top of this file). */
 static __always_inline bool owned_by_caller(u8 old, u8 new)
@@ -279,18 +285,35 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	kernel.kind = OWNER_KERNEL;
 	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
 	bool orphan = sk->sk_socket == NULL;
-	struct sock_info *si;
-	if (born)
-		si = lookup_or_add(cookie, old == TCP_LISTEN ? &kernel : &none);
-	else
-		si = bpf_map_lookup_elem(&socks, &cookie);
+	struct sock_info *si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, born ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (born && !si)
+		count(1);
 	struct owner prev = si ? si->owner : none;
-	if (born && si)
-		si->birth = now;
 	if (born) {
 		u64 *b = bpf_sk_storage_get(&sk_births, (void *)sk, &now, BPF_SK_STORAGE_GET_F_CREATE);
 		if (b)
 			*b = now;
+	}
+	if (born && si) {
+		si->birth = now;
+		si->reset = 0;
+		si->owner = none;
+		if (old == TCP_LISTEN) {
+			/* A child in the listener's accept queue. */
+			struct child ch = {.birth = now, .owner = kernel};
+			si->owner = kernel;
+			si->child = !bpf_map_update_elem(&children, &cookie, &ch, BPF_ANY);
+		}
+	}
+	if (si && si->child && !orphan) {
+		/* Accepted since: adopt the owner that accept's exit recorded
+		 * (and reported). */
+		struct child *ch = bpf_map_lookup_elem(&children, &cookie);
+		if (ch && ch->owner.kind == OWNER_PROCESS) {
+			si->owner = prev = ch->owner;
+			si->child = 0;
+			bpf_map_delete_elem(&children, &cookie);
+		}
 	}
 	if (owned_by_caller(old, new) && !orphan)
 		current_owner(&cur);
@@ -310,11 +333,14 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		if (birth)
 			bpf_map_update_elem(&tw_births, &cookie, &birth, BPF_ANY);
 	}
-	if (si && new != TCP_CLOSE)
-		si->owner = cur;
+	if (si) {
+		si->owner = new == TCP_CLOSE ? none : cur;
+		if (new == TCP_CLOSE && si->child) {
+			si->child = 0;
+			bpf_map_delete_elem(&children, &cookie);
+		}
+	}
 	emit_typed(c, sk, KIND_STATE, old, reported, flags, now, cookie, birth, &cur, &prev);
-	if (si && new == TCP_CLOSE)
-		bpf_map_delete_elem(&socks, &cookie);
 	return 0;
 }
 
@@ -323,9 +349,7 @@ static __always_inline void mark_reset(const struct sock *sk)
 {
 	if (!our_tcp_typed(sk))
 		return;
-	u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct owner none = {};
-	struct sock_info *si = lookup_or_add(cookie, &none);
+	struct sock_info *si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (si)
 		si->reset = 1;
 }
@@ -392,19 +416,15 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (!cookie)
 		return 0;
-	struct owner cur, kernel = {};
-	kernel.kind = OWNER_KERNEL;
+	struct child *ch = bpf_map_lookup_elem(&children, &cookie);
+	if (!ch)
+		return 0; /* created before the recorder: attributed at close */
+	struct owner cur, prev = ch->owner;
 	current_owner(&cur);
-	struct sock_info *si = lookup_or_add(cookie, &kernel);
-	if (!si)
-		return 0;
-	struct owner prev = si->owner;
-	if (prev.kind == OWNER_UNKNOWN)
-		prev = kernel; /* it was in the accept queue */
-	si->owner = cur;
+	ch->owner = cur;
 	if (same_owner(&prev, &cur))
 		return 0;
 	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
-	emit_probed(c, sk, KIND_OWNER, st, st, 0, bpf_ktime_get_boot_ns(), cookie, si->birth, &cur, &prev);
+	emit_probed(c, sk, KIND_OWNER, st, st, 0, bpf_ktime_get_boot_ns(), cookie, ch->birth, &cur, &prev);
 	return 0;
 }
