@@ -38,7 +38,6 @@ const DefaultMaxTimeWait = 1 << 14
 // reader is not scheduled.
 const DefaultRingSize = 4 << 20
 
-
 // vmlinuxBTF is the kernel's own BTF, which the CO-RE relocations and the
 // BTF-typed attachments need.
 const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
