@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/mock"
 )
 
 // fakeTracer is a scripted provider that traces: Table answers with rows
@@ -614,4 +616,89 @@ func BenchmarkWatcherTrace(b *testing.B) {
 			}
 		}
 	}
+}
+
+// TestWatcherFollowsMock: a traced Watcher over the mock, through random
+// edits, some of whose events are lost, reports for each edit exactly
+// Diff's events between the tables before and after it (per connection,
+// in Diff's order), or the loss and then what a snapshot shows; and its
+// view stays the table.
+func TestWatcherFollowsMock(t *testing.T) {
+	for _, q := range []tcptable.Query{
+		{},
+		{Class: tcptable.ClassConnections, Owners: tcptable.OwnerPIDs},
+		{States: []tcptable.State{tcptable.StateEstablished, tcptable.StateListen}, Family: tcptable.IPv4},
+		{PID: 20},
+	} {
+		t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(len(t.Name()))))
+			p := mock.New(lsn, est, v6)
+			w := tcptable.NewWatcher(p, q)
+			defer w.Close()
+			ctx := context.Background()
+			require.NoError(t, w.Start(ctx))
+			require.True(t, w.Source().Traced)
+			states := []tcptable.State{tcptable.StateSynSent, tcptable.StateEstablished, tcptable.StateFinWait1, tcptable.StateCloseWait, tcptable.StateListen}
+			conn := func() tcptable.Connection {
+				c := port(est, uint16(41000+rng.IntN(40)))
+				if rng.IntN(4) == 0 {
+					c = port(lsn, uint16(9000+rng.IntN(5)))
+					c.Socket = uint64(rng.IntN(3) + 1)
+				}
+				c.PID = uint32(19 + rng.IntN(3))
+				return c
+			}
+			losses, events := 0, 0
+			for step := range 400 {
+				before, err := p.Table(ctx, q)
+				require.NoError(t, err)
+				if rng.IntN(15) == 0 {
+					p.LoseEvents(1 + rng.IntN(3))
+				}
+				rows := p.Rows()
+				switch r := rng.IntN(10); {
+				case r < 4 || len(rows) == 0:
+					p.Add(conn())
+				case r < 6:
+					p.Remove(rows[rng.IntN(len(rows))].Key())
+				case r < 8:
+					p.SetState(rows[rng.IntN(len(rows))].Key(), states[rng.IntN(len(states))])
+				default:
+					p.Update(rows[rng.IntN(len(rows))].Key(), func(c *tcptable.Connection) { c.PID = uint32(19 + rng.IntN(3)) })
+				}
+				p.Flush()
+				after, err := p.Table(ctx, q)
+				require.NoError(t, err)
+				ev := poll(t, w)
+				events += len(ev)
+				if i := slices.IndexFunc(ev, func(e tcptable.Event) bool { return e.Kind == tcptable.EventLost }); i >= 0 {
+					require.Equal(t, len(ev)-1, i, "step %d: nothing is reported after a loss until the snapshot: %v", step, kinds(ev))
+					losses++
+					poll(t, w) // the snapshot
+				} else {
+					want := tcptable.Diff(before, after)
+					assert.Equal(t, kinds(want), kinds(byKey(ev, want)), "step %d", step)
+				}
+				assertSameTable(t, after, w.Table())
+				for _, c := range w.Table() {
+					require.False(t, c.FirstSeen.IsZero())
+				}
+			}
+			assert.Positive(t, losses, "some events were lost")
+			assert.Greater(t, events, 100)
+		})
+	}
+}
+
+// byKey orders events as want (Diff's answer) orders their Keys, keeping
+// their own order per Key.
+func byKey(events, want []tcptable.Event) []tcptable.Event {
+	rank := map[tcptable.Key]int{}
+	for i, e := range want {
+		if _, ok := rank[e.Key]; !ok {
+			rank[e.Key] = i
+		}
+	}
+	slices.SortStableFunc(events, func(a, b tcptable.Event) int { return rank[a.Key] - rank[b.Key] })
+	return events
 }
