@@ -154,6 +154,7 @@ type Watcher struct {
 	src     WatchSource // what it chose
 	tr      *traceRun   // the running trace; nil when polling
 	resync  bool        // the view needs a snapshot before more traced events
+	settle  time.Time   // when a plain Tracer's second snapshot is due (monotonic)
 	batch   []Event     // the traced events being applied
 	due     time.Time   // when Next polls or resynchronises next (monotonic)
 	timer   *time.Timer // Next's, reused
@@ -301,7 +302,7 @@ func (w *Watcher) Next(ctx context.Context) ([]Event, error) {
 		// into a snapshot per event.
 		done = w.tr.done
 		if !w.resync {
-			due, wake = time.Time{}, w.tr.wake
+			due, wake = w.settle, w.tr.wake
 		}
 	}
 	if err := w.sleep(ctx, due, wake, done); err != nil {

@@ -77,8 +77,9 @@ func (w *Watcher) choose(ctx context.Context) error {
 		}
 	} else {
 		// A plain Tracer does not say when it is live: a second snapshot,
-		// one interval after the baseline, reports what fell between.
-		w.resync = true
+		// one interval later, reports what fell between the baseline and
+		// the trace; its events are reported meanwhile.
+		w.settle = time.Now().Add(w.interval)
 	}
 	if w.polled {
 		w.resync = true // the view comes from polling: bring it up to date
@@ -95,7 +96,7 @@ func unsupported(err error) bool {
 
 // fallBack makes the Watcher poll because the trace could not start.
 func (w *Watcher) fallBack(why error) {
-	w.tr, w.resync = nil, false
+	w.tr, w.resync, w.settle = nil, false, time.Time{}
 	w.src = WatchSource{Name: sourcePoll, Reason: why.Error()}
 }
 
@@ -104,6 +105,9 @@ func (w *Watcher) pollTrace(ctx context.Context) ([]Event, error) {
 	w.events = w.events[:0]
 	if w.tr.finished() {
 		return w.traceEnded(ctx)
+	}
+	if !w.settle.IsZero() && !time.Now().Before(w.settle) {
+		w.resync, w.settle = true, time.Time{}
 	}
 	var now time.Time
 	if w.resync {
@@ -159,7 +163,7 @@ func (w *Watcher) traceEnded(ctx context.Context) ([]Event, error) {
 	if err == nil {
 		err = errors.New("Trace returned before its context ended")
 	}
-	w.tr, w.resync = nil, false
+	w.tr, w.resync, w.settle = nil, false, time.Time{}
 	w.src = WatchSource{Name: sourcePoll, Reason: "the trace ended: " + err.Error()}
 	return nil, fmt.Errorf("tcptable: trace ended: %w", err)
 }
