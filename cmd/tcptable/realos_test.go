@@ -180,10 +180,11 @@ func TestWatchTracedRealOS(t *testing.T) {
 	for line := range strings.Lines(stdout.String()) {
 		var e tcptable.Event
 		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
-		if e.Kind == tcptable.EventOpened && (e.After.Local.String() == client || e.After.Local.String() == server) {
-			opened = append(opened, e.After.Local.String())
-			if e.After.Local.String() == client {
-				assert.Equal(t, uint32(os.Getpid()), e.After.PID, line)
+		local, remote := e.After.Local.String(), e.After.Remote.String()
+		if e.Kind == tcptable.EventOpened && (local == client && remote == server || local == server && remote == client) {
+			opened = append(opened, local)
+			if local == client {
+				assert.Equal(t, uint32(os.Getpid()), e.After.PID, "connect runs in this process: %s", line)
 			}
 		}
 	}
