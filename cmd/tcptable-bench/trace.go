@@ -156,6 +156,7 @@ func tracerRole(arg string) (tracerResult, error) {
 		return r, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		done <- p.Trace(ctx, tcptable.Query{}, func(e tcptable.Event) error {

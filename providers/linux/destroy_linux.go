@@ -70,7 +70,7 @@ func destroyAllowed() error {
 // traceDestroy is Trace from the destroy groups: every socket's end as
 // the kernel destroys it, and a poll of the table (WithTracePoll) for
 // the rest, diffed as tcptable.Diff does.
-func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready func(), fn func(tcptable.Event) error) error {
 	dc, err := p.openDestroy(q)
 	if err != nil {
 		return fmt.Errorf("tcptable/linux: Trace: %w: %w", tcptable.ErrNotSupported, err)
@@ -86,6 +86,7 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, fn func(t
 	if err != nil {
 		return fmt.Errorf("tcptable/linux: Trace: %w", err)
 	}
+	ready() // the groups are joined and the first snapshot taken
 	tick := time.NewTicker(p.cfg.trace.diagPoll)
 	defer tick.Stop()
 	zone := p.zoner()

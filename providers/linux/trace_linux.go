@@ -15,7 +15,7 @@ import (
 	"github.com/tcptable/tcptable/providers/linux/internal/owners"
 )
 
-var _ tcptable.Tracer = (*Provider)(nil)
+var _ tcptable.ReadyTracer = (*Provider)(nil)
 
 // Trace reports the changes of the rows q matches as the kernel makes
 // them; see tcptable.Tracer. Its source is the best one available
@@ -40,6 +40,17 @@ var _ tcptable.Tracer = (*Provider)(nil)
 // must not call Trace itself. Several Traces of one provider share the
 // kernel's ring buffer: a slow fn delays the others.
 func (p *Provider) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+	return p.TraceReady(ctx, q, nil, fn)
+}
+
+// TraceReady is Trace that calls ready, once and before fn's first call,
+// when the trace is live (every later change will be reported), with the
+// source's name: "bpf" or "sock_diag" (TraceSource's String). See
+// tcptable.ReadyTracer.
+func (p *Provider) TraceReady(ctx context.Context, q tcptable.Query, ready func(source string), fn func(tcptable.Event) error) error {
+	if ready == nil {
+		ready = func(string) {}
+	}
 	if err := q.Validate(); err != nil {
 		return fmt.Errorf("tcptable/linux: Trace: %w", err)
 	}
@@ -50,9 +61,9 @@ func (p *Provider) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable
 		if err != nil {
 			return fmt.Errorf("tcptable/linux: Trace: %w", err)
 		}
-		return h.run(ctx, q, fn)
+		return h.run(ctx, q, func() { ready(src.String()) }, fn)
 	case TraceSockDiag:
-		return p.traceDestroy(ctx, q, fn)
+		return p.traceDestroy(ctx, q, func() { ready(src.String()) }, fn)
 	}
 	return fmt.Errorf("tcptable/linux: Trace: %w: %v", tcptable.ErrNotSupported, why)
 }
@@ -169,11 +180,11 @@ const (
 )
 
 // run adds a subscriber and serves it until ctx ends or fn fails.
-func (h *hub) run(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+func (h *hub) run(ctx context.Context, q tcptable.Query, ready func(), fn func(tcptable.Event) error) error {
 	lost, _ := h.rec.Lost()
 	missed, _ := h.rec.Missed()
 	s := &subscriber{q: q, fn: fn, since: bootNow(), lost: lost, missed: missed, done: make(chan struct{})}
-	if err := h.add(s); err != nil {
+	if err := h.add(s, ready); err != nil {
 		return fmt.Errorf("tcptable/linux: Trace: %w", err)
 	}
 	select {
@@ -185,8 +196,9 @@ func (h *hub) run(ctx context.Context, q tcptable.Query, fn func(tcptable.Event)
 	}
 }
 
-// add registers s, updates the kernel's filter and starts the reader.
-func (h *hub) add(s *subscriber) error {
+// add registers s, updates the kernel's filter, starts the reader and
+// calls ready before the reader can call s's fn.
+func (h *hub) add(s *subscriber, ready func()) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.subs[s] = struct{}{}
@@ -204,6 +216,7 @@ func (h *hub) add(s *subscriber) error {
 		h.stop, h.stopped = make(chan struct{}), make(chan struct{})
 		go h.read(h.stop, h.stopped)
 	}
+	ready() // under h.mu: the reader waits for it to deliver
 	return nil
 }
 
