@@ -403,28 +403,25 @@ func (h *hub) housekeep(now time.Time) {
 
 // checkMissed reports the programs' recursion misses as losses.
 func (h *hub) checkMissed() {
-	total, err := h.rec.Missed()
-	if err != nil {
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subs {
-		if total > s.missed {
-			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - s.missed, Time: time.Now().UTC()})
-			s.missed = total
-		}
+	if total, err := h.rec.Missed(); err == nil {
+		h.reportLost(total, func(s *subscriber) *uint64 { return &s.missed })
 	}
 }
 
-// lostUpTo tells every subscriber of the losses up to total.
+// lostUpTo tells every subscriber of the ring's losses up to total.
 func (h *hub) lostUpTo(total uint64) {
+	h.reportLost(total, func(s *subscriber) *uint64 { return &s.lost })
+}
+
+// reportLost gives every subscriber an EventLost for the part of a loss
+// count (total) it has not been told of (*told), and records it as told.
+func (h *hub) reportLost(total uint64, told func(*subscriber) *uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		if total > s.lost {
-			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - s.lost, Time: time.Now().UTC()})
-			s.lost = total
+		if t := told(s); total > *t {
+			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - *t, Time: time.Now().UTC()})
+			*t = total
 		}
 	}
 }
