@@ -149,6 +149,32 @@ func (d OwnerDetail) WantPIDs() bool { return d == OwnerModules || d == OwnerPID
 // WantModules reports whether a query at this level resolves modules.
 func (d OwnerDetail) WantModules() bool { return d == OwnerModules }
 
+// Apply removes from rows the owner detail that a query at level d does not
+// ask for, as every provider must before it answers: below OwnerModules,
+// Module is empty, ModuleSource is SourceNone and ModuleStatus is
+// OwnerNotRequested; at OwnerNone, PID and OtherPIDs are cleared too and
+// OwnerStatus is OwnerNotRequested. At OwnerModules it changes nothing.
+// What the OS hands over with the row itself, resolved or not, stays:
+// OwningModuleInfo, UID.
+//
+// A provider calls it with q.Detail(), not q.Owners, so that the PIDs and
+// modules its PID and Process conditions need are kept. The in-tree
+// providers use it; a third-party provider can too, and pass the
+// conformance suite's Owners check by it.
+func (d OwnerDetail) Apply(rows []Connection) {
+	if d.WantModules() {
+		return
+	}
+	pids := d.WantPIDs()
+	for i := range rows {
+		c := &rows[i]
+		c.Module, c.ModuleSource, c.ModuleStatus = Module{}, SourceNone, OwnerNotRequested
+		if !pids {
+			c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, OwnerNotRequested
+		}
+	}
+}
+
 // Query selects rows of the table and says how much owner detail to
 // resolve. The zero Query means the whole table, IPv4 and IPv6, with PIDs
 // and modules.

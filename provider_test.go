@@ -152,3 +152,37 @@ func TestEnumStrings(t *testing.T) {
 	assert.ErrorIs(t, err, tcptable.ErrInvalid)
 	assert.Contains(t, err.Error(), `"nope"`)
 }
+
+func TestOwnerDetailApply(t *testing.T) {
+	full := func() []tcptable.Connection {
+		c := row(tcptable.StateListen, "127.0.0.1:8080", "0.0.0.0:0", 10)
+		c.OtherPIDs, c.OwnerStatus = []uint32{11}, tcptable.OwnerOK
+		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceProcfs
+		c.OwningModuleInfo, c.UID, c.HasUID = &[16]uint64{1}, 33, true
+		tw := row(tcptable.StateTimeWait, "127.0.0.1:5000", "127.0.0.1:80", 0)
+		tw.Module, tw.OwnerStatus, tw.ModuleStatus = tcptable.Module{}, tcptable.OwnerKernel, tcptable.OwnerKernel
+		return []tcptable.Connection{c, tw}
+	}
+
+	rows := full()
+	tcptable.OwnerModules.Apply(rows)
+	assert.Equal(t, full(), rows, "OwnerModules keeps everything")
+
+	rows = full()
+	tcptable.OwnerPIDs.Apply(rows)
+	want := full()
+	for i := range want {
+		want[i].Module, want[i].ModuleSource, want[i].ModuleStatus = tcptable.Module{}, tcptable.SourceNone, tcptable.OwnerNotRequested
+	}
+	assert.Equal(t, want, rows, "OwnerPIDs keeps PIDs and owner statuses, drops modules")
+
+	rows = full()
+	tcptable.OwnerNone.Apply(rows)
+	for i := range want {
+		want[i].PID, want[i].OtherPIDs, want[i].OwnerStatus = 0, nil, tcptable.OwnerNotRequested
+	}
+	assert.Equal(t, want, rows, "OwnerNone drops PIDs too; OwningModuleInfo and UID come with the row and stay")
+	assert.NotNil(t, rows[0].OwningModuleInfo)
+
+	tcptable.OwnerNone.Apply(nil) // no rows, no panic
+}

@@ -77,13 +77,13 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			n++
 		}
 	}
-	detail := q.Detail()
 	out := make([]tcptable.Connection, 0, n)
 	for i := range p.rows {
 		if q.Match(p.rows[i]) {
-			out = append(out, strip(p.rows[i].Clone(), detail))
+			out = append(out, p.rows[i].Clone())
 		}
 	}
+	q.Detail().Apply(out)
 	return out, nil
 }
 
@@ -101,21 +101,6 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// strip removes the owner detail a query at level d did not ask for.
-func strip(c tcptable.Connection, d tcptable.OwnerDetail) tcptable.Connection {
-	if !d.WantModules() {
-		c.Module = tcptable.Module{}
-		c.ModuleStatus = tcptable.OwnerNotRequested
-		c.ModuleSource = tcptable.SourceNone
-		c.OwningModuleInfo = nil
-	}
-	if !d.WantPIDs() {
-		c.PID, c.OtherPIDs = 0, nil
-		c.OwnerStatus = tcptable.OwnerNotRequested
-	}
-	return c
 }
 
 // Close makes every later Table call fail with tcptable.ErrClosed. It is

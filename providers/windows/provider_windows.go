@@ -74,6 +74,7 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			return nil, err
 		}
 	}
+	q.Detail().Apply(out)
 	return out, nil
 }
 
@@ -125,22 +126,17 @@ func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcpt
 	return out, nil
 }
 
-// owner sets c's owner fields for the detail the query asks for.
+// owner sets c's owner fields for the detail the query asks for; what it
+// does not ask for is left out afterwards, by OwnerDetail.Apply.
 func (p *Provider) owner(c *tcptable.Connection, detail tcptable.OwnerDetail, row unsafe.Pointer, ipv6 bool) {
-	if !detail.WantPIDs() {
-		c.PID, c.OwnerStatus, c.ModuleStatus = 0, tcptable.OwnerNotRequested, tcptable.OwnerNotRequested
-		return
-	}
-	if p.wine && c.PID == pidIdle && c.State != tcptable.StateTimeWait {
+	if detail.WantPIDs() && p.wine && c.PID == pidIdle && c.State != tcptable.StateTimeWait {
 		// Wine attributes only sockets whose fd the calling process holds;
 		// PID 0 says "not known", not "the Idle process".
 		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerNotSupported, tcptable.OwnerNotSupported
 	}
-	if !detail.WantModules() {
-		c.ModuleStatus = tcptable.OwnerNotRequested
-		return
+	if detail.WantModules() {
+		p.res.resolve(c, row, ipv6)
 	}
-	p.res.resolve(c, row, ipv6)
 }
 
 // Close releases the provider's buffers. It is idempotent; Table after Close
