@@ -211,6 +211,17 @@ var defects = map[string]defect{
 		},
 		subtest: "Filters", message: "does not match the query {Family=ipv4}",
 	},
+	"ignore-invalid-query": {
+		// Reads unknown values as "all" or "none" instead of refusing them.
+		wrap: func(p *mock.Provider) *wrapper {
+			return editQuery(p, func(q *tcptable.Query) {
+				if q.Validate() != nil {
+					*q = tcptable.Query{Owners: tcptable.OwnerNone}
+				}
+			})
+		},
+		subtest: "InvalidQuery", message: "error <nil>, want an error wrapping tcptable.ErrInvalid", passes: "Owners",
+	},
 	"ignore-context": {
 		wrap: func(p *mock.Provider) *wrapper {
 			return &wrapper{Provider: p, table: func(_ context.Context, q tcptable.Query) ([]tcptable.Connection, error) {

@@ -63,6 +63,9 @@
 //     from an unfiltered answer;
 //   - Owners: OwnerPIDs and OwnerNone queries leave out what was not asked
 //     for and say so with OwnerNotRequested;
+//   - InvalidQuery: a Query that Query.Validate rejects (Class(7),
+//     Family(9), Owners(9), a state outside 1..12) is an error wrapping
+//     tcptable.ErrInvalid, not an answer;
 //   - Cancel: a cancelled or expired context gives an error wrapping
 //     context.Canceled or context.DeadlineExceeded;
 //   - Concurrent: Table is safe to call from many goroutines while

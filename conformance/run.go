@@ -26,6 +26,7 @@ var checks = [...]check{
 	{"SharedListener", false, checkSharedListener},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
+	{"InvalidQuery", false, checkInvalidQuery},
 	{"Cancel", false, checkCancel},
 	{"Concurrent", false, checkConcurrent},
 	{"Close", false, checkClose},

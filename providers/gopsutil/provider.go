@@ -119,6 +119,9 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	if p.closed.Load() {
 		return nil, tcptable.ErrClosed
 	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

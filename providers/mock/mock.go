@@ -46,6 +46,7 @@ func New(conns ...tcptable.Connection) *Provider {
 
 // Table returns the rows q matches, as Query.Match and Query.Detail say.
 // It fails with an error wrapping tcptable.ErrClosed after Close, with one
+// wrapping tcptable.ErrInvalid for a query Query.Validate rejects, with one
 // wrapping ctx.Err() when ctx ends first (also during a latency set with
 // SetLatency), or with the next error queued by FailNext. Every call is
 // recorded for Queries, failed ones too.
@@ -58,6 +59,9 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 
 	if closed {
 		return nil, fmt.Errorf("mock: table: %w", tcptable.ErrClosed)
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("mock: table: %w", err)
 	}
 	if err := wait(ctx, latency); err != nil {
 		return nil, fmt.Errorf("mock: table: %w", err)

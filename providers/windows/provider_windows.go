@@ -54,6 +54,9 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 
 // table is Table, whose errors carry no package prefix.
 func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
