@@ -186,7 +186,8 @@ func (d OwnerDetail) Apply(rows []Connection) {
 type Query struct {
 	// Class selects listeners, connections or both.
 	Class Class
-	// Family selects IPv4, IPv6 or both.
+	// Family selects IPv4, IPv6 or both. IPv4 selects dual-stack IPv6
+	// rows too (Connection.DualStack): they accept IPv4 connections.
 	Family Family
 	// States, when not empty, keeps only rows in one of these states. It is
 	// combined with Class: ClassListeners with States [ESTABLISHED] selects
@@ -264,13 +265,32 @@ func (q Query) MatchState(s State) bool {
 	return len(q.States) == 0 || slices.Contains(q.States, s)
 }
 
-// MatchFamily reports whether rows of family f can match q.
+// MatchFamily reports whether q's Family condition accepts a row of family
+// f (Connection.Family) that is not dual stack: q.Family is AnyFamily or f.
+// A dual-stack row (Connection.DualStack) meets an IPv4 condition too;
+// MatchAddr accounts for it, and ReadFamily says which of the OS's tables a
+// provider must read to find such rows.
 func (q Query) MatchFamily(f Family) bool { return q.Family == AnyFamily || q.Family == f }
 
+// ReadFamily reports whether a provider that keeps one table per family
+// (AF_INET and AF_INET6, as sock_diag, /proc/net and GetExtendedTcpTable
+// do) must read the table of family f to answer q: when rows of f can
+// match, and for an IPv4 query also the IPv6 table, where the OS lists
+// dual-stack sockets. A dual-stack socket is bound to :: and not connected,
+// so it is a listener or a bound socket (LISTEN or CLOSED): an IPv4 query
+// that selects neither state needs no IPv6 rows.
+func (q Query) ReadFamily(f Family) bool {
+	if q.MatchFamily(f) {
+		return true
+	}
+	return f == IPv6 && q.Family == IPv4 && (q.MatchState(StateListen) || q.MatchState(StateClosed))
+}
+
 // MatchAddr reports whether a row with these endpoints can match q, looking
-// only at Family and the port conditions.
+// only at Family (which a dual-stack row meets for IPv4 too) and the port
+// conditions.
 func (q Query) MatchAddr(c *Connection) bool {
-	if !q.MatchFamily(c.Family()) {
+	if !q.MatchFamily(c.Family()) && (q.Family != IPv4 || !c.DualStack) {
 		return false
 	}
 	lp, rp := c.Local.Port(), c.Remote.Port()
