@@ -86,6 +86,20 @@ func zeroPIDs(p *mock.Provider, pick func(c *tcptable.Connection) bool) *wrapper
 	}}
 }
 
+// zeroDualStack returns a provider that consistently reports no
+// DualStack: it edits the mock's own rows before every call, so that
+// IPv4 queries agree with what it reports.
+func zeroDualStack(p *mock.Provider) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		for _, c := range p.Rows() {
+			if c.DualStack {
+				p.Update(c.Key(), func(c *tcptable.Connection) { c.DualStack = false })
+			}
+		}
+		return p.Table(ctx, q)
+	}}
+}
+
 // swapBytes swaps the two bytes of ap's port.
 func swapBytes(ap netip.AddrPort) netip.AddrPort {
 	port := ap.Port()
@@ -221,6 +235,51 @@ var defects = map[string]defect{
 			})
 		},
 		subtest: "InvalidQuery", message: "error <nil>, want an error wrapping tcptable.ErrInvalid", passes: "Owners",
+	},
+	"dual-stack-unreported": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.DualStack = false })
+		},
+		subtest: "DualStack", message: "has IPV6_V6ONLY off: want DualStack true (declare no-dual-stack",
+		passes: "Listener/tcp6",
+	},
+	"dual-stack-unreported-with-gap": {
+		// NoDualStack excuses a missing DualStack; IPv4 queries then leave
+		// the row out, as Match says, and the output says so.
+		wrap: func(p *mock.Provider) *wrapper {
+			return zeroDualStack(p)
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoDualStack, "test: the OS does not say")},
+		message: "--- PASS: TestDefectChild/DualStack ", logs: "DualStack not reported (gap no-dual-stack)",
+	},
+	"dual-stack-family-pushdown": {
+		// Reports DualStack but reads only the IPv4 table for IPv4 queries.
+		wrap: func(p *mock.Provider) *wrapper {
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				rows, err := p.Table(ctx, q)
+				if q.Family == tcptable.IPv4 {
+					rows = slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.Family() != tcptable.IPv4 })
+				}
+				return rows, err
+			}}
+		},
+		subtest: "DualStack", message: "left out {LISTEN [::]:", passes: "Filters",
+	},
+	"dual-stack-everywhere": {
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) { c.DualStack = c.Family() == tcptable.IPv6 })
+		},
+		subtest: "Listener/tcp6", message: "DualStack is set on a row that is not an IPv6 socket bound to ::",
+		passes: "Listener/tcp4",
+	},
+	"dual-stack-ignores-v6only": {
+		// Calls every socket on :: dual stack, IPV6_V6ONLY or not.
+		wrap: func(p *mock.Provider) *wrapper {
+			return editRows(p, func(c *tcptable.Connection) {
+				c.DualStack = c.Family() == tcptable.IPv6 && c.Local.Addr().IsUnspecified()
+			})
+		},
+		subtest: "DualStack", message: "has IPV6_V6ONLY on: want DualStack false", passes: "Listener/tcp6",
 	},
 	"ignore-context": {
 		wrap: func(p *mock.Provider) *wrapper {

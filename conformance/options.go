@@ -34,6 +34,12 @@ const (
 	// one of them (no OtherPIDs). The SharedListener check then accepts
 	// either holder alone.
 	NoOtherPIDs
+	// NoDualStack: the provider does not report Connection.DualStack (the
+	// OS does not say whether an IPv6 socket on :: accepts IPv4). The
+	// DualStack check then accepts a dual-stack listener reported with
+	// DualStack false, which IPv4 queries then do not match; a row that
+	// says DualStack must still be right.
+	NoDualStack
 )
 
 var gapNames = [...]string{
@@ -44,6 +50,7 @@ var gapNames = [...]string{
 	NoModule:      "no-module",
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
+	NoDualStack:   "no-dual-stack",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

@@ -24,6 +24,7 @@ var checks = [...]check{
 	{"HalfClose", true, checkHalfClose},
 	{"TimeWait", true, checkTimeWait},
 	{"SharedListener", false, checkSharedListener},
+	{"DualStack", false, checkDualStack},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"InvalidQuery", false, checkInvalidQuery},

@@ -3,12 +3,16 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/mock"
 )
 
@@ -213,6 +218,43 @@ func TestOSEnvEndpoints(t *testing.T) {
 	_, err := env.Listen("udp")
 	require.ErrorIs(t, err, tcptable.ErrInvalid)
 	assert.Contains(t, err.Error(), `"udp"`)
+}
+
+// TestOSEnvDualStack checks OSEnv's ListenUnspecified without a provider:
+// a dual-stack listener on [::] accepts a connection to 127.0.0.1 on its
+// port, a V6ONLY one does not, and both accept one to ::1.
+func TestOSEnvDualStack(t *testing.T) {
+	env, ok := conformance.OSEnv().(conformance.DualStackEnv)
+	if !ok {
+		t.Skipf("OSEnv cannot open listeners on [::] on %s", runtime.GOOS)
+	}
+	for _, v6only := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v6only=%v", v6only), func(t *testing.T) {
+			ln, err := env.ListenUnspecified(v6only)
+			if errors.Is(err, tcptable.ErrNotSupported) {
+				testenv.SkipOrFail(t, "no IPv6 here: %v", err)
+			}
+			require.NoError(t, err)
+			defer ln.Close()
+			a := ln.Addr()
+			assert.Equal(t, netip.IPv6Unspecified(), a.Addr())
+			assert.NotEqual(t, a.Port()>>8, a.Port()&0xff, "port %d has two equal bytes", a.Port())
+			dial := func(ip string) error {
+				c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, strconv.Itoa(int(a.Port()))), 5*time.Second)
+				if err == nil {
+					c.Close()
+				}
+				return err
+			}
+			require.NoError(t, dial("::1"), "IPv6 reaches the listener")
+			if v6only {
+				assert.Error(t, dial("127.0.0.1"), "IPV6_V6ONLY refuses IPv4")
+			} else {
+				assert.NoError(t, dial("127.0.0.1"), "a dual-stack listener accepts IPv4")
+			}
+			require.NoError(t, ln.Close())
+		})
+	}
 }
 
 // assertGood checks an Env address: loopback of the network's family, on a
