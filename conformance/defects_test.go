@@ -114,9 +114,12 @@ type defect struct {
 	opts    []conformance.Option
 	subtest string // the subtest that must fail; "" if the run must pass
 	crash   bool   // the child must die (the watchdog's panic) rather than fail
-	message string // what its failure must say
-	passes  string // a subtest that must still pass, if any
-	logs    string // what else the output must say, if anything
+	// required runs the child with testenv.RequireEnv set, as CI does;
+	// every other child runs without it, whatever this process has.
+	required bool
+	message  string // what its failure must say
+	passes   string // a subtest that must still pass, if any
+	logs     string // what else the output must say, if anything
 }
 
 // noIPv6 is an Env without IPv6, as OSEnv is on a host without ::1.
@@ -162,6 +165,16 @@ var defects = map[string]defect{
 		env:     func(p *mock.Provider) conformance.Env { return noIPv6{p} },
 		message: "Env cannot Listen(tcp6): test: no ::1 here", passes: "Listener/tcp4",
 		logs: "--- SKIP: TestDefectChild/HalfClose/tcp6",
+	},
+	"env-without-ipv6-required": {
+		// Where nothing may be missing (CI), what the Env cannot offer
+		// fails, in the endpoint checks and in the fixture's.
+		wrap:     func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
+		env:      func(p *mock.Provider) conformance.Env { return noIPv6{p} },
+		required: true,
+		subtest:  "Listener/tcp6", passes: "Listener/tcp4",
+		message: "Env cannot Listen(tcp6): test: no ::1 here: not supported (TCPTABLE_REQUIRE_PRIVILEGED is set: a missing requirement is a failure)",
+		logs:    "--- FAIL: TestDefectChild/Filters ",
 	},
 	"drop-listeners": {
 		wrap: func(p *mock.Provider) *wrapper {

@@ -136,12 +136,17 @@ type childResult struct {
 	ctxErr error // set if it had to be killed
 }
 
-// runChild runs TestDefectChild for one defect.
+// runChild runs TestDefectChild for one defect, with testenv.RequireEnv
+// set only if the defect says so.
 func runChild(ctx context.Context, name string) childResult {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDefectChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), defectEnv+"="+name)
+	required := ""
+	if defects[name].required {
+		required = "1"
+	}
+	cmd.Env = append(os.Environ(), defectEnv+"="+name, testenv.RequireEnv+"="+required)
 	out, err := cmd.CombinedOutput()
 	return childResult{out: string(out), err: err, ctxErr: ctx.Err()}
 }
@@ -198,7 +203,7 @@ func TestOSEnvEndpoints(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			ln, err := env.Listen(network)
 			if errors.Is(err, tcptable.ErrNotSupported) {
-				t.Skipf("no IPv6 loopback: %v", err)
+				testenv.SkipOrFail(t, "no IPv6 loopback: %v", err)
 			}
 			require.NoError(t, err)
 			assertGood(t, ln.Addr(), network)

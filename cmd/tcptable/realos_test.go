@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/native"
 )
 
@@ -95,13 +96,8 @@ func TestUnprivileged(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("Linux only: uses setpriv to drop privileges")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root, to drop privileges to nobody (hint: sudo go test ./cmd/tcptable)")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (hint: apt-get install util-linux)")
-	}
+	testenv.MustBeRoot(t, "to drop privileges to nobody")
+	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
 	if _, err := native.New(); errors.Is(err, tcptable.ErrNotSupported) {
 		t.Skipf("no native provider yet: %v", err)
 	}
