@@ -15,7 +15,7 @@ import (
 // watch prints every change until ctx ends (Ctrl-C): one line an event, or
 // one JSON object a line with --ndjson, and with --summary a line of counts
 // after the first poll and after every poll that changed something.
-func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *display) int {
+func (a *app) watch(ctx context.Context, p *ownerFilter, o *options, d *display) int {
 	w := tcptable.NewWatcher(p, o.query, tcptable.WithClock(a.now))
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
@@ -35,7 +35,7 @@ func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *dis
 				fmt.Fprintf(a.stderr, "tcptable: watching %d endpoints every %v; Ctrl-C stops\n", len(w.Table()), o.watch)
 			}
 			if !hidden {
-				hidden = a.noteHidden(w.Table())
+				hidden = a.noteHidden(p, o.query)
 			}
 			if err := a.printEvents(ctx, events, o, d); err != nil {
 				a.errorf("writing output: %v", err)
