@@ -52,6 +52,10 @@
 //   - SharedListener (tcp4, only with a SharingEnv): a listener that another
 //     process holds too lists exactly both processes among its Owners, and
 //     only the caller once the other process has exited.
+//   - DualStack (only with a DualStackEnv): of two listeners on [::], the
+//     one with IPV6_V6ONLY off says Connection.DualStack and the other does
+//     not, and IPv4 queries return the first (they match it: it accepts
+//     IPv4) and not the second.
 //
 // and, for the table as a whole:
 //
@@ -89,5 +93,9 @@
 // relaxes exactly the checks the gap names. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
-// error as the reason.
+// error as the reason — unless the environment variable
+// TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", "0" or "false"):
+// then nothing may be missing, and each such skip is a failure, so that a
+// CI run cannot pass by skipping. An Env that lacks an optional capability
+// (SharingEnv, DualStackEnv) skips its check either way.
 package conformance

@@ -90,7 +90,7 @@ func privilegeHint(goos string, root bool) string {
 	case goos == "windows":
 		return "protected or other users' processes; run as Administrator to see them"
 	case root:
-		return "processes even root may not inspect, such as a sandbox's or container's init"
+		return "processes even root may not inspect, such as a container runtime's init"
 	}
 	return "other users' processes; run as root to see them"
 }
