@@ -438,7 +438,6 @@ var defects = map[string]defect{
 				return nil, nil
 			}}
 		},
-		opts:    []conformance.Option{conformance.WithTimeout(100 * time.Millisecond)},
 		subtest: "Listener/tcp4", message: "did not return within",
 	},
 }
