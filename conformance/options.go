@@ -34,6 +34,12 @@ const (
 	// one of them (no OtherPIDs). The SharedListener check then accepts
 	// either holder alone.
 	NoOtherPIDs
+	// NoTrace: the provider implements tcptable.Tracer, but Trace returns
+	// an error wrapping tcptable.ErrNotSupported here (no privilege, an
+	// old kernel). The Trace check then skips with that error; a trace
+	// that does start is checked in full. (A provider that is no Tracer
+	// needs no declaration: the check skips and says so.)
+	NoTrace
 	// NoDualStack: the provider does not report Connection.DualStack (the
 	// OS does not say whether an IPv6 socket on :: accepts IPv4). The
 	// DualStack check then accepts a dual-stack listener reported with
@@ -50,6 +56,7 @@ var gapNames = [...]string{
 	NoModule:      "no-module",
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
+	NoTrace:       "no-trace",
 	NoDualStack:   "no-dual-stack",
 }
 

@@ -25,6 +25,7 @@ var checks = [...]check{
 	{"TimeWait", true, checkTimeWait},
 	{"SharedListener", false, checkSharedListener},
 	{"DualStack", false, checkDualStack},
+	{"Trace", true, checkTrace},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"InvalidQuery", false, checkInvalidQuery},

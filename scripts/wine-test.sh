@@ -15,13 +15,14 @@
 # GOARCH=amd64, runs it with wine64 from the package's directory (so that
 # testdata/ is found) and exits with its status. Extra arguments go to the
 # test binary (e.g. -test.run TestConformance). Then, as root, it runs the
-# Wine-vs-Linux differential test (providers/windows, TestWineDifferential),
-# which needs the DLL it built.
+# Wine-vs-Linux tests in a network namespace (providers/windows,
+# TestWineDifferential: the table with a link-local address, and a poll
+# under connection churn), which need the DLL it built.
 #
-# Without wine64 or x86_64-w64-mingw32-gcc (or, for the differential test,
-# root) it prints SKIP and a hint and exits 0, unless CI=true or
-# TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", 0 or false), where
-# a missing requirement is a failure.
+# Without wine64 or x86_64-w64-mingw32-gcc (or root, for the namespace
+# tests) it prints SKIP and a hint and exits 0, unless CI=true or
+# TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", 0 or false, as
+# internal/testenv reads it), where a missing requirement is a failure.
 #
 # Environment: WINE (default /usr/lib/wine/wine64), WINESERVER (default
 # /usr/lib/wine/wineserver), MINGW_CC (default x86_64-w64-mingw32-gcc),
@@ -104,13 +105,13 @@ done
 "$wineserver" -w >/dev/null 2>&1 || true
 
 if [ "$(id -u)" = 0 ]; then
-	echo "wine-test: Wine-vs-Linux differential test in a network namespace"
+	echo "wine-test: Wine-vs-Linux differential and churn tests in a network namespace"
 	TCPTABLE_WINE_DLL="$dll" WINE="$wine" WINESERVER="$wineserver" \
 		go test -count=1 -v -run 'TestWineDifferential' ./providers/windows/ || rc=$?
 elif required; then
-	echo "wine-test: FAIL: the differential test needs root (ip netns)" >&2
+	echo "wine-test: FAIL: the namespace tests need root (ip netns)" >&2
 	rc=1
 else
-	echo "wine-test: SKIP: the differential test needs root (ip netns)"
+	echo "wine-test: SKIP: the namespace tests need root (ip netns)"
 fi
 exit "$rc"

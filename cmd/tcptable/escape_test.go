@@ -119,7 +119,7 @@ func TestHostileNamesWatch(t *testing.T) {
 		},
 	}}
 	a, stdout, stderr := testApp(p)
-	require.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms"}), stderr.String())
+	require.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms", "--poll"}), stderr.String())
 	out := stdout.String()
 	assertSafe(t, out)
 	assert.Equal(t, 2*len(rows), strings.Count(out, "\n"), "one line an event:\n%s", out)
@@ -134,7 +134,7 @@ func TestHostileNamesWatch(t *testing.T) {
 		func(p *mock.Provider) { p.Set(rows[:3]...) },
 	}}
 	a, stdout, _ = testApp(p)
-	require.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms", "--ndjson"}))
+	require.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms", "--ndjson", "--poll"}))
 	dec := json.NewDecoder(stdout)
 	var names []string
 	for dec.More() {

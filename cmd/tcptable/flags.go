@@ -32,6 +32,7 @@ type options struct {
 	query    tcptable.Query
 	format   format
 	watch    time.Duration // 0: print the table once
+	poll     bool          // --poll: --watch polls even where the OS reports events
 	summary  bool
 	resolve  bool
 	noHeader bool
@@ -140,8 +141,10 @@ var flagDefs = [...]flagDef{
 	{names: []string{"s", "summary"}, help: "counts by state instead of rows (like ss -s)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},
 	{names: []string{"watch"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
-		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed (every 1s by\ndefault; INTERVAL as 500ms, 2s, or seconds: 2)",
+		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed; from kernel\nevents where the OS permits (Linux with BPF), so\nthat connections living a millisecond show, else\nby polling every INTERVAL (1s by default; 500ms,\n2s, or seconds: 2); stderr says which",
 		set:  setWatch},
+	{names: []string{"poll"}, help: "with --watch: poll even where kernel events work", group: groupOutput,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.poll })},
 
 	{names: []string{"h", "help"}, help: "this help", group: groupOther,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
@@ -395,6 +398,8 @@ func (r *rawFlags) applyFormat(o *options) error {
 		return usagef("--watch does not print CSV: use --ndjson or the default text")
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
+	case o.poll && o.watch == 0:
+		return usagef("--poll says how --watch follows changes: add --watch")
 	}
 	return nil
 }

@@ -20,7 +20,8 @@ import (
 // owner; the Linux provider, too, resolves every owner and then filters).
 //
 // It holds the provider in a field rather than embedding it, so that a
-// Watcher never reaches the provider's own TableInto past this Table.
+// Watcher never reaches the provider's own TableInto past this one; a
+// trace is passed on unchanged (see newOwnerFilter).
 type ownerFilter struct {
 	p tcptable.Provider
 	// hidden and total count, in the last answer before the owner
@@ -28,11 +29,60 @@ type ownerFilter struct {
 	hidden, total int
 }
 
+// filtered is the provider as the command reads it: an ownerFilter, a
+// Tracer or ReadyTracer too where the provider is one.
+type filtered interface {
+	tcptable.ReusingProvider
+	filter() *ownerFilter
+}
+
+// newOwnerFilter returns p behind an ownerFilter. Where p is a Tracer (or
+// a ReadyTracer) the result is one too, passing traces on as they are: a
+// trace reports the changes q's owner conditions select itself, and the
+// Watcher's snapshots come through the filter.
+func newOwnerFilter(p tcptable.Provider) filtered {
+	f := &ownerFilter{p: p}
+	switch t := p.(type) {
+	case tcptable.ReadyTracer:
+		return readyTracingFilter{f, t}
+	case tcptable.Tracer:
+		return tracingFilter{f, t}
+	}
+	return f
+}
+
+// tracingFilter and readyTracingFilter are an ownerFilter over a provider
+// that traces.
+type (
+	tracingFilter struct {
+		*ownerFilter
+		tcptable.Tracer
+	}
+	readyTracingFilter struct {
+		*ownerFilter
+		tcptable.ReadyTracer
+	}
+)
+
+func (f *ownerFilter) filter() *ownerFilter { return f }
+
 // Table answers q through the provider.
 func (f *ownerFilter) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	return f.TableInto(ctx, q, nil)
+}
+
+// TableInto answers q through the provider, in buf where the provider is
+// a ReusingProvider.
+func (f *ownerFilter) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	wide := q
 	wide.PID, wide.Process, wide.Owners = 0, "", q.Detail()
-	rows, err := f.p.Table(ctx, wide)
+	var rows []tcptable.Connection
+	var err error
+	if rp, ok := f.p.(tcptable.ReusingProvider); ok {
+		rows, err = rp.TableInto(ctx, wide, buf)
+	} else {
+		rows, err = f.p.Table(ctx, wide)
+	}
 	f.hidden, f.total = 0, len(rows)
 	for i := range rows {
 		if ownerHidden(&rows[i], q) {
@@ -63,7 +113,8 @@ func ownerHidden(c *tcptable.Connection, q tcptable.Query) bool {
 // have owners the caller may not see, and why; with owner conditions, it
 // says that those rows might have matched them. It reports whether it said
 // anything.
-func (a *app) noteHidden(f *ownerFilter, q tcptable.Query) bool {
+func (a *app) noteHidden(p filtered, q tcptable.Query) bool {
+	f := p.filter()
 	if f.hidden == 0 {
 		return false
 	}

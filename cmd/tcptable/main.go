@@ -79,7 +79,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	defer inner.Close()
-	p := &ownerFilter{p: inner}
+	p := newOwnerFilter(inner)
 	d := &display{tz: a.tz, noHeader: o.noHeader}
 	if o.resolve {
 		d.names = map[netip.Addr]string{}
@@ -91,7 +91,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 }
 
 // table prints one snapshot in the chosen format.
-func (a *app) table(ctx context.Context, p *ownerFilter, o *options, d *display) int {
+func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
 	rows, err := p.Table(ctx, o.query)
 	switch {
 	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
