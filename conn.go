@@ -64,6 +64,14 @@ type Connection struct {
 	// Interface is the index of the network interface the socket is bound to
 	// (SO_BINDTODEVICE on Linux), 0 for none or unknown.
 	Interface uint32
+	// DualStack is true for an IPv6 row whose socket has IPV6_V6ONLY off
+	// and is bound to the unspecified address ::, so that it accepts IPv4
+	// connections too (a listener on [::]:80 that also answers
+	// 127.0.0.1:80; the connections it accepts from IPv4 peers are rows of
+	// their own, with IPv4-mapped addresses). Such a row matches IPv4
+	// queries as well as IPv6 ones (Query.MatchAddr). False where the OS
+	// or provider does not say; docs/model.md lists which do.
+	DualStack bool
 	// FirstSeen is when a Watch first saw this connection; zero in a plain
 	// Table answer. On OSes that record no creation time it is the best
 	// lower bound on the connection's age that polling can offer.

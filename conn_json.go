@@ -19,6 +19,7 @@ type connJSON struct {
 	Service          string         `json:"service,omitempty"`
 	Created          *time.Time     `json:"created"`
 	Family           string         `json:"family"`
+	DualStack        bool           `json:"dual_stack"`
 	OSState          uint32         `json:"os_state"`
 	OwnerStatus      OwnerStatus    `json:"owner_status"`
 	ModuleStatus     OwnerStatus    `json:"module_status"`
@@ -46,6 +47,7 @@ type connJSON struct {
 //	service             Module.Service, only when present (Windows services)
 //	created             RFC 3339 (nanoseconds when present), null when the OS records none
 //	family              "ipv4" or "ipv6" (derived from local; ignored when decoding)
+//	dual_stack          true for an IPv6 socket on :: that accepts IPv4 too (IPV6_V6ONLY off)
 //	os_state            the OS's own state code
 //	owner_status        OwnerStatus name ("ok", "permission-denied", ...)
 //	module_status       OwnerStatus name for the module
@@ -76,6 +78,7 @@ func (c Connection) MarshalJSON() ([]byte, error) {
 		Path:         c.Module.Path,
 		Service:      c.Module.Service,
 		Created:      timeOrNil(c.Created),
+		DualStack:    c.DualStack,
 		OSState:      c.OSState,
 		OwnerStatus:  c.OwnerStatus,
 		ModuleStatus: c.ModuleStatus,
@@ -121,6 +124,7 @@ func (c *Connection) UnmarshalJSON(b []byte) error {
 		Remote:       w.Remote,
 		PID:          w.PID,
 		Module:       Module{Name: w.Process, Path: w.Path, Service: w.Service},
+		DualStack:    w.DualStack,
 		OSState:      w.OSState,
 		OwnerStatus:  w.OwnerStatus,
 		ModuleStatus: w.ModuleStatus,

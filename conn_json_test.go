@@ -40,6 +40,10 @@ func TestConnectionJSONRoundTrip(t *testing.T) {
 			OwnerStatus: OwnerKernel, ModuleStatus: OwnerKernel,
 		},
 		"odd state": {State: State(99), OwnerStatus: OwnerStatus(77), ModuleSource: ModuleSource(200)},
+		"dual stack": {
+			State: StateListen, Local: netip.MustParseAddrPort("[::]:8080"), Remote: netip.MustParseAddrPort("[::]:0"),
+			DualStack: true, PID: 9, OwnerStatus: OwnerOK,
+		},
 	}
 	for name, c := range rows {
 		t.Run(name, func(t *testing.T) {
@@ -61,7 +65,7 @@ func TestConnectionJSONKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{
 		"state": "LISTEN", "local": "[::1]:443", "remote": "[::]:0", "pid": 7,
-		"process": "a", "path": "/bin/a", "created": null, "family": "ipv6",
+		"process": "a", "path": "/bin/a", "created": null, "family": "ipv6", "dual_stack": false,
 		"os_state": 0, "owner_status": "unknown", "module_status": "unknown", "module_source": "none",
 		"other_pids": [], "uid": null, "inode": 0, "interface": 0, "first_seen": null,
 		"stats": null, "stats_status": "unknown", "netns": 0, "netns_name": "", "container": ""

@@ -30,8 +30,11 @@
 //
 // [Query.Match] is the single definition of what a query selects: every
 // provider returns exactly the rows it accepts, whatever it pushes down to the
-// OS for speed. The zero Query asks for the whole table with PIDs and modules;
-// [Query.Owners] trades owner detail for speed.
+// OS for speed ([Query.ReadFamily] says which of the OS's tables to read). The
+// zero Query asks for the whole table with PIDs and modules; [Query.Owners]
+// trades owner detail for speed, and [OwnerDetail.Apply] leaves out what a
+// query did not ask for. A query [Query.Validate] rejects is an error
+// wrapping [ErrInvalid] from every provider.
 //
 // # Identity and change
 //

@@ -157,6 +157,32 @@ func (d OwnerDetail) WantPIDs() bool { return d == OwnerModules || d == OwnerPID
 // WantModules reports whether a query at this level resolves modules.
 func (d OwnerDetail) WantModules() bool { return d == OwnerModules }
 
+// Apply removes from rows the owner detail that a query at level d does not
+// ask for, as every provider must before it answers: below OwnerModules,
+// Module is empty, ModuleSource is SourceNone and ModuleStatus is
+// OwnerNotRequested; at OwnerNone, PID and OtherPIDs are cleared too and
+// OwnerStatus is OwnerNotRequested. At OwnerModules it changes nothing.
+// What the OS hands over with the row itself, resolved or not, stays:
+// OwningModuleInfo, UID.
+//
+// A provider calls it with q.Detail(), not q.Owners, so that the PIDs and
+// modules its PID and Process conditions need are kept. The in-tree
+// providers use it; a third-party provider can too, and pass the
+// conformance suite's Owners check by it.
+func (d OwnerDetail) Apply(rows []Connection) {
+	if d.WantModules() {
+		return
+	}
+	pids := d.WantPIDs()
+	for i := range rows {
+		c := &rows[i]
+		c.Module, c.ModuleSource, c.ModuleStatus = Module{}, SourceNone, OwnerNotRequested
+		if !pids {
+			c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, OwnerNotRequested
+		}
+	}
+}
+
 // Query selects rows of the table and says how much owner detail to
 // resolve. The zero Query means the whole table, IPv4 and IPv6, with PIDs
 // and modules.
@@ -168,7 +194,8 @@ func (d OwnerDetail) WantModules() bool { return d == OwnerModules }
 type Query struct {
 	// Class selects listeners, connections or both.
 	Class Class
-	// Family selects IPv4, IPv6 or both.
+	// Family selects IPv4, IPv6 or both. IPv4 selects dual-stack IPv6
+	// rows too (Connection.DualStack): they accept IPv4 connections.
 	Family Family
 	// States, when not empty, keeps only rows in one of these states. It is
 	// combined with Class: ClassListeners with States [ESTABLISHED] selects
@@ -246,13 +273,32 @@ func (q Query) MatchState(s State) bool {
 	return len(q.States) == 0 || slices.Contains(q.States, s)
 }
 
-// MatchFamily reports whether rows of family f can match q.
+// MatchFamily reports whether q's Family condition accepts a row of family
+// f (Connection.Family) that is not dual stack: q.Family is AnyFamily or f.
+// A dual-stack row (Connection.DualStack) meets an IPv4 condition too;
+// MatchAddr accounts for it, and ReadFamily says which of the OS's tables a
+// provider must read to find such rows.
 func (q Query) MatchFamily(f Family) bool { return q.Family == AnyFamily || q.Family == f }
 
+// ReadFamily reports whether a provider that keeps one table per family
+// (AF_INET and AF_INET6, as sock_diag, /proc/net and GetExtendedTcpTable
+// do) must read the table of family f to answer q: when rows of f can
+// match, and for an IPv4 query also the IPv6 table, where the OS lists
+// dual-stack sockets. A dual-stack socket is bound to :: and not connected,
+// so it is a listener or a bound socket (LISTEN or CLOSED): an IPv4 query
+// that selects neither state needs no IPv6 rows.
+func (q Query) ReadFamily(f Family) bool {
+	if q.MatchFamily(f) {
+		return true
+	}
+	return f == IPv6 && q.Family == IPv4 && (q.MatchState(StateListen) || q.MatchState(StateClosed))
+}
+
 // MatchAddr reports whether a row with these endpoints can match q, looking
-// only at Family and the port conditions.
+// only at Family (which a dual-stack row meets for IPv4 too) and the port
+// conditions.
 func (q Query) MatchAddr(c *Connection) bool {
-	if !q.MatchFamily(c.Family()) {
+	if !q.MatchFamily(c.Family()) && (q.Family != IPv4 || !c.DualStack) {
 		return false
 	}
 	lp, rp := c.Local.Port(), c.Remote.Port()

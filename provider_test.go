@@ -152,3 +152,114 @@ func TestEnumStrings(t *testing.T) {
 	assert.ErrorIs(t, err, tcptable.ErrInvalid)
 	assert.Contains(t, err.Error(), `"nope"`)
 }
+
+func TestOwnerDetailApply(t *testing.T) {
+	full := func() []tcptable.Connection {
+		c := row(tcptable.StateListen, "127.0.0.1:8080", "0.0.0.0:0", 10)
+		c.OtherPIDs, c.OwnerStatus = []uint32{11}, tcptable.OwnerOK
+		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceProcfs
+		c.OwningModuleInfo, c.UID, c.HasUID = &[16]uint64{1}, 33, true
+		tw := row(tcptable.StateTimeWait, "127.0.0.1:5000", "127.0.0.1:80", 0)
+		tw.Module, tw.OwnerStatus, tw.ModuleStatus = tcptable.Module{}, tcptable.OwnerKernel, tcptable.OwnerKernel
+		return []tcptable.Connection{c, tw}
+	}
+
+	rows := full()
+	tcptable.OwnerModules.Apply(rows)
+	assert.Equal(t, full(), rows, "OwnerModules keeps everything")
+
+	rows = full()
+	tcptable.OwnerPIDs.Apply(rows)
+	want := full()
+	for i := range want {
+		want[i].Module, want[i].ModuleSource, want[i].ModuleStatus = tcptable.Module{}, tcptable.SourceNone, tcptable.OwnerNotRequested
+	}
+	assert.Equal(t, want, rows, "OwnerPIDs keeps PIDs and owner statuses, drops modules")
+
+	rows = full()
+	tcptable.OwnerNone.Apply(rows)
+	for i := range want {
+		want[i].PID, want[i].OtherPIDs, want[i].OwnerStatus = 0, nil, tcptable.OwnerNotRequested
+	}
+	assert.Equal(t, want, rows, "OwnerNone drops PIDs too; OwningModuleInfo and UID come with the row and stay")
+	assert.NotNil(t, rows[0].OwningModuleInfo)
+
+	tcptable.OwnerNone.Apply(nil) // no rows, no panic
+}
+
+// TestDualStack: a dual-stack row ([::]:P, IPV6_V6ONLY off) matches IPv4
+// queries as well as IPv6 ones; a row on [::] that is V6ONLY does not.
+func TestDualStack(t *testing.T) {
+	dual := row(tcptable.StateListen, "[::]:8080", "[::]:0", 10)
+	dual.DualStack = true
+	v6only := row(tcptable.StateListen, "[::]:8081", "[::]:0", 10)
+	for _, tt := range []struct {
+		name string
+		q    tcptable.Query
+		c    tcptable.Connection
+		want bool
+	}{
+		{"ipv4 keeps a dual-stack listener", tcptable.Query{Family: tcptable.IPv4}, dual, true},
+		{"ipv4 and its port", tcptable.Query{Family: tcptable.IPv4, Port: 8080}, dual, true},
+		{"ipv4 and another port", tcptable.Query{Family: tcptable.IPv4, LocalPort: 8081}, dual, false},
+		{"ipv6 keeps it too", tcptable.Query{Family: tcptable.IPv6}, dual, true},
+		{"ipv4 listeners", tcptable.Query{Family: tcptable.IPv4, Class: tcptable.ClassListeners}, dual, true},
+		{"ipv4 connections do not", tcptable.Query{Family: tcptable.IPv4, Class: tcptable.ClassConnections}, dual, false},
+		{"ipv4 drops a V6ONLY listener on ::", tcptable.Query{Family: tcptable.IPv4}, v6only, false},
+	} {
+		assert.Equal(t, tt.want, tt.q.Match(tt.c), tt.name)
+		assert.Equal(t, tt.want, len(tt.q.Filter([]tcptable.Connection{tt.c})) == 1, tt.name)
+	}
+	assert.Equal(t, tcptable.IPv6, dual.Family(), "a dual-stack row is still an IPv6 row")
+}
+
+func TestReadFamily(t *testing.T) {
+	v4, v6 := tcptable.IPv4, tcptable.IPv6
+	for _, tt := range []struct {
+		q       tcptable.Query
+		want4   bool
+		want6   bool
+		whyIPv6 string
+	}{
+		{tcptable.Query{}, true, true, "both families"},
+		{tcptable.Query{Family: v6}, false, true, "IPv6 only"},
+		{tcptable.Query{Family: v4}, true, true, "dual-stack listeners live in the IPv6 table"},
+		{tcptable.Query{Family: v4, Class: tcptable.ClassListeners}, true, true, "dual-stack listeners"},
+		{tcptable.Query{Family: v4, States: []tcptable.State{tcptable.StateClosed}}, true, true, "bound dual-stack sockets"},
+		{tcptable.Query{Family: v4, Class: tcptable.ClassConnections}, true, true, "CLOSED is a connection-class state"},
+		{tcptable.Query{Family: v4, States: []tcptable.State{tcptable.StateEstablished}}, true, false, "a connected socket is never dual stack"},
+	} {
+		assert.Equal(t, tt.want4, tt.q.ReadFamily(v4), "%+v IPv4", tt.q)
+		assert.Equal(t, tt.want6, tt.q.ReadFamily(v6), "%+v IPv6: %s", tt.q, tt.whyIPv6)
+	}
+}
+
+// TestReadFamilyCoversMatch: whatever a query matches lives in a table
+// ReadFamily tells the provider to read, for every class, family and state
+// of a plain or dual-stack row (a connected dual-stack row breaks the
+// model, but a provider that reads by ReadFamily must still not lose it
+// when only its state says it cannot be).
+func TestReadFamilyCoversMatch(t *testing.T) {
+	rows := []tcptable.Connection{
+		row(0, "127.0.0.1:1", "0.0.0.0:0", 1),
+		row(0, "[::1]:1", "[::]:0", 1),
+		row(0, "[::]:1", "[::]:0", 1),
+	}
+	rows[2].DualStack = true
+	for _, c := range rows {
+		for st := tcptable.StateClosed; st <= tcptable.StateDeleteTCB; st++ {
+			c.State = st
+			if st != tcptable.StateListen && st != tcptable.StateClosed && c.DualStack {
+				continue // bound to :: and connected: not a socket the OS makes
+			}
+			for class := tcptable.ClassAll; class <= tcptable.ClassConnections; class++ {
+				for fam := tcptable.AnyFamily; fam <= tcptable.IPv6; fam++ {
+					q := tcptable.Query{Class: class, Family: fam}
+					if q.Match(c) {
+						assert.True(t, q.ReadFamily(c.Family()), "%+v matches %v but ReadFamily(%v) is false", q, c, c.Family())
+					}
+				}
+			}
+		}
+	}
+}

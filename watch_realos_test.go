@@ -13,12 +13,9 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/native"
 )
-
-// requirePrivilegedEnv makes the tests that need privileges fail instead of
-// skipping, as .ci/run sets it.
-const requirePrivilegedEnv = "TCPTABLE_REQUIRE_PRIVILEGED"
 
 // TestWatchTracedRealOS watches this host through the native provider with
 // kernel events and an interval of an hour, so that nothing comes from
@@ -47,14 +44,11 @@ func TestWatchTracedRealOS(t *testing.T) {
 			defer w.Close()
 			require.NoError(t, w.Start(ctx))
 			if src := w.Source(); !src.Traced {
-				if os.Getenv(requirePrivilegedEnv) == "1" {
-					t.Fatalf("%s=1 but the watch polls: %s", requirePrivilegedEnv, src.Reason)
-				}
-				t.Skipf("no kernel events here (hint: run as root on Linux 5.8+ with BTF): %s", src.Reason)
+				testenv.SkipOrFail(t, "no kernel events here (hint: run as root on Linux 5.8+ with BTF): %s", src.Reason)
 			}
 			pair, err := conformance.OSEnv().Dial(network)
 			if errors.Is(err, tcptable.ErrNotSupported) {
-				t.Skipf("no %s loopback: %v", network, err)
+				testenv.SkipOrFail(t, "no %s loopback: %v", network, err)
 			}
 			require.NoError(t, err)
 			require.NoError(t, pair.CloseActive()) // no poll could see it

@@ -99,6 +99,20 @@ func zeroPIDs(p *mock.Provider, pick func(c *tcptable.Connection) bool) *wrapper
 	}}
 }
 
+// zeroDualStack returns a provider that consistently reports no
+// DualStack: it edits the mock's own rows before every call, so that
+// IPv4 queries agree with what it reports.
+func zeroDualStack(p *mock.Provider) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		for _, c := range p.Rows() {
+			if c.DualStack {
+				p.Update(c.Key(), func(c *tcptable.Connection) { c.DualStack = false })
+			}
+		}
+		return p.Table(ctx, q)
+	}}
+}
+
 // swapBytes swaps the two bytes of ap's port.
 func swapBytes(ap netip.AddrPort) netip.AddrPort {
 	port := ap.Port()
@@ -113,9 +127,12 @@ type defect struct {
 	opts    []conformance.Option
 	subtest string // the subtest that must fail; "" if the run must pass
 	crash   bool   // the child must die (the watchdog's panic) rather than fail
-	message string // what its failure must say
-	passes  string // a subtest that must still pass, if any
-	logs    string // what else the output must say, if anything
+	// required runs the child with testenv.RequireEnv set, as CI does;
+	// every other child runs without it, whatever this process has.
+	required bool
+	message  string // what its failure must say
+	passes   string // a subtest that must still pass, if any
+	logs     string // what else the output must say, if anything
 }
 
 // noIPv6 is an Env without IPv6, as OSEnv is on a host without ::1.
@@ -161,6 +178,16 @@ var defects = map[string]defect{
 		env:     func(p *mock.Provider) conformance.Env { return noIPv6{p} },
 		message: "Env cannot Listen(tcp6): test: no ::1 here", passes: "Listener/tcp4",
 		logs: "--- SKIP: TestDefectChild/HalfClose/tcp6",
+	},
+	"env-without-ipv6-required": {
+		// Where nothing may be missing (CI), what the Env cannot offer
+		// fails, in the endpoint checks and in the fixture's.
+		wrap:     func(p *mock.Provider) tcptable.Provider { return &wrapper{Provider: p, table: p.Table} },
+		env:      func(p *mock.Provider) conformance.Env { return noIPv6{p} },
+		required: true,
+		subtest:  "Listener/tcp6", passes: "Listener/tcp4",
+		message: "Env cannot Listen(tcp6): test: no ::1 here: not supported (TCPTABLE_REQUIRE_PRIVILEGED is set: a missing requirement is a failure)",
+		logs:    "--- FAIL: TestDefectChild/Filters ",
 	},
 	"drop-listeners": {
 		wrap: func(p *mock.Provider) tcptable.Provider {
@@ -223,6 +250,62 @@ var defects = map[string]defect{
 			return editQuery(p, func(q *tcptable.Query) { q.Family = tcptable.AnyFamily })
 		},
 		subtest: "Filters", message: "does not match the query {Family=ipv4}",
+	},
+	"ignore-invalid-query": {
+		// Reads unknown values as "all" or "none" instead of refusing them.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editQuery(p, func(q *tcptable.Query) {
+				if q.Validate() != nil {
+					*q = tcptable.Query{Owners: tcptable.OwnerNone}
+				}
+			})
+		},
+		subtest: "InvalidQuery", message: "error <nil>, want an error wrapping tcptable.ErrInvalid", passes: "Owners",
+	},
+	"dual-stack-unreported": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editRows(p, func(c *tcptable.Connection) { c.DualStack = false })
+		},
+		subtest: "DualStack", message: "has IPV6_V6ONLY off: want DualStack true (declare no-dual-stack",
+		passes: "Listener/tcp6",
+	},
+	"dual-stack-unreported-with-gap": {
+		// NoDualStack excuses a missing DualStack; IPv4 queries then leave
+		// the row out, as Match says, and the output says so.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return zeroDualStack(p)
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoDualStack, "test: the OS does not say")},
+		message: "--- PASS: TestDefectChild/DualStack ", logs: "DualStack not reported (gap no-dual-stack)",
+	},
+	"dual-stack-family-pushdown": {
+		// Reports DualStack but reads only the IPv4 table for IPv4 queries.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				rows, err := p.Table(ctx, q)
+				if q.Family == tcptable.IPv4 {
+					rows = slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.Family() != tcptable.IPv4 })
+				}
+				return rows, err
+			}}
+		},
+		subtest: "DualStack", message: "left out {LISTEN [::]:", passes: "Filters",
+	},
+	"dual-stack-everywhere": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editRows(p, func(c *tcptable.Connection) { c.DualStack = c.Family() == tcptable.IPv6 })
+		},
+		subtest: "Listener/tcp6", message: "DualStack is set on a row that is not an IPv6 socket bound to ::",
+		passes: "Listener/tcp4",
+	},
+	"dual-stack-ignores-v6only": {
+		// Calls every socket on :: dual stack, IPV6_V6ONLY or not.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editRows(p, func(c *tcptable.Connection) {
+				c.DualStack = c.Family() == tcptable.IPv6 && c.Local.Addr().IsUnspecified()
+			})
+		},
+		subtest: "DualStack", message: "has IPV6_V6ONLY on: want DualStack false", passes: "Listener/tcp6",
 	},
 	"ignore-context": {
 		wrap: func(p *mock.Provider) tcptable.Provider {
@@ -368,7 +451,6 @@ var defects = map[string]defect{
 				return nil, nil
 			}}
 		},
-		opts:    []conformance.Option{conformance.WithTimeout(100 * time.Millisecond)},
 		subtest: "Listener/tcp4", message: "did not return within",
 	},
 }

@@ -52,6 +52,10 @@
 //   - SharedListener (tcp4, only with a SharingEnv): a listener that another
 //     process holds too lists exactly both processes among its Owners, and
 //     only the caller once the other process has exited.
+//   - DualStack (only with a DualStackEnv): of two listeners on [::], the
+//     one with IPV6_V6ONLY off says Connection.DualStack and the other does
+//     not, and IPv4 queries return the first (they match it: it accepts
+//     IPv4) and not the second.
 //   - Trace (only for a tcptable.Tracer): two traces run, of the whole
 //     table and of the network's listeners; a listener opened and closed,
 //     and a pair dialed and closed at once (a life of milliseconds, shorter
@@ -75,6 +79,9 @@
 //     from an unfiltered answer;
 //   - Owners: OwnerPIDs and OwnerNone queries leave out what was not asked
 //     for and say so with OwnerNotRequested;
+//   - InvalidQuery: a Query that Query.Validate rejects (Class(7),
+//     Family(9), Owners(9), a state outside 1..12) is an error wrapping
+//     tcptable.ErrInvalid, not an answer;
 //   - Cancel: a cancelled or expired context gives an error wrapping
 //     context.Canceled or context.DeadlineExceeded;
 //   - Concurrent: Table is safe to call from many goroutines while
@@ -101,5 +108,9 @@
 // needs no declaration: the check skips and says so. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
-// error as the reason.
+// error as the reason — unless the environment variable
+// TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", "0" or "false"):
+// then nothing may be missing, and each such skip is a failure, so that a
+// CI run cannot pass by skipping. An Env that lacks an optional capability
+// (SharingEnv, DualStackEnv) skips its check either way.
 package conformance

@@ -49,6 +49,22 @@ type SharingEnv interface {
 	Share(l Listener) (pid uint32, stop func() error, err error)
 }
 
+// DualStackEnv is an Env that can also open IPv6 listeners on the
+// unspecified address ::, with IPV6_V6ONLY off (a dual-stack listener,
+// which accepts IPv4 connections too) or on. It is optional: the DualStack
+// check runs only when the Env implements it, and skips otherwise. OSEnv
+// implements it on Unix and Windows; *mock.Provider simulates it.
+type DualStackEnv interface {
+	Env
+	// ListenUnspecified opens a listener on [::] on a port whose two bytes
+	// differ. With v6only false its socket accepts IPv4 connections too
+	// (IPV6_V6ONLY off); with v6only true, IPv6 ones only. Unlike Listen's,
+	// the listener is reachable on every interface while it is open (the
+	// suite never connects to it). An Env that cannot open one here (no
+	// IPv6) returns an error wrapping tcptable.ErrNotSupported.
+	ListenUnspecified(v6only bool) (Listener, error)
+}
+
 // Listener is a listening endpoint an Env made.
 type Listener interface {
 	// Addr is the listener's local address, e.g. 127.0.0.1:4660.

@@ -83,6 +83,9 @@ func (p *problems) list() []string {
 // describe formats a row for failure messages.
 func describe(c *tcptable.Connection) string {
 	s := fmt.Sprintf("{%v %v -> %v pid=%d owner=%v", c.State, c.Local, c.Remote, c.PID, c.OwnerStatus)
+	if c.DualStack {
+		s += " dual-stack"
+	}
 	if !c.Module.IsZero() || c.ModuleStatus != tcptable.OwnerUnknown {
 		s += fmt.Sprintf(" module=%q/%v", c.Module.Name, c.ModuleStatus)
 	}
@@ -114,6 +117,9 @@ func checkAnswer(q tcptable.Query, rows []tcptable.Connection, me self, cfg *con
 		seen[k] = true
 		if c.State == tcptable.StateListen && !unspecifiedRemote(c) {
 			p.add("listener's Remote is not the unspecified address of its family with port 0", c)
+		}
+		if c.DualStack && (c.Family() != tcptable.IPv6 || !c.Local.Addr().IsUnspecified()) {
+			p.add("DualStack is set on a row that is not an IPv6 socket bound to ::", c)
 		}
 		checkOwner(&p, c, detail, me, cfg)
 	}

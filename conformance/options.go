@@ -40,6 +40,12 @@ const (
 	// that does start is checked in full. (A provider that is no Tracer
 	// needs no declaration: the check skips and says so.)
 	NoTrace
+	// NoDualStack: the provider does not report Connection.DualStack (the
+	// OS does not say whether an IPv6 socket on :: accepts IPv4). The
+	// DualStack check then accepts a dual-stack listener reported with
+	// DualStack false, which IPv4 queries then do not match; a row that
+	// says DualStack must still be right.
+	NoDualStack
 )
 
 var gapNames = [...]string{
@@ -51,6 +57,7 @@ var gapNames = [...]string{
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
 	NoTrace:       "no-trace",
+	NoDualStack:   "no-dual-stack",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

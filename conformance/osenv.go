@@ -17,12 +17,10 @@ import (
 // package net, owned by the calling process. Ports are chosen by the OS and
 // chosen again until their two bytes differ, on both ends of a pair. On a
 // host without an IPv6 loopback, "tcp6" gives an error wrapping
-// tcptable.ErrNotSupported. It is a SharingEnv: on Unix, Share hands a
-// listener to a child "sleep" process; elsewhere Share is not supported.
+// tcptable.ErrNotSupported. On Unix it is a SharingEnv (Share hands a
+// listener to a child "sleep" process), and on Unix and Windows a
+// DualStackEnv (ListenUnspecified sets IPV6_V6ONLY as asked).
 func OSEnv() Env { return osEnv{} }
-
-// osEnv shares listeners with a child process where the OS allows it.
-var _ SharingEnv = osEnv{}
 
 // osEnv is the Env of real sockets. It holds no state: every endpoint owns
 // its sockets.
@@ -72,11 +70,23 @@ func listenGood(network string) (*osListener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return listenOn(network, ip, func(network string, addr *net.TCPAddr) (*net.TCPListener, error) {
+		return net.ListenTCP(network, addr)
+	})
+}
+
+// listenOn listens with listen on ip and a port the OS chooses, until that
+// port's bytes differ.
+func listenOn(network string, ip netip.Addr, listen func(network string, addr *net.TCPAddr) (*net.TCPListener, error)) (*osListener, error) {
 	for range osAttempts {
-		ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		ln, err := listen(network, net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 		if err != nil {
 			if network == "tcp6" {
-				return nil, fmt.Errorf("conformance: no IPv6 loopback: listen on [::1]: %w: %w", err, tcptable.ErrNotSupported)
+				what := "no IPv6"
+				if ip.IsLoopback() {
+					what = "no IPv6 loopback"
+				}
+				return nil, fmt.Errorf("conformance: %s: listen on [%v]: %w: %w", what, ip, err, tcptable.ErrNotSupported)
 			}
 			return nil, fmt.Errorf("conformance: listen on %v: %w", ip, err)
 		}

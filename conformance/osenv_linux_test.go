@@ -12,6 +12,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // noIPv6ChildEnv tells TestOSEnvWithoutIPv6Loopback that it runs inside
@@ -27,12 +28,8 @@ func TestOSEnvWithoutIPv6Loopback(t *testing.T) {
 		checkNoIPv6(t)
 		return
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (run go test as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip(8) to create a network namespace (apt-get install iproute2)")
-	}
+	testenv.MustBeRoot(t, "to create a network namespace")
+	testenv.LookPath(t, "ip", "apt-get install iproute2")
 	ns := fmt.Sprintf("tcptable-conformance-%d", os.Getpid())
 	ip := func(args ...string) {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // session is one subtest's world: a fresh provider, its Env and the rules
@@ -153,14 +154,16 @@ func (s *session) eventually(what string, cond func(rows []tcptable.Connection) 
 }
 
 // skipUnsupported skips the subtest when err says the Env cannot offer
-// what was asked, and fails it on any other error.
+// what was asked (or fails it, when testenv.RequireEnv says nothing may be
+// missing), and fails it on any other error.
 func (s *session) skipUnsupported(op string, err error) {
 	s.t.Helper()
 	if err == nil {
 		return
 	}
 	if errors.Is(err, tcptable.ErrNotSupported) {
-		s.t.Skipf("Env cannot %s: %v", op, err)
+		testenv.SkipOrFail(s.t, "Env cannot %s: %v", op, err)
+		return
 	}
 	s.t.Fatalf("Env.%s: %v", op, err)
 }

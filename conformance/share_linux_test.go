@@ -12,6 +12,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/mock"
 )
 
@@ -26,7 +27,7 @@ func TestOSEnvShare(t *testing.T) {
 	defer ln.Close()
 	pid, stop, err := env.Share(ln)
 	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("cannot share here: %v", err)
+		testenv.SkipOrFail(t, "cannot share here: %v", err)
 	}
 	require.NoError(t, err)
 	proc := "/proc/" + strconv.FormatUint(uint64(pid), 10)

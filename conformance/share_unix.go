@@ -12,6 +12,12 @@ import (
 	"github.com/tcptable/tcptable"
 )
 
+// OSEnv shares listeners with a child process on Unix. Elsewhere a child
+// cannot inherit a listener through os/exec (exec.Cmd.ExtraFiles is
+// Unix-only), so OSEnv is no SharingEnv there and the SharedListener check
+// skips.
+var _ SharingEnv = osEnv{}
+
 // shareHold is how long the sharing child lives if nobody stops it (the
 // test binary died): long enough for any check, short enough to free the
 // port eventually.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // traceClockSlack is how far a traced event's time may lie outside the
@@ -112,7 +113,7 @@ func (s *session) traceEnded(tr *trace, when string) {
 	case tr.broken != "":
 		s.t.Fatalf("%s", tr.broken)
 	case errors.Is(tr.err, tcptable.ErrNotSupported) && s.cfg.has(NoTrace):
-		s.t.Skipf("Trace is not supported here (gap %v): %v", NoTrace, tr.err)
+		testenv.SkipOrFail(s.t, "Trace is not supported here (gap %v): %v", NoTrace, tr.err)
 	case errors.Is(tr.err, tcptable.ErrNotSupported):
 		s.t.Fatalf("Trace(%s): %v (declare %v if the provider cannot trace on this platform)", showQuery(tr.q), tr.err, NoTrace)
 	}

@@ -21,7 +21,8 @@
 #
 # Without wine64 or x86_64-w64-mingw32-gcc (or root, for the namespace
 # tests) it prints SKIP and a hint and exits 0, unless CI=true or
-# TCPTABLE_REQUIRE_PRIVILEGED=1, where a missing tool is a failure.
+# TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", 0 or false, as
+# internal/testenv reads it), where a missing requirement is a failure.
 #
 # Environment: WINE (default /usr/lib/wine/wine64), WINESERVER (default
 # /usr/lib/wine/wineserver), MINGW_CC (default x86_64-w64-mingw32-gcc),
@@ -34,10 +35,17 @@ wineserver=${WINESERVER:-/usr/lib/wine/wineserver}
 cc=${MINGW_CC:-x86_64-w64-mingw32-gcc}
 read -r -a pkgs <<<"${WINE_TEST_PKGS:-./providers/windows ./providers/native ./conformance ./cmd/tcptable}"
 
-required() { [ "${CI:-}" = true ] || [ "${TCPTABLE_REQUIRE_PRIVILEGED:-}" = 1 ]; }
+# required: true when a missing requirement must fail (CI=true, or
+# TCPTABLE_REQUIRE_PRIVILEGED set as internal/testenv reads it).
+required() {
+	case "$(printf %s "${TCPTABLE_REQUIRE_PRIVILEGED:-}" | tr '[:upper:]' '[:lower:]' | tr -d '[:space:]')" in
+	"" | 0 | false) [ "${CI:-}" = true ] ;;
+	*) true ;;
+	esac
+}
 missing() {
 	if required; then
-		echo "wine-test: FAIL: $1 (CI=true or TCPTABLE_REQUIRE_PRIVILEGED=1: the Windows tests must run; apt-get install wine64 gcc-mingw-w64-x86-64)" >&2
+		echo "wine-test: FAIL: $1 (CI=true or TCPTABLE_REQUIRE_PRIVILEGED set: the Windows tests must run; apt-get install wine64 gcc-mingw-w64-x86-64)" >&2
 		exit 1
 	fi
 	echo "wine-test: SKIP: $1 (hint: apt-get install wine64 gcc-mingw-w64-x86-64)"
@@ -101,9 +109,9 @@ if [ "$(id -u)" = 0 ]; then
 	TCPTABLE_WINE_DLL="$dll" WINE="$wine" WINESERVER="$wineserver" \
 		go test -count=1 -v -run 'TestWineDifferential' ./providers/windows/ || rc=$?
 elif required; then
-	echo "wine-test: FAIL: the differential test needs root (ip netns)" >&2
+	echo "wine-test: FAIL: the namespace tests need root (ip netns)" >&2
 	rc=1
 else
-	echo "wine-test: SKIP: the differential test needs root (ip netns)"
+	echo "wine-test: SKIP: the namespace tests need root (ip netns)"
 fi
 exit "$rc"

@@ -73,6 +73,7 @@ func columns() []column {
 		strCol("service", func(c *conn) string { return c.Module.Service }),
 		timeCol("created", func(c *conn) time.Time { return c.Created }),
 		strCol("family", func(c *conn) string { return c.Family().String() }),
+		strCol("dual_stack", func(c *conn) string { return strconv.FormatBool(c.DualStack) }),
 		numCol("os_state", func(c *conn) uint64 { return uint64(c.OSState) }),
 		strCol("owner_status", func(c *conn) string { return c.OwnerStatus.String() }),
 		strCol("module_status", func(c *conn) string { return c.ModuleStatus.String() }),

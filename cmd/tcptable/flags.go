@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -30,58 +29,279 @@ const (
 
 // options is a parsed command line.
 type options struct {
-	query   tcptable.Query
-	format  format
-	watch   time.Duration // 0: print the table once
-	poll    bool          // --poll: --watch polls even where the OS reports events
-	summary bool
-	resolve bool
-	sort    sortKey
-	help    bool
-	version bool
+	query    tcptable.Query
+	format   format
+	watch    time.Duration // 0: print the table once
+	poll     bool          // --poll: --watch polls even where the OS reports events
+	summary  bool
+	resolve  bool
+	noHeader bool
+	sort     sortKey
+	help     bool
+	version  bool
 }
 
-// usageError is a bad command line: exit code 2, one line on stderr.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+// rawFlags holds what the flags set before parse checks their combination
+// and turns it into options.
+type rawFlags struct {
+	listen, v4, v6    bool
+	json, ndjson, csv bool
+	err               error // the first error a flag's value gave
 }
 
-// watchFlag is --watch with an optional interval: a boolean flag (so that a
-// bare --watch parses) whose value may also be a duration. A bad interval
-// is kept in err, since package flag rewords what Set returns.
-type watchFlag struct {
-	d   *time.Duration
-	err *error
+// flagKind says how a flag takes values.
+type flagKind uint8
+
+const (
+	// boolFlag takes no value ("-l"); giving it twice changes nothing.
+	boolFlag flagKind = iota
+	// valueFlag takes one non-empty value ("--port 80"), once.
+	valueFlag
+	// listFlag takes non-empty values and may be given again: the values
+	// add up ("--state LISTEN --state ESTAB" is "--state LISTEN,ESTAB").
+	listFlag
+	// optionalFlag may stand alone or take a value ("--watch",
+	// "--watch 2s"), once.
+	optionalFlag
+)
+
+// flagDef declares one flag: every name it answers to, how it takes
+// values, what it does with one, and what --help says of it. flagDefs is
+// the one place a flag is declared; the flag set and the help text are
+// built from it.
+type flagDef struct {
+	names []string // a one-letter name first, if any; one-letter booleans combine ("-lt4")
+	kind  flagKind
+	arg   string // what --help shows for the value ("N", "[INTERVAL]"); "" for booleans
+	help  string // for --help; "\n" starts a continuation line
+	group string // the --help section
+	// set applies one value ("true" for a boolean); an error it returns is
+	// a usage error, worded for the user.
+	set func(o *options, r *rawFlags, v string) error
+	// empty says what the value should have been, for the error an empty
+	// value gives ("a process ID").
+	empty string
 }
 
-func (w watchFlag) IsBoolFlag() bool { return true }
+// The --help sections, in order.
+const (
+	groupSelect = "Selection (conditions combine; the default is every endpoint)"
+	groupOutput = "Output"
+	groupOther  = "Other"
+)
 
-func (w watchFlag) String() string {
-	if w.d == nil || *w.d == 0 {
-		return ""
-	}
-	return w.d.String()
-}
-
-func (w watchFlag) Set(s string) error {
-	switch s {
-	case "true":
-		*w.d = defaultInterval
+// setBool returns a boolean flag's set function, storing into the field p
+// returns.
+func setBool(p func(o *options, r *rawFlags) *bool) func(o *options, r *rawFlags, v string) error {
+	return func(o *options, r *rawFlags, v string) error {
+		*p(o, r) = v == "true"
 		return nil
-	case "false":
-		*w.d = 0
-		return nil
 	}
-	d, err := parseInterval(s)
+}
+
+// flagDefs are the command's flags, in --help order.
+var flagDefs = [...]flagDef{
+	{names: []string{"a", "all"}, help: "every endpoint (the default)", group: groupSelect,
+		set: func(*options, *rawFlags, string) error { return nil }},
+	{names: []string{"l", "listening"}, help: "listeners only", group: groupSelect,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.listen })},
+	{names: []string{"4", "ipv4"}, help: "IPv4 only (with dual-stack [::] listeners,\nwhich accept IPv4 too)", group: groupSelect,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.v4 })},
+	{names: []string{"6", "ipv6"}, help: "IPv6 only", group: groupSelect,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.v6 })},
+	{names: []string{"state"}, kind: listFlag, arg: "S[,S...]", group: groupSelect, empty: "a TCP state",
+		help: "only these states, in any usual spelling:\nLISTEN, ESTABLISHED, ESTAB, TIME_WAIT, SYN-RECV, 5\n(repeat to add more)",
+		set:  setStates},
+	{names: []string{"port"}, kind: valueFlag, arg: "N", help: "local or remote port N (1..65535)", group: groupSelect,
+		empty: "a port number", set: setPort},
+	{names: []string{"pid"}, kind: valueFlag, arg: "N", help: "owned by process N", group: groupSelect,
+		empty: "a process ID", set: setPID},
+	{names: []string{"process"}, kind: valueFlag, arg: "NAME", help: "owned by a process named NAME (any case)", group: groupSelect,
+		empty: "a process name", set: func(o *options, _ *rawFlags, v string) error { o.query.Process = v; return nil }},
+	{names: []string{"t", "tcp"}, help: "TCP (always; accepted for ss habits)", group: groupSelect,
+		set: func(*options, *rawFlags, string) error { return nil }},
+
+	{names: []string{"n", "numeric"}, help: "numeric addresses (the default: no DNS unless -r)", group: groupOutput,
+		set: func(*options, *rawFlags, string) error { return nil }},
+	{names: []string{"r", "resolve"}, help: "host names by reverse DNS (2s at most in all)", group: groupOutput,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.resolve })},
+	{names: []string{"p", "processes"}, help: "owners (always shown; accepted for ss habits)", group: groupOutput,
+		set: func(*options, *rawFlags, string) error { return nil }},
+	{names: []string{"sort"}, kind: valueFlag, arg: "COLUMN", group: groupOutput, empty: "a column name",
+		help: "order rows by a column: state, local, remote, pid,\nprocess, path, created, first_seen, uid, inode, ...\n(-COLUMN reverses; the default is local, remote)",
+		set:  setSort},
+	{names: []string{"H", "no-header"}, help: "no header line (table and CSV)", group: groupOutput,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.noHeader })},
+	{names: []string{"json"}, help: "one JSON array", group: groupOutput,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.json })},
+	{names: []string{"ndjson"}, help: "one JSON object a line", group: groupOutput,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.ndjson })},
+	{names: []string{"csv"}, help: "CSV with a header row (the JSON keys)", group: groupOutput,
+		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.csv })},
+	{names: []string{"s", "summary"}, help: "counts by state instead of rows (like ss -s)", group: groupOutput,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},
+	{names: []string{"watch"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
+		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed; from kernel\nevents where the OS permits (Linux with BPF), so\nthat connections living a millisecond show, else\nby polling every INTERVAL (1s by default; 500ms,\n2s, or seconds: 2); stderr says which",
+		set:  setWatch},
+	{names: []string{"poll"}, help: "with --watch: poll even where kernel events work", group: groupOutput,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.poll })},
+
+	{names: []string{"h", "help"}, help: "this help", group: groupOther,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
+	{names: []string{"V", "version"}, help: "version and build information", group: groupOther,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.version })},
+}
+
+// shortBools are the one-letter boolean flags, which may be combined as
+// in "ss -tlnp".
+var shortBools = func() string {
+	var b strings.Builder
+	for _, d := range flagDefs {
+		if d.kind == boolFlag && len(d.names[0]) == 1 {
+			b.WriteString(d.names[0])
+		}
+	}
+	return b.String()
+}()
+
+// flagValue is one declared flag as package flag sees it, under each of
+// its names. It counts how often the flag was given (under any name) to
+// refuse a second value where only one makes sense, refuses empty values,
+// and keeps the first error in rawFlags, since package flag rewords what
+// Set returns.
+type flagValue struct {
+	def  *flagDef
+	o    *options
+	r    *rawFlags
+	n    *int   // how many times the flag was given, under any name
+	last string // the value it was given last
+}
+
+func (v *flagValue) IsBoolFlag() bool { return v.def.kind == boolFlag || v.def.kind == optionalFlag }
+
+func (v *flagValue) String() string { return "" }
+
+func (v *flagValue) Set(s string) error {
+	err := v.set(s)
+	if err != nil && v.r.err == nil {
+		v.r.err = err
+	}
+	return err
+}
+
+// set checks and applies one value.
+func (v *flagValue) set(s string) error {
+	d := v.def
+	name := flagName(d)
+	*v.n++
+	prev := v.last
+	v.last = s
+	switch {
+	case d.kind == boolFlag:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return usagef("flag %s takes no value (got %q)", name, s)
+		}
+		s = strconv.FormatBool(b)
+	case (d.kind == valueFlag || d.kind == listFlag) && s == "":
+		return usagef("empty %s: want %s", name, d.empty)
+	case (d.kind == valueFlag || d.kind == optionalFlag) && *v.n > 1:
+		return usagef("%s given twice (%s, then %s): give it once", name, shownValue(prev), shownValue(s))
+	}
+	return d.set(v.o, v.r, s)
+}
+
+// shownValue quotes a flag's value for a message; an optional flag given
+// alone shows as such.
+func shownValue(s string) string {
+	if s == "true" {
+		return "alone"
+	}
+	return strconv.Quote(s)
+}
+
+// flagName is the name a message uses for d: its long name with "--",
+// or its only name.
+func flagName(d *flagDef) string {
+	n := d.names[len(d.names)-1]
+	if len(n) == 1 {
+		return "-" + n
+	}
+	return "--" + n
+}
+
+// newFlagSet declares every flag of flagDefs, each under all its names,
+// to set o and raw.
+func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("tcptable", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	for i := range flagDefs {
+		v := &flagValue{def: &flagDefs[i], o: o, r: raw, n: new(int)}
+		for _, n := range flagDefs[i].names {
+			fs.Var(v, n, flagDefs[i].help)
+		}
+	}
+	return fs
+}
+
+// setStates adds the comma-separated states of v to the query.
+func setStates(o *options, _ *rawFlags, v string) error {
+	for s := range strings.SplitSeq(v, ",") {
+		st, err := tcptable.ParseState(s)
+		if err != nil {
+			return usagef("bad --state %q: not a TCP state (try LISTEN, ESTABLISHED, TIME-WAIT, SYN-RECV, ...)", s)
+		}
+		o.query.States = append(o.query.States, st)
+	}
+	return nil
+}
+
+// setPort sets the query's port.
+func setPort(o *options, _ *rawFlags, v string) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n < 1 || n > 65535 {
+		return usagef("bad --port %q: want a number in 1..65535", v)
+	}
+	o.query.Port = uint16(n)
+	return nil
+}
+
+// setPID sets the query's owning process.
+func setPID(o *options, _ *rawFlags, v string) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		return usagef("bad --pid %q: want a process ID (a positive number)", v)
+	}
+	o.query.PID = uint32(n)
+	return nil
+}
+
+// setSort sets the sort order.
+func setSort(o *options, _ *rawFlags, v string) error {
+	k, err := parseSortKey(v)
 	if err != nil {
-		*w.err = err
 		return err
 	}
-	*w.d = d
+	o.sort = k
+	return nil
+}
+
+// setWatch sets the --watch interval: the default when given alone.
+func setWatch(o *options, _ *rawFlags, v string) error {
+	switch v {
+	case "true":
+		o.watch = defaultInterval
+		return nil
+	case "false":
+		o.watch = 0
+		return nil
+	}
+	d, err := parseInterval(v)
+	if err != nil {
+		return err
+	}
+	o.watch = d
 	return nil
 }
 
@@ -105,117 +325,18 @@ func parseInterval(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// shortBools are the one-letter boolean flags that may be combined, as in
-// "ss -tlnp".
-const shortBools = "al46nrtps"
-
-// newFlagSet declares every flag into o. Raw values that need checking
-// land in raw.
-func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("tcptable", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	boolVar := func(p *bool, usage string, names ...string) {
-		for _, n := range names {
-			fs.BoolVar(p, n, false, usage)
-		}
-	}
-	boolVar(&raw.all, "every endpoint (the default)", "a", "all")
-	boolVar(&raw.listen, "listeners only", "l", "listening")
-	boolVar(&raw.v4, "IPv4 only", "4", "ipv4")
-	boolVar(&raw.v6, "IPv6 only", "6", "ipv6")
-	boolVar(&raw.numeric, "numeric addresses (the default)", "n", "numeric")
-	boolVar(&o.resolve, "resolve addresses to host names", "r", "resolve")
-	boolVar(&raw.tcp, "TCP (always; accepted for ss habits)", "t", "tcp")
-	boolVar(&raw.processes, "show owners (always; accepted for ss habits)", "p", "processes")
-	boolVar(&o.summary, "counts by state", "s", "summary")
-	boolVar(&raw.json, "one JSON array", "json")
-	boolVar(&raw.ndjson, "one JSON object a line", "ndjson")
-	boolVar(&raw.csv, "CSV with a header", "csv")
-	boolVar(&o.help, "this help", "h", "help")
-	boolVar(&o.version, "version", "V", "version")
-	fs.StringVar(&raw.state, "state", "", "states, comma-separated")
-	fs.StringVar(&raw.port, "port", "", "local or remote port")
-	fs.StringVar(&raw.pid, "pid", "", "owning process ID")
-	fs.StringVar(&o.query.Process, "process", "", "owning process name")
-	fs.StringVar(&raw.sort, "sort", "", "sort column")
-	fs.Var(watchFlag{&o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
-	fs.BoolVar(&o.poll, "poll", false, "--watch polls instead of using kernel events")
-	return fs
-}
-
-// rawFlags holds flag values that parse checks and turns into options.
-type rawFlags struct {
-	all, listen, v4, v6, numeric, tcp, processes bool
-	json, ndjson, csv                            bool
-	state, port, pid, sort                       string
-	watchErr                                     error
-}
-
-// normalizeArgs rewrites ss/netstat habits into what package flag parses:
-// combined short flags ("-ltn" becomes "-l -t -n") and a --watch interval
-// given as a separate argument ("--watch 2s" becomes "--watch=2s"; see
-// isInterval).
-func normalizeArgs(fs *flag.FlagSet, args []string) []string {
-	out := make([]string, 0, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return append(out, args[i:]...)
-		}
-		name := strings.TrimLeft(a, "-")
-		switch {
-		case (a == "-watch" || a == "--watch") && i+1 < len(args) && isInterval(fs, args[i+1]):
-			out = append(out, a+"="+args[i+1])
-			i++
-			continue
-		case len(a) > 2 && a[0] == '-' && a[1] != '-' && fs.Lookup(name) == nil && onlyShortBools(name):
-			for _, r := range name {
-				out = append(out, "-"+string(r))
-			}
-			continue
-		}
-		if fs.Lookup(name) != nil && !isBool(fs, name) && !strings.Contains(a, "=") && i+1 < len(args) {
-			out = append(out, a, args[i+1]) // a value flag: its value is never rewritten
-			i++
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// isInterval reports whether arg, following --watch, is its interval: any
-// argument that is not a flag, and a negative number ("-1s", so that it is
-// reported as a bad interval) unless it spells flags ("-4", "-l").
-func isInterval(fs *flag.FlagSet, arg string) bool {
-	name, dashed := strings.CutPrefix(arg, "-")
-	if !dashed {
-		return true
-	}
-	return name != "" && name[0] >= '0' && name[0] <= '9' && fs.Lookup(name) == nil && !onlyShortBools(name)
-}
-
-// onlyShortBools reports whether every letter of s is a combinable
-// one-letter flag.
-func onlyShortBools(s string) bool {
-	return s != "" && strings.Trim(s, shortBools) == ""
-}
-
-// isBool reports whether the defined flag name takes no value.
-func isBool(fs *flag.FlagSet, name string) bool {
-	b, ok := fs.Lookup(name).Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // parseArgs parses the command line (without the program name).
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	var raw rawFlags
 	fs := newFlagSet(o, &raw)
-	if err := fs.Parse(normalizeArgs(fs, args)); err != nil {
-		if raw.watchErr != nil {
-			return nil, raw.watchErr
+	norm, err := normalizeArgs(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(norm); err != nil {
+		if raw.err != nil {
+			return nil, raw.err
 		}
 		return nil, flagError(err, args)
 	}
@@ -231,46 +352,8 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
-// flagError turns package flag's messages into the command's own wording,
-// naming flags as the user most likely typed them ("--port", "-l").
-func flagError(err error, args []string) error {
-	dashes := func(name string) string { return asTyped(name, args) }
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return usagef("unknown flag %s", dashes(name))
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return usagef("flag %s needs a value", dashes(name))
-	}
-	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
-		// `"x" for -json: parse error`
-		if value, name, ok := strings.Cut(rest, " for "); ok {
-			name, _, _ = strings.Cut(name, ":")
-			return usagef("flag %s takes no value (got %s)", dashes(name), value)
-		}
-	}
-	return usagef("%s", msg)
-}
-
-// asTyped returns flag name (as package flag reports it, "-port") the way
-// it appears in args ("--port", "-lx"), or in GNU style if it does not.
-func asTyped(name string, args []string) string {
-	name = strings.TrimLeft(name, "-")
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if flagPart, _, _ := strings.Cut(a, "="); strings.TrimLeft(flagPart, "-") == name && strings.HasPrefix(flagPart, "-") {
-			return flagPart
-		}
-	}
-	if len(name) == 1 {
-		return "-" + name
-	}
-	return "--" + name
-}
-
-// apply checks the raw values and sets the query, format and sort order.
+// apply checks the combination of flags and sets the query's class and
+// family and the format.
 func (r *rawFlags) apply(o *options) error {
 	q := &o.query
 	if r.listen {
@@ -281,36 +364,6 @@ func (r *rawFlags) apply(o *options) error {
 		q.Family = tcptable.IPv4
 	case r.v6 && !r.v4:
 		q.Family = tcptable.IPv6
-	}
-	if r.state != "" {
-		for s := range strings.SplitSeq(r.state, ",") {
-			st, err := tcptable.ParseState(s)
-			if err != nil {
-				return usagef("bad --state %q: not a TCP state (try LISTEN, ESTABLISHED, TIME-WAIT, SYN-RECV, ...)", s)
-			}
-			q.States = append(q.States, st)
-		}
-	}
-	if r.port != "" {
-		n, err := strconv.ParseUint(r.port, 10, 32)
-		if err != nil || n < 1 || n > 65535 {
-			return usagef("bad --port %q: want a number in 1..65535", r.port)
-		}
-		q.Port = uint16(n)
-	}
-	if r.pid != "" {
-		n, err := strconv.ParseUint(r.pid, 10, 32)
-		if err != nil || n == 0 {
-			return usagef("bad --pid %q: want a process ID (a positive number)", r.pid)
-		}
-		q.PID = uint32(n)
-	}
-	if r.sort != "" {
-		k, err := parseSortKey(r.sort)
-		if err != nil {
-			return err
-		}
-		o.sort = k
 	}
 	if err := r.applyFormat(o); err != nil {
 		return err

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -68,19 +67,20 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	switch {
 	case o.help:
-		fmt.Fprint(a.stdout, usageText)
+		fmt.Fprint(a.stdout, usageText())
 		return exitOK
 	case o.version:
 		fmt.Fprintln(a.stdout, versionLine())
 		return exitOK
 	}
-	p, err := a.newProvider()
+	inner, err := a.newProvider()
 	if err != nil {
 		a.errorf("%v", err)
 		return exitFail
 	}
-	defer p.Close()
-	d := &display{tz: a.tz}
+	defer inner.Close()
+	p := newOwnerFilter(inner)
+	d := &display{tz: a.tz, noHeader: o.noHeader}
 	if o.resolve {
 		d.names = map[netip.Addr]string{}
 	}
@@ -91,7 +91,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 }
 
 // table prints one snapshot in the chosen format.
-func (a *app) table(ctx context.Context, p tcptable.Provider, o *options, d *display) int {
+func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
 	rows, err := p.Table(ctx, o.query)
 	switch {
 	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
@@ -100,9 +100,9 @@ func (a *app) table(ctx context.Context, p tcptable.Provider, o *options, d *dis
 		a.errorf("%v", err)
 		return exitFail
 	}
-	a.noteHidden(rows)
+	a.noteHidden(p, o.query)
 	if o.summary {
-		err = summarize(rows).write(a.stdout, o.format)
+		err = summarize(rows).write(a.stdout, o.format, o.noHeader)
 	} else {
 		sortRows(rows, o.sort)
 		err = a.writeRows(ctx, rows, o, d)
@@ -122,7 +122,7 @@ func (a *app) writeRows(ctx context.Context, rows []tcptable.Connection, o *opti
 	case formatNDJSON:
 		return writeNDJSON(a.stdout, rows)
 	case formatCSV:
-		return writeCSV(a.stdout, rows)
+		return writeCSV(a.stdout, rows, o.noHeader)
 	}
 	if d.names != nil {
 		resolveNames(ctx, a.lookup, a.resolveTimeout, d.names, rowAddrs(rows))
@@ -139,35 +139,12 @@ func rowAddrs(rows []tcptable.Connection) []netip.Addr {
 	return out
 }
 
-// errorf prints one "tcptable: ..." line on stderr.
+// errorf prints one "tcptable: ..." line on stderr, escaped as printable
+// says: errors may quote what the OS handed over.
 func (a *app) errorf(format string, args ...any) {
-	fmt.Fprintf(a.stderr, "tcptable: "+format+"\n", args...)
-}
-
-// noteHidden says on stderr, in one line, how many rows have owners the
-// caller may not see, and why.
-func (a *app) noteHidden(rows []tcptable.Connection) bool {
-	n := 0
-	for i := range rows {
-		if rows[i].OwnerStatus == tcptable.OwnerPermissionDenied || rows[i].ModuleStatus == tcptable.OwnerPermissionDenied {
-			n++
-		}
+	msg := fmt.Sprintf(format, args...)
+	if !isPlain(msg) {
+		msg = printable(msg)
 	}
-	if n == 0 {
-		return false
-	}
-	a.errorf("owners of %d of %d endpoints are hidden: permission denied (%s)", n, len(rows), privilegeHint(runtime.GOOS, os.Geteuid() == 0))
-	return true
-}
-
-// privilegeHint says how to see every owner on goos; root says whether the
-// caller already is root (never on Windows, where os.Geteuid is -1).
-func privilegeHint(goos string, root bool) string {
-	switch {
-	case goos == "windows":
-		return "protected or other users' processes; run as Administrator to see them"
-	case root:
-		return "processes even root may not inspect, such as a sandbox's or container's init"
-	}
-	return "other users' processes; run as root to see them"
+	fmt.Fprintf(a.stderr, "tcptable: %s\n", msg)
 }

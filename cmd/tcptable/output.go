@@ -16,9 +16,11 @@ import (
 )
 
 // display renders rows for people: the aligned table and --watch lines.
+// Every text the OS or the network hands over passes through printable.
 type display struct {
-	names map[netip.Addr]string // host names from -r; nil when numeric
-	tz    *time.Location        // for the CREATED column
+	names    map[netip.Addr]string // host names from -r; nil when numeric
+	tz       *time.Location        // for the CREATED column
+	noHeader bool                  // -H: no header line
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -32,10 +34,10 @@ func (d *display) addr(a netip.AddrPort) string {
 		port = strconv.Itoa(int(a.Port()))
 	}
 	if name := d.names[a.Addr()]; name != "" {
-		return name + ":" + port
+		return printable(name) + ":" + port
 	}
 	if a.Addr().Is6() {
-		return "[" + a.Addr().String() + "]:" + port
+		return "[" + printable(a.Addr().String()) + "]:" + port // the zone is an interface name
 	}
 	return a.Addr().String() + ":" + port
 }
@@ -48,11 +50,11 @@ func pidCell(c *tcptable.Connection) string {
 	return strings.ReplaceAll(joinUints(c.Owners()), " ", ",")
 }
 
-// processCell is the process name, or why there is none in brackets
-// ("[kernel]", "[permission-denied]").
+// processCell is the process name (escaped as printable says), or why
+// there is none in brackets ("[kernel]", "[permission-denied]").
 func processCell(c *tcptable.Connection) string {
 	if c.Module.Name != "" {
-		return c.Module.Name
+		return printable(c.Module.Name)
 	}
 	why := c.ModuleStatus
 	if c.PID == 0 {
@@ -64,8 +66,8 @@ func processCell(c *tcptable.Connection) string {
 	return "[" + why.String() + "]"
 }
 
-// writeTable prints rows as an aligned table with a header. The CREATED
-// column appears when some row has a creation time.
+// writeTable prints rows as an aligned table with a header (unless -H).
+// The CREATED column appears when some row has a creation time.
 func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	created := false
 	for i := range rows {
@@ -76,7 +78,9 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	if created {
 		header += "\tCREATED"
 	}
-	fmt.Fprintln(tw, header)
+	if !d.noHeader {
+		fmt.Fprintln(tw, header)
+	}
 	for i := range rows {
 		c := &rows[i]
 		line := c.State.String() + "\t" + d.addr(c.Local) + "\t" + d.addr(c.Remote) + "\t" + pidCell(c) + "\t" + processCell(c)
@@ -121,20 +125,23 @@ func writeNDJSON[T any](w io.Writer, values []T) error {
 	return bw.Flush()
 }
 
-// writeCSV prints a header of column keys and one record a row.
-func writeCSV(w io.Writer, rows []tcptable.Connection) error {
+// writeCSV prints a header of column keys (unless noHeader) and one record
+// a row, every cell made safe by csvCell.
+func writeCSV(w io.Writer, rows []tcptable.Connection, noHeader bool) error {
 	cols := columns()
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(cols))
 	for i, c := range cols {
 		rec[i] = c.key
 	}
-	if err := cw.Write(rec); err != nil {
-		return err
+	if !noHeader {
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
 	}
 	for r := range rows {
 		for i, c := range cols {
-			rec[i] = c.text(&rows[r])
+			rec[i] = csvCell(c.text(&rows[r]))
 		}
 		if err := cw.Write(rec); err != nil {
 			return err

@@ -66,8 +66,9 @@ func (s *summary) line() string {
 	return b.String()
 }
 
-// write prints the summary in format f.
-func (s *summary) write(w io.Writer, f format) error {
+// write prints the summary in format f; noHeader leaves out the CSV
+// header.
+func (s *summary) write(w io.Writer, f format, noHeader bool) error {
 	switch f {
 	case formatJSON, formatNDJSON:
 		b, err := json.Marshal(s)
@@ -78,7 +79,9 @@ func (s *summary) write(w io.Writer, f format) error {
 		return err
 	case formatCSV:
 		cw := csv.NewWriter(w)
-		_ = cw.Write([]string{"state", "count"})
+		if !noHeader {
+			_ = cw.Write([]string{"state", "count"})
+		}
 		s.nonZero(func(name string, n int) { _ = cw.Write([]string{name, strconv.Itoa(n)}) })
 		_ = cw.Write([]string{"TOTAL", strconv.Itoa(s.Total)})
 		cw.Flush()

@@ -4,48 +4,21 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
-// usageText is what --help prints.
-const usageText = `Usage: tcptable [flags]
+// usageIntro and usageOutro frame the flags in --help; the flags come from
+// flagDefs.
+const (
+	usageIntro = `Usage: tcptable [flags]
 
 Prints this host's TCP endpoints - state, local and remote address, owning
 PID and process, and creation time where the OS records it - like
 "ss -tanp" or "netstat -ano", the same way on every OS.
-
-Selection (conditions combine; the default is every endpoint):
-  -a, --all               every endpoint (the default)
-  -l, --listening         listeners only
-  -4, --ipv4              IPv4 only
-  -6, --ipv6              IPv6 only
-      --state S[,S...]    only these states, in any usual spelling:
-                          LISTEN, ESTABLISHED, ESTAB, TIME_WAIT, SYN-RECV, 5
-      --port N            local or remote port N (1..65535)
-      --pid N             owned by process N
-      --process NAME      owned by a process named NAME (any case)
-
-Output:
-  -n, --numeric           numeric addresses (the default: no DNS unless -r)
-  -r, --resolve           host names by reverse DNS (2s at most in all)
-      --sort COLUMN       order rows by a column: state, local, remote, pid,
-                          process, path, created, first_seen, uid, inode, ...
-                          (-COLUMN reverses; the default is local, remote)
-      --json              one JSON array
-      --ndjson            one JSON object a line
-      --csv               CSV with a header row (the JSON keys)
-  -s, --summary           counts by state instead of rows (like ss -s)
-      --watch [INTERVAL]  print changes as they happen until Ctrl-C: opened,
-                          closed, state-changed, owner-changed; from kernel
-                          events where the OS permits (Linux with BPF), so
-                          that connections living a millisecond show, else
-                          by polling every INTERVAL (1s by default; 500ms,
-                          2s, or seconds: 2); stderr says which
-      --poll              with --watch: poll even where kernel events work
-  -h, --help              this help
-  -V, --version           version and build information
-  -t, -p                  accepted for ss habits (TCP and owners always shown)
-
-Short flags combine: -lt4 is -l -t -4.
+`
+	usageOutro = `
+Short flags combine: -lt4 is -l -t -4. A flag that takes one value takes it
+once; an empty value is an error. UDP (-u) is not supported.
 
 Examples:
   tcptable                            every TCP endpoint and its owner
@@ -64,6 +37,54 @@ Exit status: 0 on success (and on Ctrl-C in --watch), 1 when the table cannot
 be read, 2 for a bad command line. Without root (Administrator on Windows)
 the owners of other users' sockets are hidden; one stderr line says how many.
 `
+)
+
+// usageHelpColumn is where the flags' help text starts in --help.
+const usageHelpColumn = 26
+
+// usageText returns what --help prints: the flags of flagDefs by section.
+func usageText() string {
+	var b strings.Builder
+	b.WriteString(usageIntro)
+	group := ""
+	for i := range flagDefs {
+		d := &flagDefs[i]
+		if d.group != group {
+			group = d.group
+			b.WriteString("\n" + group + ":\n")
+		}
+		b.WriteString(usageLine(d))
+	}
+	b.WriteString(usageOutro)
+	return b.String()
+}
+
+// usageLine is one flag's entry in --help, e.g.
+// "  -l, --listening         listeners only".
+func usageLine(d *flagDef) string {
+	short, long := "    ", ""
+	for _, n := range d.names {
+		if len(n) == 1 {
+			short = "-" + n + ", "
+		} else {
+			long = "--" + n
+		}
+	}
+	names := "  " + short + long
+	if long == "" {
+		names = strings.TrimSuffix(names, ", ")
+	}
+	if d.arg != "" {
+		names += " " + d.arg
+	}
+	pad := strings.Repeat(" ", usageHelpColumn)
+	if len(names) < usageHelpColumn {
+		names += pad[len(names):]
+	} else {
+		names += "\n" + pad
+	}
+	return names + strings.ReplaceAll(d.help, "\n", "\n"+pad) + "\n"
+}
 
 // versionLine describes the build: module version, VCS revision when the
 // binary was built from a checkout, Go version and platform.

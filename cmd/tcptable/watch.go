@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/tcptable/tcptable"
 )
@@ -20,7 +18,7 @@ import (
 // after the baseline and after every batch of changes. It follows kernel
 // events where the provider and the OS offer them (unless --poll), polls
 // otherwise, and says which on stderr.
-func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *display) int {
+func (a *app) watch(ctx context.Context, p filtered, o *options, d *display) int {
 	opts := []tcptable.WatcherOption{tcptable.WithClock(a.now), tcptable.WithInterval(o.watch)}
 	if o.poll {
 		opts = append(opts, tcptable.WithoutTrace())
@@ -42,11 +40,16 @@ func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *dis
 			return exitFail
 		}
 		if src := w.Source(); src != said {
-			a.sayingSource(src, said, len(w.Table()), o)
+			shown := src
+			if _, traces := p.(tcptable.Tracer); !traces && !o.poll {
+				// The Watcher names the provider it was given: the filter.
+				shown.Reason = fmt.Sprintf("%T has no kernel events (no tcptable.Tracer)", p.filter().p)
+			}
+			a.sayingSource(shown, said, len(w.Table()), o)
 			said = src
 		}
 		if !hidden {
-			hidden = a.noteHidden(w.Table())
+			hidden = a.noteHidden(p, o.query)
 		}
 		if err := a.printEvents(ctx, events, o, d); err != nil {
 			a.errorf("writing output: %v", err)
@@ -77,15 +80,6 @@ func (a *app) sayingSource(src, before tcptable.WatchSource, endpoints int, o *o
 	default:
 		a.errorf("watching %d endpoints, polling every %v: %s; Ctrl-C stops", endpoints, o.watch, printable(reason))
 	}
-}
-
-// printable returns s as it is, or quoted with Go escapes if it holds
-// anything a terminal would not print as text (an OS's error message may).
-func printable(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
-		return s
-	}
-	return strconv.Quote(s)
 }
 
 // printEvents prints one poll's events.

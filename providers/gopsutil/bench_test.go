@@ -9,6 +9,7 @@ import (
 	gnet "github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/gopsutil"
 )
 
@@ -22,7 +23,7 @@ func openPairs(b *testing.B, n int) func() {
 	b.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		b.Skipf("no IPv4 loopback: %v", err)
+		testenv.SkipOrFail(b, "no IPv4 loopback: %v", err)
 	}
 	var conns []net.Conn
 	closeAll := func() {
@@ -35,7 +36,7 @@ func openPairs(b *testing.B, n int) func() {
 		c, err := net.Dial("tcp4", ln.Addr().String())
 		if err != nil {
 			closeAll()
-			b.Skipf("opening %d loopback connections (raise ulimit -n?): %v", n, err)
+			testenv.SkipOrFail(b, "opening %d loopback connections (raise ulimit -n?): %v", n, err)
 		}
 		s, err := ln.Accept()
 		if err != nil {
@@ -55,7 +56,7 @@ func openPairs(b *testing.B, n int) func() {
 func BenchmarkTable(b *testing.B) {
 	p, err := gopsutil.New()
 	if errors.Is(err, tcptable.ErrNotSupported) {
-		b.Skipf("gopsutil lists no connections here: %v", err)
+		testenv.SkipOrFail(b, "gopsutil lists no connections here: %v", err)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -94,7 +95,7 @@ func BenchmarkTable(b *testing.B) {
 		for b.Loop() {
 			stats, err := gnet.ConnectionsWithContext(ctx, "tcp")
 			if err != nil {
-				b.Skipf("gopsutil: %v", err)
+				testenv.SkipOrFail(b, "gopsutil: %v", err)
 			}
 			rows = len(stats)
 		}

@@ -119,6 +119,9 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	if p.closed.Load() {
 		return nil, tcptable.ErrClosed
 	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -187,40 +190,33 @@ func toolHint(tool string) string {
 	return " (gopsutil runs " + tool + ")"
 }
 
-// setOwnerStatus sets c's OwnerStatus and, where no lookup is needed, its
-// ModuleStatus, as detail asks. It reports whether c's module is still to
-// be looked up.
-func (p *Provider) setOwnerStatus(c *tcptable.Connection, detail tcptable.OwnerDetail) bool {
-	if !detail.WantPIDs() {
-		c.PID, c.OtherPIDs = 0, nil
-		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerNotRequested, tcptable.OwnerNotRequested
-		return false
+// setOwnerStatus sets c's OwnerStatus and, for a row without an owner, its
+// ModuleStatus too. It reports whether c has an owner whose module can be
+// looked up.
+func (p *Provider) setOwnerStatus(c *tcptable.Connection) bool {
+	if c.PID != 0 {
+		c.OwnerStatus = tcptable.OwnerOK
+		return true
 	}
-	c.OwnerStatus = tcptable.OwnerOK
-	if c.PID == 0 {
-		c.OwnerStatus = ownerlessStatus(c.State, &p.d, p.privileged)
-	}
-	switch {
-	case !detail.WantModules():
-		c.ModuleStatus = tcptable.OwnerNotRequested
-		return false
-	case c.PID == 0:
-		c.ModuleStatus = c.OwnerStatus
-		return false
-	}
-	return true
+	c.OwnerStatus = ownerlessStatus(c.State, &p.d, p.privileged)
+	c.ModuleStatus = c.OwnerStatus
+	return false
 }
 
 // resolveOwners sets owner statuses, and modules and UIDs as detail asks,
-// on every row.
+// on every row, and leaves out what detail does not ask for.
 func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetail, conns []tcptable.Connection) error {
+	defer detail.Apply(conns)
+	if !detail.WantPIDs() {
+		return nil
+	}
 	if detail.WantModules() {
 		p.procs.startSweep()
 	}
 	facts := map[uint32]procFacts{}
 	for i := range conns {
 		c := &conns[i]
-		if !p.setOwnerStatus(c, detail) {
+		if !p.setOwnerStatus(c) || !detail.WantModules() {
 			continue
 		}
 		f, ok := facts[c.PID]

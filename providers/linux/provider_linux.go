@@ -190,6 +190,9 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 	if p.closed {
 		return nil, tcptable.ErrClosed
 	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

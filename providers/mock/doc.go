@@ -15,8 +15,10 @@
 //	defer p.Close()
 //
 // Table answers like a real provider: exactly the rows Query.Match
-// accepts, with owner detail stripped as Query.Detail says (PIDs and
-// modules not asked for are left out, with OwnerNotRequested), as deep
+// accepts, with owner detail stripped as Query.Detail says
+// (OwnerDetail.Apply: PIDs and modules not asked for are left out, with
+// OwnerNotRequested), and an error wrapping tcptable.ErrInvalid for a query
+// Query.Validate rejects, as deep
 // copies the caller may keep, in the order the rows were added. Rows added
 // with a PID but no OwnerStatus get OwnerOK, a listener written without a
 // Remote gets the unspecified address of its family, and so on (see Add),
@@ -65,14 +67,17 @@
 //
 // Save writes the table as JSON, the same objects `tcptable --json`
 // prints (state, local, remote, pid, process, path, created, plus the
-// lossless extras); Load and ReadJSON read it back. A table captured on a
-// real host replays in a unit test.
+// lossless extras); Load and ReadJSON read it back, strictly: a row that
+// breaks the model (a PID without owner_status "ok", a listener with a
+// remote end, port 0, ...) is an error naming the row. A table captured on
+// a real host replays in a unit test.
 //
 // # Simulated endpoints
 //
-// *Provider implements conformance.Env: Listen and Dial add the rows a real
-// OS would show for a listener or a connected pair owned by the calling
-// process, and the Listener and Pair they return move those rows through
+// *Provider implements conformance.Env (and SharingEnv and DualStackEnv):
+// Listen, ListenUnspecified and Dial add the rows a real OS would show for
+// a listener (on loopback, or dual-stack or V6ONLY on [::]) or a connected
+// pair owned by the calling process, and the Listener and Pair they return move those rows through
 // FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. Their
 // ports start at 40000, have two different bytes and avoid every local port
 // in the table; their rows carry made-up socket identities (Socket), as

@@ -11,7 +11,10 @@ import (
 )
 
 // Provider simulates the conformance suite's endpoints.
-var _ conformance.SharingEnv = (*Provider)(nil)
+var (
+	_ conformance.SharingEnv   = (*Provider)(nil)
+	_ conformance.DualStackEnv = (*Provider)(nil)
+)
 
 // ownRowLocked returns a row owned by the calling process, the way a real
 // provider reports one: PID, module (this executable), statuses OK, and a
@@ -65,6 +68,18 @@ func (p *Provider) Listen(network string) (conformance.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.listen(ip, false)
+}
+
+// ListenUnspecified adds a listener row on [::], owned by the calling
+// process, with DualStack set unless v6only, as a real OS reports a socket
+// with IPV6_V6ONLY off (or on); it returns the Listener that removes it.
+func (p *Provider) ListenUnspecified(v6only bool) (conformance.Listener, error) {
+	return p.listen(netip.IPv6Unspecified(), !v6only)
+}
+
+// listen adds a listener row on ip and a simulated port.
+func (p *Provider) listen(ip netip.Addr, dualStack bool) (conformance.Listener, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ports, err := p.portsLocked(1)
@@ -73,6 +88,7 @@ func (p *Provider) Listen(network string) (conformance.Listener, error) {
 	}
 	local := netip.AddrPortFrom(ip, ports[0])
 	c := p.ownRowLocked(tcptable.StateListen, local, unspecified(local))
+	c.DualStack = dualStack
 	p.addLocked(c)
 	return &listener{p: p, key: c.Key()}, nil
 }

@@ -27,9 +27,26 @@ var requiredKeys = [...]string{"state", "local", "remote"}
 //
 // Unlike Connection.UnmarshalJSON, ReadJSON is strict, since a snapshot is
 // a test's input: an unknown key, a missing required key, a malformed
-// value, an invalid address or two rows with the same Key is an error that
-// wraps tcptable.ErrInvalid, names the row (counting from 1) and quotes
-// what was wrong.
+// value, an invalid address, two rows with the same Key, or a row that
+// breaks the model is an error that wraps tcptable.ErrInvalid, names the
+// row (counting from 1) and quotes what was wrong. A row breaks the model
+// when it has
+//
+//   - a state outside 1..12 ("State(99)"), or a status or source no
+//     constant names;
+//   - a local port 0, local and remote addresses of different families, a
+//     remote port 0 with an address (or a port without one), a listener
+//     with a remote end, or a connected state (SYN-SENT to TIME-WAIT)
+//     without one; a "family" that contradicts "local"; dual_stack on a
+//     row that is not IPv6 bound to ::;
+//   - a pid with an owner_status other than "ok", "ok" without a pid, or
+//     other_pids without a pid, out of order, repeated or repeating it;
+//   - a process or path with a module_status other than "ok", or "ok" or
+//     a module_source without one;
+//   - a netns_name without a netns.
+//
+// A status left out (or "unknown") is accepted where New completes it:
+// owner_status with a pid, module_status with a module.
 func ReadJSON(r io.Reader) ([]tcptable.Connection, error) {
 	known, err := knownKeys()
 	if err != nil {
@@ -121,6 +138,9 @@ func readRow(dec *json.Decoder, known map[string]bool) (tcptable.Connection, err
 	}
 	if !c.Local.IsValid() || !c.Remote.IsValid() {
 		return tcptable.Connection{}, fmt.Errorf("local %s and remote %s must both be address:port: %w", raw["local"], raw["remote"], tcptable.ErrInvalid)
+	}
+	if err := checkRow(&c, raw); err != nil {
+		return tcptable.Connection{}, err
 	}
 	return c, nil
 }

@@ -53,6 +53,7 @@ func New(conns ...tcptable.Connection) *Provider {
 
 // Table returns the rows q matches, as Query.Match and Query.Detail say.
 // It fails with an error wrapping tcptable.ErrClosed after Close, with one
+// wrapping tcptable.ErrInvalid for a query Query.Validate rejects, with one
 // wrapping ctx.Err() when ctx ends first (also during a latency set with
 // SetLatency), or with the next error queued by FailNext. Every call is
 // recorded for Queries, failed ones too.
@@ -65,6 +66,9 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 
 	if closed {
 		return nil, fmt.Errorf("mock: table: %w", tcptable.ErrClosed)
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("mock: table: %w", err)
 	}
 	if err := wait(ctx, latency); err != nil {
 		return nil, fmt.Errorf("mock: table: %w", err)
@@ -84,13 +88,13 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			n++
 		}
 	}
-	detail := q.Detail()
 	out := make([]tcptable.Connection, 0, n)
 	for i := range p.rows {
 		if q.Match(p.rows[i]) {
-			out = append(out, strip(p.rows[i].Clone(), detail))
+			out = append(out, p.rows[i].Clone())
 		}
 	}
+	q.Detail().Apply(out)
 	return out, nil
 }
 
@@ -108,21 +112,6 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// strip removes the owner detail a query at level d did not ask for.
-func strip(c tcptable.Connection, d tcptable.OwnerDetail) tcptable.Connection {
-	if !d.WantModules() {
-		c.Module = tcptable.Module{}
-		c.ModuleStatus = tcptable.OwnerNotRequested
-		c.ModuleSource = tcptable.SourceNone
-		c.OwningModuleInfo = nil
-	}
-	if !d.WantPIDs() {
-		c.PID, c.OtherPIDs = 0, nil
-		c.OwnerStatus = tcptable.OwnerNotRequested
-	}
-	return c
 }
 
 // Close makes every later Table and Trace call fail with

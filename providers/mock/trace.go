@@ -152,9 +152,10 @@ func (p *Provider) publishLocked(before, after []tcptable.Connection) {
 			var out []tcptable.Connection
 			for i := range rows {
 				if t.q.Match(rows[i]) {
-					out = append(out, strip(rows[i].Clone(), detail))
+					out = append(out, rows[i].Clone())
 				}
 			}
+			detail.Apply(out)
 			return out
 		}
 		for _, e := range tcptable.Diff(view(before), view(after)) {

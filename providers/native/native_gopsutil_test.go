@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/gopsutil"
 	"github.com/tcptable/tcptable/providers/native"
 )
@@ -19,7 +20,7 @@ import (
 func TestChoosesGopsutil(t *testing.T) {
 	p, err := native.New()
 	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("gopsutil's tool is missing: %v", err)
+		testenv.SkipOrFail(t, "gopsutil's tool is missing: %v", err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, p.Close()) })

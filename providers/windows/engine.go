@@ -47,22 +47,27 @@ func newEngine(cfg config, t tableOS, m moduleOS, s estatsOS, wine bool) *engine
 }
 
 // table answers Provider.Table: IPv4 first, then IPv6, returning the rows
-// already read with the error when the second family fails.
+// already read with the error when the second family fails. A query
+// Query.Validate rejects is an error before anything is read.
 func (e *engine) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
 	e.res.begin()
 	defer e.res.sweep()
 	e.stats.begin()
 	var out []tcptable.Connection
+	var err error
 	for i, fam := range [...]tcptable.Family{tcptable.IPv4, tcptable.IPv6} {
 		if !q.MatchFamily(fam) {
 			continue
 		}
-		var err error
 		if out, err = e.family(ctx, q, i, fam, out); err != nil {
-			return out, err
+			break
 		}
 	}
-	return out, nil
+	q.Detail().Apply(out)
+	return out, err
 }
 
 // readRaw fills e.bufs[i] with family fam's table (of the LISTENER class if
@@ -156,22 +161,17 @@ func (e *engine) family(ctx context.Context, q tcptable.Query, i int, fam tcptab
 	return out, nil
 }
 
-// owner sets c's owner fields for the detail the query asks for.
+// owner sets c's owner fields for the detail the query asks for; what it
+// does not ask for is left out afterwards, by OwnerDetail.Apply (in table).
 func (e *engine) owner(c *tcptable.Connection, detail tcptable.OwnerDetail, row unsafe.Pointer, ipv6 bool) {
-	if !detail.WantPIDs() {
-		c.PID, c.OwnerStatus, c.ModuleStatus = 0, tcptable.OwnerNotRequested, tcptable.OwnerNotRequested
-		return
-	}
-	if e.wine && c.PID == pidIdle && c.State != tcptable.StateTimeWait {
+	if detail.WantPIDs() && e.wine && c.PID == pidIdle && c.State != tcptable.StateTimeWait {
 		// Wine attributes only sockets whose fd the calling process holds;
 		// PID 0 says "not known", not "the Idle process".
 		c.OwnerStatus, c.ModuleStatus = tcptable.OwnerNotSupported, tcptable.OwnerNotSupported
 	}
-	if !detail.WantModules() {
-		c.ModuleStatus = tcptable.OwnerNotRequested
-		return
+	if detail.WantModules() {
+		e.res.resolve(c, row, ipv6)
 	}
-	e.res.resolve(c, row, ipv6)
 }
 
 // release drops the reused buffers.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -29,20 +30,6 @@ import (
 // scripts/wine-test.sh builds; without it the Wine tests here skip (the
 // script runs them).
 const envWineDLL = "TCPTABLE_WINE_DLL"
-
-// envRequirePrivileged, set to 1 (as .ci/run does), turns a skip for a
-// missing privilege or Wine into a failure.
-const envRequirePrivileged = "TCPTABLE_REQUIRE_PRIVILEGED"
-
-// skipOrFail skips t for a missing capability, or fails it when
-// envRequirePrivileged is 1.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(envRequirePrivileged) == "1" {
-		t.Fatalf(format+" ("+envRequirePrivileged+"=1: this test must run)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // The link-local address the namespace's veth interface carries.
 const (
@@ -62,17 +49,15 @@ type wineNS struct {
 }
 
 // newWineNS makes the namespace, with a veth pair (both ends inside it)
-// whose first end carries linkLocalAddr, and boots Wine in it. It skips (or fails, see skipOrFail)
+// whose first end carries linkLocalAddr, and boots Wine in it. It skips (or fails, see testenv.SkipOrFail)
 // without root, ip or Wine.
 func newWineNS(t *testing.T) *wineNS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		skipOrFail(t, "%v", err)
-	}
+	testenv.SkipOrFailIf(t, netnstest.Available(), "network namespaces")
 	wine, wineserver := envOr("WINE", "/usr/lib/wine/wine64"), envOr("WINESERVER", "/usr/lib/wine/wineserver")
 	for _, f := range []string{wine, wineserver} {
 		if _, err := os.Stat(f); err != nil {
-			skipOrFail(t, "%v (apt-get install wine64, then run scripts/wine-test.sh)", err)
+			testenv.SkipOrFail(t, "%v (apt-get install wine64, then run scripts/wine-test.sh)", err)
 		}
 	}
 	dll := os.Getenv(envWineDLL)
