@@ -101,12 +101,8 @@ func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*
 	return r, nil
 }
 
-// Close releases the /proc root, the io_uring rings and the descriptor
-// iterator.
+// Close releases the /proc root and the descriptor iterator.
 func (r *Resolver) Close() error {
-	for _, sc := range r.scanners {
-		sc.close()
-	}
 	if r.iter != nil {
 		r.iter.Close()
 	}
@@ -292,13 +288,12 @@ func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	old, next, j := e.fds, e.spare[:0], 0
 	e.partial = false
 	sc.denied = false
-	if limit == 0 && (!trust || len(old) == 0) && sc.ready() {
+	if limit == 0 && (!trust || len(old) == 0) {
 		if count, ok := openFDs(dfd); ok && count >= probeMin {
 			// Probe the low numbers, then list the rest.
-			if probed, from, ok := sc.probe(dfd, count, next); ok {
-				if _, err := unix.Seek(dfd, int64(from)+2, io.SeekStart); err == nil {
-					next = probed
-				}
+			probed, from := sc.probe(dfd, count, next)
+			if _, err := unix.Seek(dfd, int64(from)+2, io.SeekStart); err == nil {
+				next = probed
 			}
 		}
 	}
@@ -322,32 +317,15 @@ func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 			}
 		}
 		next = append(next, fdSock{fd: fd})
-		sc.lookup(dfd, cname, len(next)-1, next)
+		sc.lookup(dfd, cname, &next[len(next)-1])
 		return true
-	}, func() { sc.flush(dfd, next) })
+	}, nil)
 	next = compact(next)
 	e.fds, e.spare = next, old[:0]
 	e.denied = sc.denied // some descriptors were not inspectable: read again next time
 	if err != nil {
 		e.gone = true
 	}
-}
-
-// fdSocket returns the socket inode a descriptor link refers to, if it is
-// a socket. It stats the link (cheapest) and falls back to reading it when
-// the target cannot be followed, which is how a procfs copy (a container's
-// bind-mounted or a test's fake /proc) presents "socket:[N]".
-func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err error) {
-	ino, isSock, err = socketInode(dfd, cname)
-	if !errors.Is(err, unix.ENOENT) {
-		return ino, isSock, err
-	}
-	n, err := readlinkat(dfd, cname, buf)
-	if err != nil {
-		return 0, false, err
-	}
-	ino, isSock = parseInodeLink(buf[:n], "socket:")
-	return ino, isSock, nil
 }
 
 // Finish assigns owners to rows (all of which matched the query's

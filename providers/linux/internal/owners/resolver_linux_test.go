@@ -77,9 +77,8 @@ func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *Resolver {
 }
 
 func TestResolverOwners(t *testing.T) {
-	for _, mode := range []struct{ cache, ring bool }{{true, true}, {false, true}, {true, false}, {false, false}} {
-		cache := mode.cache
-		t.Run(fmt.Sprintf("cache=%v,ring=%v", mode.cache, mode.ring), func(t *testing.T) {
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
 			f := newFakeProc(t)
 			f.proc(100, 500, "srv", testNS, map[int]string{0: "/dev/null", 3: sock(1001), 4: sock(1002), 9: "pipe:[7]"})
 			f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001), 6: sock(1001)})
@@ -87,9 +86,6 @@ func TestResolverOwners(t *testing.T) {
 			f.proc(301, 530, "idle", 99, map[int]string{8: sock(2000)})
 			f.write("self/stat", "not a process")
 			r := newFakeResolver(t, f, cache)
-			for _, sc := range r.scanners {
-				sc.noRing = !mode.ring // one stat per link, as without io_uring
-			}
 
 			rows := resolve(t, r, fakeRows(1001, 1002, 1003, 1004, 0))
 			assert.Equal(t, uint32(100), rows[0].PID)

@@ -84,22 +84,3 @@ func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
 func openDir(dirfd int, name string) (int, error) {
 	return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }
-
-// socketInode stats the descriptor link cname (NUL-terminated) relative to
-// dirfd, following it, and returns the socket's inode; ok is false if the
-// descriptor is not a socket. Stat skips the "socket:[N]" formatting that
-// readlink costs.
-func socketInode(dirfd int, cname *byte) (ino uint64, ok bool, err error) {
-	var st unix.Stat_t
-	for {
-		_, _, e := unix.Syscall6(sysFstatat, uintptr(dirfd), uintptr(unsafe.Pointer(cname)),
-			uintptr(unsafe.Pointer(&st)), 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, false, e
-		}
-		return st.Ino, st.Mode&unix.S_IFMT == unix.S_IFSOCK, nil
-	}
-}
