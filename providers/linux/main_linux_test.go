@@ -19,6 +19,7 @@ const envDump = "TCPTABLE_LINUX_TEST_DUMP"
 
 func TestMain(m *testing.M) {
 	netnstest.RunChildIfRequested()
+	runRoleIfRequested()
 	if os.Getenv(envDump) != "" {
 		os.Exit(dumpMain())
 	}

@@ -11,7 +11,8 @@ func FuzzParseProcFiles(f *testing.F) {
 	f.Add([]byte("socket:[12345]"))
 	f.Add(dirent("123"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseStatStart(b)
+		_, _ = parseStat(b)
+		_, _ = fullName("my-long-server-", string(b), b)
 		_, _ = parseInodeLink(b, "socket:")
 		_, _ = parsePID(b)
 		_ = parseDirents(b, func(name []byte, off int) {

@@ -32,15 +32,26 @@ type procEntry struct {
 	pid     uint32
 	dir     string // "PID", relative to the /proc root
 	start   uint64 // /proc/PID/stat starttime
+	ppid    uint32 // its parent, as of the last poll
 	netns   uint64 // inode of its network namespace, 0 if unreadable
 	fds     []fdSock
-	spare   []fdSock  // the previous scan's slice, reused by the next
+	spare   []fdSock  // the previous scan's slice, reused (and filled by the BPF scan) by the next
 	gen     uint64    // last poll that saw the process
 	listed  time.Time // when fds was last read from /proc/PID/fd; zero: never
 	scanGen uint64    // last poll that read /proc/PID/fd
 	denied  bool      // its descriptors are not readable by the caller
 	partial bool      // fds holds only the lowest descriptors (a first-owner round)
 	gone    bool      // it exited while being scanned
+	// recheck makes the next poll read the list in full, trusting
+	// nothing: a child of it appeared (it may hold a socket the child
+	// inherited), or it runs another program (close-on-exec descriptors
+	// are gone, numbers may be reused).
+	recheck bool
+
+	// What /proc/PID/stat said of its program at the last poll: a change
+	// means it exec'd (or renamed itself), see procStat.
+	comm        string
+	code, stack uint64
 
 	modStatus tcptable.OwnerStatus // 0 until the module is loaded
 	mod       tcptable.Module
@@ -71,6 +82,7 @@ type Resolver struct {
 
 	// Per poll.
 	inNS, others []*procEntry
+	born         []*procEntry        // processes first seen in this poll
 	goneInodes   []uint32            // sockets held by processes that exited since the last poll
 	wanted       map[uint32]int32    // inode -> row index
 	wantedSize   int                 // the size wanted was made for
@@ -119,7 +131,7 @@ func (r *Resolver) Close() error {
 func (r *Resolver) Begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
-	r.inNS, r.others = r.inNS[:0], r.others[:0]
+	r.inNS, r.others, r.born = r.inNS[:0], r.others[:0], r.born[:0]
 	r.iterated, r.netns = false, netns
 	if err := r.refresh(netns); err != nil {
 		return err
@@ -138,8 +150,9 @@ func (r *Resolver) Begin(ctx context.Context, netns uint64) error {
 
 // stale returns the processes of procs whose descriptor list must be read
 // in this poll: all without the cache; otherwise those never read, those
-// read longer than the revalidation interval ago, and those the caller
-// could not read before; and, unless partialOK, those read only in part.
+// read longer than the revalidation interval ago, those to recheck (a
+// child appeared, or they exec'd), and those the caller could not read
+// before; and, unless partialOK, those read only in part.
 func (r *Resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	if !r.cache {
 		return procs
@@ -147,7 +160,7 @@ func (r *Resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	now := r.now()
 	var out []*procEntry
 	for _, e := range procs {
-		if e.listed.IsZero() || e.denied || (e.partial && !partialOK) || now.Sub(e.listed) >= r.ttl {
+		if e.listed.IsZero() || e.recheck || e.denied || (e.partial && !partialOK) || now.Sub(e.listed) >= r.ttl {
 			out = append(out, e)
 		}
 	}
@@ -186,7 +199,22 @@ func (r *Resolver) refresh(netns uint64) error {
 			r.forget(pid, e)
 		}
 	}
+	r.recheckParents()
 	return nil
+}
+
+// recheckParents marks the parents of the processes first seen in this
+// poll to be read again in full: a child may hold a socket it inherited
+// from its parent at fork, which the parent's cached list, read before
+// the socket existed, does not show. A process whose parent exited in
+// between (it then belongs to a reaper) leaves that parent unread until
+// its list is revalidated.
+func (r *Resolver) recheckParents() {
+	for _, e := range r.born {
+		if p := r.procs[e.ppid]; p != nil && p.start <= e.start {
+			p.recheck = true
+		}
+	}
 }
 
 // see records that process pid exists in this poll.
@@ -196,19 +224,24 @@ func (r *Resolver) see(pid uint32, netns uint64) {
 	if err != nil {
 		return // exited since the listing
 	}
-	start, err := parseStatStart(stat)
+	st, err := parseStat(stat)
 	if err != nil {
 		return
 	}
 	e := r.procs[pid]
-	if e != nil && e.start != start {
+	if e != nil && e.start != st.start {
 		r.forget(pid, e) // the PID was reused
 		e = nil
 	}
-	if e == nil {
-		e = &procEntry{pid: pid, dir: dir, start: start}
+	switch {
+	case e == nil:
+		e = &procEntry{pid: pid, dir: dir, start: st.start, comm: string(st.comm), code: st.code, stack: st.stack}
 		r.procs[pid] = e
+		r.born = append(r.born, e)
+	case string(st.comm) != e.comm || st.code != e.code || st.stack != e.stack:
+		r.execed(e, &st)
 	}
+	e.ppid = st.ppid
 	e.gen = r.gen
 	e.gone = false
 	e.netns = 0
@@ -220,6 +253,14 @@ func (r *Resolver) see(pid uint32, netns uint64) {
 	} else {
 		r.others = append(r.others, e)
 	}
+}
+
+// execed notes that process e runs another program (or renamed itself):
+// its module is read again, and its descriptor list in full.
+func (r *Resolver) execed(e *procEntry, st *procStat) {
+	e.comm, e.code, e.stack = string(st.comm), st.code, st.stack
+	e.modStatus, e.mod = 0, tcptable.Module{}
+	e.recheck = true
 }
 
 // forget drops an exited process, remembering the sockets it held.
@@ -285,6 +326,8 @@ func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	e.denied = false
 	e.scanGen = r.gen
 	e.listed = r.now()
+	trust = trust && !e.recheck
+	e.recheck = false
 	old, next, j := e.fds, e.spare[:0], 0
 	e.partial = false
 	sc.denied = false
@@ -607,7 +650,10 @@ func (r *Resolver) setModules(rows []tcptable.Connection) {
 	}
 }
 
-// loadModule reads a process's name and executable path.
+// loadModule reads a process's name and executable path. The kernel
+// keeps at most commMax bytes of a name (comm); a name of that length may
+// have been cut, and is then replaced by the untruncated base name of the
+// executable or, failing that, of argv[0] (see fullName).
 func (r *Resolver) loadModule(e *procEntry) {
 	comm, err := readSmall(r.rootFD, e.dir+"/comm", r.statBuf)
 	switch {
@@ -624,5 +670,18 @@ func (r *Resolver) loadModule(e *procEntry) {
 	buf := make([]byte, unix.PathMax)
 	if n, err := unix.Readlinkat(r.rootFD, e.dir+"/exe", buf); err == nil {
 		e.mod.Path = string(buf[:n])
+	}
+	if len(e.mod.Name) != commMax {
+		return
+	}
+	if name, ok := fullName(e.mod.Name, e.mod.Path, nil); ok {
+		e.mod.Name = name
+		return
+	}
+	// argv[0] is read only when the executable does not give the name (a
+	// program started through a symbolic link, say): reading a process's
+	// memory waits for its address-space lock.
+	if cmdline, err := readSmall(r.rootFD, e.dir+"/cmdline", buf); err == nil {
+		e.mod.Name, _ = fullName(e.mod.Name, "", cmdline)
 	}
 }
