@@ -20,7 +20,7 @@ const maxRows = 1 << 24
 // ParseTable decodes a raw MIB_TCPTABLE_OWNER_MODULE (f == tcptable.IPv4) or
 // MIB_TCP6TABLE_OWNER_MODULE (f == tcptable.IPv6) buffer, exactly as
 // GetExtendedTcpTable fills it with TCP_TABLE_OWNER_MODULE_ALL (or _LISTENER,
-// _CONNECTIONS). The rows come back in buffer order.
+// _CONNECTIONS).
 //
 // The buffer is read at the fixed offsets docs/windows.md lists, which are the
 // same on 386, amd64 and arm64; it may be longer than the rows (slack is
@@ -53,18 +53,40 @@ const maxRows = 1 << 24
 //     is non-zero, and is nil when all are zero: nil and sixteen zeros carry
 //     the same information, and the nil saves a row 128 bytes. The copies of
 //     one call share one allocation.
+//
+// No two rows returned share a tcptable.Key. Windows never lists a socket
+// twice, but Wine builds the table from non-atomic reads of Linux's
+// /proc/net/tcp and tcp6, which list a socket twice when it moves in the
+// kernel's hash table during the read. Of the rows with one Key the last
+// (the more recent report) is kept, in the place of the first; the rows
+// come back otherwise in buffer order.
 func ParseTable(b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	return AppendTable(nil, b, f)
 }
 
 // AppendTable is ParseTable appending to dst, for callers that poll and want
 // to reuse one slice: with dst of enough capacity it allocates only for
-// non-zero OwningModuleInfo members and link-local zones. On error it returns
-// dst unchanged.
+// non-zero OwningModuleInfo members, link-local zones and, in tables of
+// more than 256 rows, the index that finds duplicate rows. On error it
+// returns dst unchanged.
 func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
+	d := newDeduper()
+	start := len(dst)
+	out, err := decodeTable(dst, b, f)
+	if err != nil {
+		return dst, fmt.Errorf("tcptable/windows: %w", err)
+	}
+	kept := d.dedupe(out[start:], nil)
+	return out[:start+len(kept)], nil
+}
+
+// decodeTable is AppendTable without the removal of duplicate rows (the
+// i-th appended row is the buffer's i-th row) and whose errors carry no
+// package prefix.
+func decodeTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	l, ok := layoutOf(f)
 	if !ok {
-		return dst, fmt.Errorf("tcptable/windows: %w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
+		return dst, fmt.Errorf("%w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
 	}
 	n, err := rowCount(b, &l)
 	if err != nil {
@@ -92,7 +114,7 @@ func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcpt
 // rowCount returns dwNumEntries after checking that so many rows fit in b.
 func rowCount(b []byte, l *rowLayout) (int, error) {
 	if len(b) < 4 {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
+		return 0, fmt.Errorf("%w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
 			tcptable.ErrInvalid, l.name, len(b))
 	}
 	count := binary.LittleEndian.Uint32(b)
@@ -100,12 +122,12 @@ func rowCount(b []byte, l *rowLayout) (int, error) {
 		return 0, nil
 	}
 	if count > maxRows {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
 			tcptable.ErrInvalid, l.name, count, maxRows, len(b))
 	}
 	need := uint64(tableHeaderSize) + uint64(count)*uint64(l.size)
 	if need > uint64(len(b)) {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
 			tcptable.ErrInvalid, l.name, count, need, tableHeaderSize, l.size, len(b))
 	}
 	return int(count), nil
