@@ -3,8 +3,12 @@ package linux_test
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +21,11 @@ const envRole = "TCPTABLE_LINUX_TEST_ROLE"
 // READY, and after a line on stdin marks 4 close-on-exec and runs
 // "sleep 60" in its place (as another program holding 3).
 const roleExec = "exec"
+
+// roleForkChurn listens on 127.0.0.1 (close-on-exec, as package net
+// does), prints the port, and runs "true" over and over, four at a time, until stdin
+// closes: each child holds the listener between its fork and its exec.
+const roleForkChurn = "forkchurn"
 
 // runRoleIfRequested plays the role envRole names, if any, and exits.
 func runRoleIfRequested() {
@@ -33,8 +42,40 @@ func runRoleIfRequested() {
 		}
 		fmt.Fprintln(os.Stderr, "exec role:", err)
 		os.Exit(1)
+	case roleForkChurn:
+		os.Exit(forkChurn())
 	default:
 		fmt.Fprintf(os.Stderr, "%s=%q: no such role\n", envRole, role)
 		os.Exit(2)
 	}
+}
+
+func forkChurn() int {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println("ERROR", err)
+		return 1
+	}
+	defer ln.Close()
+	truth, err := exec.LookPath("true")
+	if err != nil {
+		fmt.Println("ERROR", err)
+		return 1
+	}
+	var stop atomic.Bool
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop.Store(true)
+	}()
+	fmt.Println("READY", ln.Addr().(*net.TCPAddr).Port)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				_ = exec.Command(truth).Run()
+			}
+		})
+	}
+	wg.Wait()
+	return 0
 }

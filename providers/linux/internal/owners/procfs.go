@@ -148,3 +148,42 @@ func truncate(b []byte) []byte {
 	}
 	return b
 }
+
+// fdInfo is what the resolver reads from /proc/PID/fdinfo/N.
+type fdInfo struct {
+	flags  uint64 // the open flags, with O_CLOEXEC for a close-on-exec descriptor
+	ino    uint64 // the file's inode (Linux 5.14+)
+	hasIno bool
+}
+
+// parseFDInfo decodes /proc/PID/fdinfo/N: "key:\tvalue" lines, of which it
+// reads "flags" (octal, required) and "ino" (decimal, if present).
+func parseFDInfo(b []byte) (fdInfo, error) {
+	var fi fdInfo
+	hasFlags := false
+	for line := range bytes.Lines(b) {
+		key, val, ok := bytes.Cut(bytes.TrimRight(line, "\n"), []byte(":"))
+		if !ok {
+			continue
+		}
+		val = bytes.TrimLeft(val, " \t")
+		switch string(key) {
+		case "flags":
+			v, ok := bytesconv.ParseUint(val, 8, 1<<64-1)
+			if !ok {
+				return fi, fmt.Errorf("%w: fdinfo flags %q", errProcFile, truncate(val))
+			}
+			fi.flags, hasFlags = v, true
+		case "ino":
+			v, ok := bytesconv.ParseUint(val, 10, 1<<64-1)
+			if !ok {
+				return fi, fmt.Errorf("%w: fdinfo ino %q", errProcFile, truncate(val))
+			}
+			fi.ino, fi.hasIno = v, true
+		}
+	}
+	if !hasFlags {
+		return fi, fmt.Errorf("%w: fdinfo without flags: %q", errProcFile, truncate(b))
+	}
+	return fi, nil
+}

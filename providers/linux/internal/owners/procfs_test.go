@@ -133,3 +133,16 @@ func TestParseDirents(t *testing.T) {
 	}
 	assert.ErrorIs(t, parseDirents(noNUL, func([]byte, int) {}), errProcFile)
 }
+
+func TestParseFDInfo(t *testing.T) {
+	fi, err := parseFDInfo([]byte("pos:\t0\nflags:\t02004002\nmnt_id:\t9\nino:\t4242\n"))
+	require.NoError(t, err)
+	assert.Equal(t, fdInfo{flags: 0o2004002, ino: 4242, hasIno: true}, fi)
+	fi, err = parseFDInfo([]byte("pos:\t0\nflags:\t02\nmnt_id:\t9\n"))
+	require.NoError(t, err, "no ino before Linux 5.14")
+	assert.Equal(t, fdInfo{flags: 2}, fi)
+	for _, bad := range []string{"", "pos:\t0\n", "flags:\t09\n", "flags:\t02\nino:\tx\n"} {
+		_, err := parseFDInfo([]byte(bad))
+		assert.ErrorIs(t, err, errProcFile, "%q", bad)
+	}
+}

@@ -66,6 +66,7 @@ type Resolver struct {
 	ttl      time.Duration // how long a process's descriptor list is trusted
 	first    bool          // WithFirstOwnerOnly: stop once every socket has an owner
 	now      func() time.Time
+	ticks    func() uint64 // clock ticks since boot (bootTicks)
 	procs    map[uint32]*procEntry
 	gen      uint64
 	scanners []*scanner
@@ -102,6 +103,7 @@ func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*
 		ttl:          ttl,
 		first:        first,
 		now:          time.Now,
+		ticks:        bootTicks,
 		procs:        map[uint32]*procEntry{},
 		statBuf:      make([]byte, 1024),
 		wanted:       map[uint32]int32{},
@@ -443,6 +445,7 @@ func (r *Resolver) Finish(ctx context.Context, rows []tcptable.Connection, wantM
 // conclude records what stayed unresolved and fills the statuses and,
 // when wantModules, the modules.
 func (r *Resolver) conclude(ctx context.Context, rows []tcptable.Connection, left int, wantModules bool) error {
+	r.dropTransient(rows)
 	r.rememberUnresolved(rows, left)
 	r.setStatuses(rows)
 	if wantModules {

@@ -333,3 +333,45 @@ func TestResolverFirstOwnerOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestResolverTransientHolders: a young child of an owner that holds the
+// socket only through descriptors it will close at exec is not an owner;
+// children that keep it across exec, older children, and holders whose
+// parent does not hold the socket are.
+func TestResolverTransientHolders(t *testing.T) {
+	f := newFakeProc(t)
+	const now = 100000
+	fdinfo := func(pid, fd int, flags string, ino int) {
+		f.write(fmt.Sprintf("%d/fdinfo/%d", pid, fd), fmt.Sprintf("pos:\t0\nflags:\t%s\nmnt_id:\t9\nino:\t%d\n", flags, ino))
+	}
+	const cloexec, plain = "02000002", "02"
+	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001), 5: sock(1002)})
+	fdinfo(100, 3, cloexec, 1001)
+	fdinfo(100, 5, plain, 1002)
+	child := func(pid int, start uint64, ppid int, fds map[int]string) {
+		f.proc(pid, start, "srv", testNS, fds)
+		f.stat(pid, ppid, start, "srv", 0)
+	}
+	child(200, now-10, 100, map[int]string{3: sock(1001)}) // between fork and exec
+	fdinfo(200, 3, cloexec, 1001)
+	child(201, now-10, 100, map[int]string{4: sock(1001)}) // kept across exec (dup'd without close-on-exec)
+	fdinfo(201, 4, plain, 1001)
+	child(202, now-500, 100, map[int]string{3: sock(1001)}) // five seconds old: a pre-forked worker
+	fdinfo(202, 3, cloexec, 1001)
+	child(203, now-10, 100, map[int]string{3: sock(1001)}) // exec is closing it: the mark is cleared first, no program loaded yet (startcode 0)
+	fdinfo(203, 3, plain, 1001)
+	child(204, now-10, 999, map[int]string{3: sock(1001)}) // its parent does not hold it
+	fdinfo(204, 3, cloexec, 1001)
+	child(205, now-10, 100, map[int]string{5: sock(1002)}) // the parent's descriptor is not close-on-exec
+	fdinfo(205, 5, plain, 1002)
+	child(206, now-10, 100, map[int]string{3: sock(1001)}) // fdinfo gone: exec'd or exited since the scan
+	child(207, now-10, 100, map[int]string{3: sock(1001)}) // exec'd, keeping the parent's number without close-on-exec
+	f.stat(207, 100, now-10, "sleep", 0x4000)
+	fdinfo(207, 3, plain, 1001)
+	r := newFakeResolver(t, f, true)
+	r.ticks = func() uint64 { return now }
+	rows := resolve(t, r, fakeRows(1001, 1002))
+	assert.Equal(t, []uint32{100, 201, 202, 204, 207}, rows[0].Owners())
+	assert.Equal(t, []uint32{100, 205}, rows[1].Owners())
+	assert.Equal(t, "srv", rows[0].Module.Name)
+}
