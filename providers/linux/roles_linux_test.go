@@ -27,6 +27,9 @@ const roleExec = "exec"
 // closes: each child holds the listener between its fork and its exec.
 const roleForkChurn = "forkchurn"
 
+// roleAcceptChurn runs acceptChurn with 2,000 idle connections.
+const roleAcceptChurn = "acceptchurn"
+
 // runRoleIfRequested plays the role envRole names, if any, and exits.
 func runRoleIfRequested() {
 	switch role := os.Getenv(envRole); role {
@@ -42,6 +45,12 @@ func runRoleIfRequested() {
 		}
 		fmt.Fprintln(os.Stderr, "exec role:", err)
 		os.Exit(1)
+	case roleAcceptChurn:
+		if err := acceptChurn(500); err != nil {
+			fmt.Println("ERROR", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case roleForkChurn:
 		os.Exit(forkChurn())
 	default:

@@ -66,9 +66,11 @@ func readlinkat(dirfd int, cname *byte, buf []byte) (int, error) {
 }
 
 // readSmall reads at most len(buf) bytes of a small file (a /proc/PID/stat
-// or comm) relative to dirfd.
+// or comm) relative to dirfd. It opens it without waiting (O_NONBLOCK): a
+// FIFO in a procfs copy (WithProcRoot) reads as empty or fails, never
+// blocks.
 func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
