@@ -99,6 +99,20 @@ func zeroPIDs(p *mock.Provider, pick func(c *tcptable.Connection) bool) *wrapper
 	}}
 }
 
+// cutNames returns a provider that consistently reports process names
+// cut to 15 bytes, as Linux keeps them: it edits the mock's own rows
+// before every call, so that Process filters agree with what it reports.
+func cutNames(p *mock.Provider) *wrapper {
+	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+		for _, c := range p.Rows() {
+			if len(c.Module.Name) > 15 {
+				p.Update(c.Key(), func(c *tcptable.Connection) { c.Module.Name = c.Module.Name[:15] })
+			}
+		}
+		return p.Table(ctx, q)
+	}}
+}
+
 // swapBytes swaps the two bytes of ap's port.
 func swapBytes(ap netip.AddrPort) netip.AddrPort {
 	port := ap.Port()
@@ -360,6 +374,27 @@ var defects = map[string]defect{
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoListenerPID, "test: listeners have no PID")},
 		subtest: "Pair/tcp4", message: "want this process", passes: "Listener/tcp4",
 		logs: "declared gap no-listener-pid: test: listeners have no PID",
+	},
+	"truncate-long-names": {
+		// Names cut as the kernel keeps them (15 bytes).
+		wrap: func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		subtest: "LongName", message: "the whole name of its process (declare no-long-name", passes: "Listener/tcp4",
+	},
+	"truncate-long-names-with-gap": {
+		wrap: func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoLongName, "test: names are cut")},
+		message: "--- PASS: TestDefectChild/LongName ", logs: `Module.Name "tcptable-confor" (gaps`,
+	},
+	"process-query-cut": {
+		// Query.Process compared with the start of the name only.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editQuery(p, func(q *tcptable.Query) {
+				if len(q.Process) > 15 {
+					q.Process = q.Process[:15]
+				}
+			})
+		},
+		subtest: "LongName", message: "want the one listener",
 	},
 	"hangs": {
 		wrap: func(p *mock.Provider) tcptable.Provider {

@@ -40,6 +40,11 @@ const (
 	// that does start is checked in full. (A provider that is no Tracer
 	// needs no declaration: the check skips and says so.)
 	NoTrace
+	// NoLongName: a process name longer than the OS keeps (15 bytes on
+	// Linux) is reported cut. The LongName check then accepts a non-empty
+	// start of the name (and a Query.Process of the whole name is not
+	// checked).
+	NoLongName
 )
 
 var gapNames = [...]string{
@@ -51,6 +56,7 @@ var gapNames = [...]string{
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
 	NoTrace:       "no-trace",
+	NoLongName:    "no-long-name",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".
