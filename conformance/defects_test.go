@@ -377,11 +377,11 @@ var defects = map[string]defect{
 	},
 	"truncate-long-names": {
 		// Names cut as the kernel keeps them (15 bytes).
-		wrap: func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		wrap:    func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
 		subtest: "LongName", message: "the whole name of its process (declare no-long-name", passes: "Listener/tcp4",
 	},
 	"truncate-long-names-with-gap": {
-		wrap: func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		wrap:    func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoLongName, "test: names are cut")},
 		message: "--- PASS: TestDefectChild/LongName ", logs: `Module.Name "tcptable-confor" (gaps`,
 	},
