@@ -113,12 +113,19 @@ func (p *Provider) OwnerScan() OwnerScan {
 // useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
 // With OwnerScanAuto a kernel or caller that cannot run it leaves the
 // resolver on /proc; with OwnerScanBPF that is an error wrapping
-// tcptable.ErrNotSupported.
+// tcptable.ErrNotSupported, except for loads that kept failing with EAGAIN
+// (see fditer's progLoadAttempts), which are not a lack of support.
 func (p *Provider) useIter(scan OwnerScan) error {
 	if scan == OwnerScanProcfs {
 		return nil
 	}
-	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
+	err := p.res.UseIter(scan == OwnerScanBPF)
+	switch {
+	case err == nil || scan != OwnerScanBPF:
+	case errors.Is(err, unix.EAGAIN):
+		// Loads kept being interrupted: supported, but not now.
+		return fmt.Errorf("%v owner scan: %w", scan, err)
+	default:
 		return fmt.Errorf("%v owner scan: %w: %w", scan, tcptable.ErrNotSupported, err)
 	}
 	return nil // OwnerScanAuto: an iterator that cannot load leaves the resolver on /proc
