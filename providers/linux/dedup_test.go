@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"testing"
 
@@ -59,6 +60,16 @@ func TestDedup(t *testing.T) {
 	// Two listeners on one address (SO_REUSEPORT) stay apart.
 	add(tcptable.Connection{State: tcptable.StateListen, Local: rp, Socket: 11})
 	assert.Len(t, rows, 4)
+
+	// A pair whose hash another pair took is deduplicated all the same.
+	d.reset(0)
+	rows = nil
+	add(tcptable.Connection{State: tcptable.StateEstablished, Local: lp, Remote: rp, Socket: 1})
+	d.conn[maphash.Comparable(d.seed, [2]netip.AddrPort{rp, lp})] = 0 // as if lp-rp hashed like rp-lp
+	add(tcptable.Connection{State: tcptable.StateEstablished, Local: rp, Remote: lp})
+	add(tcptable.Connection{State: tcptable.StateEstablished, Local: rp, Remote: lp, Socket: 2})
+	assert.Len(t, rows, 2)
+	assert.Equal(t, uint64(2), rows[1].Socket)
 
 	d.reset(0)
 	rows = nil
