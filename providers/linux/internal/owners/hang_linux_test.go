@@ -28,8 +28,12 @@ func frozenFile(t *testing.T) (f *os.File, child int) {
 	if err != nil {
 		t.Skipf("%v: run as root with /dev/fuse", err)
 	}
+	// Whatever happens to the test, the connection is aborted before the
+	// go test timeout would kill this process with a thread stuck in it.
+	safety := time.AfterFunc(2*time.Minute, func() { fs.Abort() })
 	var cmd *exec.Cmd
 	t.Cleanup(func() {
+		safety.Stop()
 		// Abort first: closing the file (here or as the child exits)
 		// flushes it, which would wait for the server too.
 		assert.NoError(t, fs.Abort())
@@ -41,13 +45,16 @@ func frozenFile(t *testing.T) (f *os.File, child int) {
 			cmd.Wait()
 		}
 	})
-	f, err = os.Open(fs.Path())
+	// Opened without os.Open, which would register the descriptor with
+	// the runtime's epoll: a FUSE file answers poll through its server.
+	fd, err := unix.Open(fs.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
+	f = os.NewFile(uintptr(fd), fs.Path())
 	cmd = exec.Command("sleep", "60")
 	cmd.ExtraFiles = []*os.File{f}
 	require.NoError(t, cmd.Start())
 	fs.Freeze()
-	stat, link := make(chan error, 1), "/proc/self/fd/"+strconv.Itoa(int(f.Fd()))
+	stat, link := make(chan error, 1), "/proc/self/fd/"+strconv.Itoa(fd)
 	go func() {
 		var st unix.Stat_t
 		stat <- unix.Stat(link, &st)
