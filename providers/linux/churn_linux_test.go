@@ -1,10 +1,7 @@
 package linux_test
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,16 +25,7 @@ func TestForkChurnOwnersStable(t *testing.T) {
 	for _, scan := range []linux.OwnerScan{linux.OwnerScanBPF, linux.OwnerScanProcfs} {
 		t.Run(scan.String(), func(t *testing.T) {
 			p := newScanOrSkip(t, scan)
-			churner := exec.Command(os.Args[0], "-test.run=^$")
-			churner.Env = append(os.Environ(), envRole+"="+roleForkChurn)
-			stdin, err := churner.StdinPipe()
-			require.NoError(t, err)
-			stdout, err := churner.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, churner.Start())
-			defer func() { stdin.Close(); churner.Wait() }()
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			require.NoError(t, err)
+			churner, _, line := startRole(t, roleForkChurn)
 			f := strings.Fields(line)
 			require.True(t, len(f) == 2 && f[0] == "READY", "churner said %q", line)
 			port, err := strconv.ParseUint(f[1], 10, 16)

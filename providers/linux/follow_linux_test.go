@@ -1,7 +1,6 @@
 package linux_test
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"os"
@@ -107,19 +106,11 @@ func TestFollowExec(t *testing.T) {
 			p := newScanOrSkip(t, scan, linux.WithOwnerRevalidate(time.Hour))
 			kept, keptF := listen(t)
 			dropped, droppedF := listen(t)
-			child := exec.Command(os.Args[0], "-test.run=^$")
-			child.Env = append(os.Environ(), envRole+"="+roleExec)
-			stdin, err := child.StdinPipe()
-			require.NoError(t, err)
-			stdout, err := child.StdoutPipe()
-			require.NoError(t, err)
-			startHolder(t, child, keptF, droppedF)
+			child, stdin, line := startRole(t, roleExec, keptF, droppedF)
+			require.Equal(t, "READY", line)
 			keptPort := kept.Addr().(*net.TCPAddr).AddrPort().Port()
 			require.NoError(t, kept.Close()) // the child holds it alone
 			require.NoError(t, keptF.Close())
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			require.NoError(t, err)
-			require.Equal(t, "READY\n", line)
 
 			me, pid := uint32(os.Getpid()), uint32(child.Process.Pid)
 			keptRow := func(what string, check func(c tcptable.Connection) bool) tcptable.Connection {

@@ -7,9 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,4 +90,24 @@ func forkChurn() int {
 	}
 	wg.Wait()
 	return 0
+}
+
+// startRole starts the test binary playing role, holding files as
+// descriptors 3, 4, ..., and returns it, its stdin and the first line it
+// printed (its READY). At the end of the test its stdin is closed and it
+// is killed and reaped.
+func startRole(t *testing.T, role string, files ...*os.File) (cmd *exec.Cmd, stdin io.WriteCloser, line string) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envRole+"="+role)
+	cmd.ExtraFiles = files
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	line, err = bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "%s said nothing", role)
+	return cmd, stdin, strings.TrimSuffix(line, "\n")
 }
