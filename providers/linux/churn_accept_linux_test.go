@@ -107,7 +107,8 @@ func TestAcceptChurnUniqueKeys(t *testing.T) {
 	outer, err := netnstest.NewNS(fmt.Sprintf("tcptable-churn-%d", os.Getpid()))
 	require.NoError(t, err)
 	defer outer.Close()
-	if out, err := outer.Exec("sysctl", "-w", fmt.Sprintf("net.ipv4.tcp_child_ehash_entries=%d", childEhash)).CombinedOutput(); err != nil {
+	set := fmt.Sprintf("echo %d > /proc/sys/net/ipv4/tcp_child_ehash_entries", childEhash)
+	if out, err := outer.Exec("sh", "-c", set).CombinedOutput(); err != nil {
 		t.Skipf("no per-namespace established hash size (Linux 6.1+): %v: %s", err, out)
 	}
 	// The churn runs in a namespace made inside the outer one, which
