@@ -199,7 +199,10 @@ type Query struct {
 	Family Family
 	// States, when not empty, keeps only rows in one of these states. It is
 	// combined with Class: ClassListeners with States [ESTABLISHED] selects
-	// nothing.
+	// nothing. A row in a state the OS reports but the model does not
+	// define has State 0 (with the OS's code in OSState): it matches a
+	// query without States unless Class is ClassListeners, and no query
+	// with States (which holds MIB_TCP_STATE values only).
 	States []State
 	// LocalPort and RemotePort, when not 0, keep only rows with that local
 	// or remote port. Port, when not 0, keeps rows whose local or remote
@@ -258,7 +261,9 @@ func (q Query) Detail() OwnerDetail {
 
 // MatchState reports whether a row in state s can match q, looking only at
 // Class and States. Providers use it to push the state condition down to the
-// OS (for example into sock_diag's idiag_states bitmask).
+// OS (for example into sock_diag's idiag_states bitmask). State 0, an OS
+// state the model does not define, matches ClassAll and ClassConnections
+// without States, and nothing else.
 func (q Query) MatchState(s State) bool {
 	switch q.Class {
 	case ClassListeners:

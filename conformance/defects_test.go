@@ -99,18 +99,31 @@ func zeroPIDs(p *mock.Provider, pick func(c *tcptable.Connection) bool) *wrapper
 	}}
 }
 
-// zeroDualStack returns a provider that consistently reports no
-// DualStack: it edits the mock's own rows before every call, so that
-// IPv4 queries agree with what it reports.
-func zeroDualStack(p *mock.Provider) *wrapper {
+// rewriting returns a provider that consistently reports rows as fix
+// leaves them: before every call it applies fix to the mock's own rows for
+// which needs holds, so that queries agree with what it reports.
+func rewriting(p *mock.Provider, needs func(c *tcptable.Connection) bool, fix func(c *tcptable.Connection)) *wrapper {
 	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 		for _, c := range p.Rows() {
-			if c.DualStack {
-				p.Update(c.Key(), func(c *tcptable.Connection) { c.DualStack = false })
+			if needs(&c) {
+				p.Update(c.Key(), fix)
 			}
 		}
 		return p.Table(ctx, q)
 	}}
+}
+
+// zeroDualStack returns a provider that consistently reports no DualStack.
+func zeroDualStack(p *mock.Provider) *wrapper {
+	return rewriting(p, func(c *tcptable.Connection) bool { return c.DualStack },
+		func(c *tcptable.Connection) { c.DualStack = false })
+}
+
+// cutNames returns a provider that consistently reports process names cut
+// to 15 bytes, as Linux keeps them.
+func cutNames(p *mock.Provider) *wrapper {
+	return rewriting(p, func(c *tcptable.Connection) bool { return len(c.Module.Name) > 15 },
+		func(c *tcptable.Connection) { c.Module.Name = c.Module.Name[:15] })
 }
 
 // swapBytes swaps the two bytes of ap's port.
@@ -443,6 +456,27 @@ var defects = map[string]defect{
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoListenerPID, "test: listeners have no PID")},
 		subtest: "Pair/tcp4", message: "want this process", passes: "Listener/tcp4",
 		logs: "declared gap no-listener-pid: test: listeners have no PID",
+	},
+	"truncate-long-names": {
+		// Names cut as the kernel keeps them (15 bytes).
+		wrap:    func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		subtest: "LongName", message: "the whole name of its process (declare no-long-name", passes: "Listener/tcp4",
+	},
+	"truncate-long-names-with-gap": {
+		wrap:    func(p *mock.Provider) tcptable.Provider { return cutNames(p) },
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoLongName, "test: names are cut")},
+		message: "--- PASS: TestDefectChild/LongName ", logs: `Module.Name "tcptable-confor" (gaps`,
+	},
+	"process-query-cut": {
+		// Query.Process compared with the start of the name only.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editQuery(p, func(q *tcptable.Query) {
+				if len(q.Process) > 15 {
+					q.Process = q.Process[:15]
+				}
+			})
+		},
+		subtest: "LongName", message: "want the one listener",
 	},
 	"hangs": {
 		wrap: func(p *mock.Provider) tcptable.Provider {

@@ -56,6 +56,11 @@
 //     one with IPV6_V6ONLY off says Connection.DualStack and the other does
 //     not, and IPv4 queries return the first (they match it: it accepts
 //     IPv4) and not the second.
+//   - LongName (tcp4, only with a NamingEnv): a listener held by another
+//     process whose name is longer than the 15 bytes Linux keeps of a
+//     process name is reported with that process' PID and its whole name
+//     as Module.Name, and a Query.Process of the whole name (in other
+//     case) finds it.
 //   - Trace (only for a tcptable.Tracer): two traces run, of the whole
 //     table and of the network's listeners; a listener opened and closed,
 //     and a pair dialed and closed at once (a life of milliseconds, shorter
@@ -72,8 +77,9 @@
 // and, for the table as a whole:
 //
 //   - every row of every answer satisfies the query's Match, has a valid
-//     State, follows the owner conventions (a PID only with OwnerOK, no PID
-//     without a reason) and no two rows share a Key;
+//     State (or State 0 with the OS's own code in OSState, for a state the
+//     model does not define), follows the owner conventions (a PID only
+//     with OwnerOK, no PID without a reason) and no two rows share a Key;
 //   - Filters: an answer to a filtered Query (Class, Family, States, ports,
 //     PID, Process) holds exactly the Env's rows that Query.Filter keeps
 //     from an unfiltered answer;

@@ -65,6 +65,24 @@ type DualStackEnv interface {
 	ListenUnspecified(v6only bool) (Listener, error)
 }
 
+// NamingEnv is an Env that can also make a listener held by another
+// process with a name of the suite's choosing, longer than the 15 bytes
+// Linux keeps of a process name (macOS keeps 16): the LongName check then
+// asks that the provider report the whole name. It is optional: LongName
+// runs only when the Env implements it, and skips otherwise. OSEnv
+// implements it on Unix (it runs a copy of "sleep" under that name);
+// *mock.Provider simulates it.
+type NamingEnv interface {
+	Env
+	// ListenAs starts a process whose executable is named name (a base
+	// name, without a slash) and makes it, alone, hold a listener on
+	// network's loopback address, on a port whose two bytes differ. It
+	// returns the listener, whose Close stops that process, and the
+	// process's PID. An Env that cannot here returns an error wrapping
+	// tcptable.ErrNotSupported with the reason.
+	ListenAs(network, name string) (l Listener, pid uint32, err error)
+}
+
 // Listener is a listening endpoint an Env made.
 type Listener interface {
 	// Addr is the listener's local address, e.g. 127.0.0.1:4660.

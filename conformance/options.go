@@ -46,6 +46,11 @@ const (
 	// DualStack false, which IPv4 queries then do not match; a row that
 	// says DualStack must still be right.
 	NoDualStack
+	// NoLongName: a process name longer than the OS keeps (15 bytes on
+	// Linux) is reported cut. The LongName check then accepts a non-empty
+	// start of the name (and a Query.Process of the whole name is not
+	// checked).
+	NoLongName
 )
 
 var gapNames = [...]string{
@@ -58,6 +63,7 @@ var gapNames = [...]string{
 	NoOtherPIDs:   "no-other-pids",
 	NoTrace:       "no-trace",
 	NoDualStack:   "no-dual-stack",
+	NoLongName:    "no-long-name",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

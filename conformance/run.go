@@ -25,6 +25,7 @@ var checks = [...]check{
 	{"TimeWait", true, checkTimeWait},
 	{"SharedListener", false, checkSharedListener},
 	{"DualStack", false, checkDualStack},
+	{"LongName", false, checkLongName},
 	{"Trace", true, checkTrace},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},

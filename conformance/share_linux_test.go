@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,5 +43,39 @@ func TestOSEnvShare(t *testing.T) {
 	foreign, err := mock.New().Listen("tcp4")
 	require.NoError(t, err)
 	_, _, err = env.Share(foreign)
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+}
+
+// TestOSEnvListenAs checks OSEnv's ListenAs without a provider: the child
+// runs under the long name (the kernel keeps its first 15 bytes), holds a
+// socket as descriptor 3, and Close reaps it; a name with a slash is
+// refused.
+func TestOSEnvListenAs(t *testing.T) {
+	env, ok := conformance.OSEnv().(conformance.NamingEnv)
+	require.True(t, ok, "OSEnv is a NamingEnv")
+	ln, pid, err := env.ListenAs("tcp4", conformance.LongName)
+	if errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("cannot start a named process here: %v", err)
+	}
+	require.NoError(t, err)
+	defer ln.Close()
+	proc := "/proc/" + strconv.FormatUint(uint64(pid), 10)
+	exe, err := os.Readlink(proc + "/exe")
+	require.NoError(t, err)
+	assert.Equal(t, conformance.LongName, filepath.Base(exe))
+	comm, err := os.ReadFile(proc + "/comm")
+	require.NoError(t, err)
+	assert.Equal(t, conformance.LongName[:15]+"\n", string(comm), "the kernel keeps 15 bytes")
+	fd, err := os.Readlink(proc + "/fd/3")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(fd, "socket:["), "descriptor 3 of the child is %q, want a socket", fd)
+	require.NoError(t, ln.Close())
+	require.NoError(t, ln.Close(), "Close is idempotent")
+	_, err = os.Stat(proc)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the child is reaped after Close")
+	_, err = os.Stat(filepath.Dir(exe))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the copy is removed")
+
+	_, _, err = env.ListenAs("tcp4", "a/b")
 	assert.ErrorIs(t, err, tcptable.ErrInvalid)
 }

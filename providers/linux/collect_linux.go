@@ -3,8 +3,8 @@ package linux
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -154,8 +154,11 @@ func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
 	}
 	n := 0
 	read := func(dir string) {
-		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-			n = parseSockstat(b)
+		if f, err := openRegular(filepath.Join(dir, name)); err == nil {
+			if b, err := io.ReadAll(io.LimitReader(f, 64<<10)); err == nil {
+				n = parseSockstat(b)
+			}
+			f.Close()
 		}
 	}
 	if p.nsFD < 0 {
@@ -176,7 +179,7 @@ const maxSizeHint = 4 << 20
 // *rows if q's state and address conditions accept it.
 func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
 	return func(r *diagRow) {
-		if mask&(1<<r.State) == 0 {
+		if !stateWanted(mask, r.State) {
 			return
 		}
 		c, ok := connFromRow(r, zone)

@@ -209,9 +209,16 @@ func TestStateMask(t *testing.T) {
 	for code := 1; code <= tcpMaxState; code++ {
 		all |= 1 << code
 	}
-	assert.Equal(t, all, stateMask(tcptable.Query{}))
+	// Undefined codes (0, 14..31) come with what matches State 0.
+	undefined := uint32(1) | ^uint32(1<<14-1)
+	assert.Equal(t, all|undefined, stateMask(tcptable.Query{}))
 	assert.Equal(t, uint32(1<<tcpListen), stateMask(tcptable.Query{Class: tcptable.ClassListeners}))
-	assert.Equal(t, all&^(1<<tcpListen), stateMask(tcptable.Query{Class: tcptable.ClassConnections}))
+	assert.Equal(t, (all|undefined)&^(1<<tcpListen), stateMask(tcptable.Query{Class: tcptable.ClassConnections}))
+	for code, want := range map[uint8]bool{0: true, 1: true, 13: true, 14: true, 31: true, 32: true, 255: true} {
+		assert.Equal(t, want, stateWanted(stateMask(tcptable.Query{}), code), "code %d", code)
+		assert.Equal(t, code == tcpListen, stateWanted(stateMask(tcptable.Query{Class: tcptable.ClassListeners}), code), "code %d", code)
+		assert.False(t, stateWanted(stateMask(tcptable.Query{States: []tcptable.State{tcptable.StateEstablished}}), code) && code != tcpEstablished, "code %d", code)
+	}
 	assert.Equal(t, uint32(1<<tcpSynRecv|1<<tcpNewSynRecv),
 		stateMask(tcptable.Query{States: []tcptable.State{tcptable.StateSynReceived}}))
 	assert.Equal(t, uint32(0), stateMask(tcptable.Query{Class: tcptable.ClassListeners, States: []tcptable.State{tcptable.StateEstablished}}))

@@ -51,8 +51,14 @@ func stateFromKernel(code uint8) (st tcptable.State, ok bool) {
 	return 0, false
 }
 
+// undefinedStates holds the idiag_states bits of the codes the kernel does
+// not define (0, and 14 to 31): rows in such a state are reported with
+// State 0 and the code in OSState, and match what State 0 matches.
+const undefinedStates = ^uint32(1<<(tcpMaxState+1)-1) | 1
+
 // stateMask returns the idiag_states bitmask (bit N set = kernel state N)
-// of every kernel state whose rows q can match.
+// of every kernel state whose rows q can match, including the undefined
+// codes when q matches State 0 (no States, and not ClassListeners).
 func stateMask(q tcptable.Query) uint32 {
 	var m uint32
 	for code, st := range kernelStates {
@@ -60,5 +66,18 @@ func stateMask(q tcptable.Query) uint32 {
 			m |= 1 << code
 		}
 	}
+	if q.MatchState(0) {
+		m |= undefinedStates
+	}
 	return m
+}
+
+// stateWanted reports whether a row in kernel state code can match the
+// query whose stateMask is mask. A code beyond the mask's 32 bits is
+// undefined: wanted when the undefined codes are.
+func stateWanted(mask uint32, code uint8) bool {
+	if code >= 32 {
+		return mask&undefinedStates == undefinedStates
+	}
+	return mask&(1<<code) != 0
 }

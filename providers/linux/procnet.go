@@ -15,37 +15,41 @@ import (
 var errProcNet = errors.New("malformed /proc/net/tcp line")
 
 // maxProcNetLine caps one line of /proc/net/tcp{,6}; the kernel pads every
-// line to 150 (IPv4) or fewer than 180 (IPv6) bytes.
+// line to 150 (IPv4) or fewer than 180 (IPv6) bytes. A longer line is an
+// error that names it.
 const maxProcNetLine = 512
 
 // parseProcNet reads a /proc/net/tcp or /proc/net/tcp6 file from r and
 // calls fn for each row. family is afInet or afInet6 and says how the
 // addresses are written. Addresses are printed by the kernel as 32-bit words
 // in host byte order; the pure decoder assumes the byte order of the machine
-// it runs on, which is the kernel's. Errors quote the offending line.
+// it runs on, which is the kernel's. Errors give the line's number and
+// quote it.
 func parseProcNet(r io.Reader, family uint8, fn func(*diagRow)) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxProcNetLine)
+	// The buffer may grow past the cap so that a long line can be named.
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	var row diagRow
-	first := true
+	n := 0
 	for sc.Scan() {
+		n++
 		line := sc.Bytes()
-		if first {
-			first = false
-			if bytes.Contains(line, []byte("local_address")) {
-				continue
-			}
+		if len(line) > maxProcNetLine {
+			return fmt.Errorf("%w: line %d is %d bytes, longer than %d: %q", errProcNet, n, len(line), maxProcNetLine, line[:64])
+		}
+		if n == 1 && bytes.Contains(line, []byte("local_address")) {
+			continue
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		if err := parseProcNetLine(line, family, &row); err != nil {
-			return err
+			return fmt.Errorf("line %d: %w", n, err)
 		}
 		fn(&row)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %w", errProcNet, err)
+		return fmt.Errorf("%w: line %d: %w", errProcNet, n+1, err)
 	}
 	return nil
 }

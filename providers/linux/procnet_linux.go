@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/tcptable/tcptable"
 )
 
@@ -37,7 +39,7 @@ func (p *Provider) readProcNet(ctx context.Context, q tcptable.Query, add func(*
 // readProcNetFile parses one file. A missing tcp6 (IPv6 disabled) is an
 // empty table.
 func readProcNetFile(path string, fam uint8, add func(*diagRow)) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		if fam == afInet6 && os.IsNotExist(err) {
 			return nil
@@ -49,4 +51,25 @@ func readProcNetFile(path string, fam uint8, add func(*diagRow)) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// openRegular opens a file of the procfs root for reading, and fails with
+// an error wrapping tcptable.ErrInvalid if it is not a regular file: under
+// WithProcRoot a FIFO (or a device) in its place would otherwise block the
+// open or the read forever. The open itself does not wait (O_NONBLOCK,
+// which changes nothing for a regular file).
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w: a %v, not a regular file", path, tcptable.ErrInvalid, st.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

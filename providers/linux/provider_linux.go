@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -16,11 +17,15 @@ import (
 )
 
 // Provider reads the Linux TCP table. It is safe for concurrent use; calls
-// to Table are serialized.
+// to Table are serialized. Close does not wait for them: it cancels the
+// call in flight, which then returns an error wrapping tcptable.ErrClosed,
+// as do the calls queued behind it.
 type Provider struct {
 	mu     sync.Mutex
 	cfg    config
-	closed bool
+	closed atomic.Bool
+	done   context.Context // ended by Close
+	stop   context.CancelFunc
 	source Source      // SourceNetlink or SourceProcNet once decided
 	nsFD   int         // -1 without WithNetNS
 	netns  uint64      // inode of the queried namespace
@@ -34,6 +39,8 @@ type Provider struct {
 	birthFD    int
 	births     map[uint64]uint64
 	birthClock events.Clock
+
+	testHookTable func(ctx context.Context) // run under the lock by every Table call, if set
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
@@ -58,6 +65,7 @@ func newProvider(opts []Option) (*Provider, error) {
 		cfg.workers = min(runtime.GOMAXPROCS(0), defaultMaxWorkers)
 	}
 	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source, birthFD: -1}
+	p.done, p.stop = context.WithCancel(context.Background())
 	for i, fam := range [...]uint8{afInet, afInet6} {
 		p.fams[i] = famState{fam: fam, dedup: newDedup()}
 	}
@@ -118,12 +126,19 @@ func (p *Provider) OwnerScan() OwnerScan {
 // useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
 // With OwnerScanAuto a kernel or caller that cannot run it leaves the
 // resolver on /proc; with OwnerScanBPF that is an error wrapping
-// tcptable.ErrNotSupported.
+// tcptable.ErrNotSupported, except for loads that kept failing with EAGAIN
+// (see fditer's progLoadAttempts), which are not a lack of support.
 func (p *Provider) useIter(scan OwnerScan) error {
 	if scan == OwnerScanProcfs {
 		return nil
 	}
-	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
+	err := p.res.UseIter(scan == OwnerScanBPF)
+	switch {
+	case err == nil || scan != OwnerScanBPF:
+	case errors.Is(err, unix.EAGAIN):
+		// Loads kept being interrupted: supported, but not now.
+		return fmt.Errorf("%v owner scan: %w", scan, err)
+	default:
 		return fmt.Errorf("%v owner scan: %w: %w", scan, tcptable.ErrNotSupported, err)
 	}
 	return nil // OwnerScanAuto: an iterator that cannot load leaves the resolver on /proc
@@ -132,13 +147,10 @@ func (p *Provider) useIter(scan OwnerScan) error {
 // Close releases the netlink socket and /proc descriptors. It is
 // idempotent.
 func (p *Provider) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if p.closed.Swap(true) {
 		return nil
 	}
-	p.closed = true
-	p.mu.Unlock()
+	p.stop() // a Table call in flight ends at its next check
 	// The recorder first, and without p.mu: it ends every Trace, whose fn
 	// may be calling Table.
 	var errs []error
@@ -174,25 +186,46 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 // in memory instead of two until the garbage collector runs (at 200,000
 // rows each answer is 45 MB). A nil or too small buf is not used.
 func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rows, err := p.table(ctx, q, buf)
+	rows, err := p.tableOpen(ctx, q, buf)
 	if err != nil {
 		err = fmt.Errorf("tcptable/linux: Table: %w", err)
 	}
 	return rows, err
 }
 
-// table is TableInto, whose errors carry no package prefix: it dumps the
-// sockets (collect) while the resolver lists the processes (Begin), then
+// tableOpen is TableInto, whose errors carry no package prefix: it dumps
+// the sockets (collect) while the resolver lists the processes (Begin), then
 // finds the sockets' owners and joins them into the rows (Finish).
-func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
-	if p.closed {
+// tableOpen runs table under the lock unless the provider is closed, with
+// a context that Close also ends; a call Close ended returns an error
+// wrapping tcptable.ErrClosed.
+func (p *Provider) tableOpen(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
+	if p.closed.Load() {
 		return nil, tcptable.ErrClosed
 	}
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(p.done, func() { cancel(tcptable.ErrClosed) })()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		return nil, tcptable.ErrClosed
+	}
+	if p.testHookTable != nil {
+		p.testHookTable(ctx)
+	}
+	rows, err := p.table(ctx, q, buf)
+	if err != nil && errors.Is(context.Cause(ctx), tcptable.ErrClosed) {
+		return nil, fmt.Errorf("%w: %v", tcptable.ErrClosed, err)
+	}
+	return rows, err
+}
+
+// table is tableOpen's work, under the lock.
+func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type recorder struct {
 	done    chan struct{} // closed when loading ended
 	mu      sync.Mutex
 	closed  bool
+	started bool // start ran: done will be closed
 	rec     *events.Recorder
 	err     error // why there is no recorder
 	hub     *hub
@@ -35,6 +36,9 @@ func newRecorder(o events.Options) *recorder {
 // start loads the recorder in the background, once.
 func (r *recorder) start() {
 	r.once.Do(func() {
+		r.mu.Lock()
+		r.started = true
+		r.mu.Unlock()
 		go func() {
 			rec, err := events.Open(r.opts)
 			r.mu.Lock()
@@ -73,8 +77,9 @@ func (r *recorder) wait(ctx context.Context) (*events.Recorder, error) {
 	return r.rec, nil
 }
 
-// close detaches the programs (once loaded; a load still running is
-// closed when it ends, without Close waiting for it).
+// close detaches the programs. A load still running is waited for (it
+// closes what it loaded when it sees the recorder closed), so that nothing
+// of the provider outlives Close.
 func (r *recorder) close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -83,6 +88,12 @@ func (r *recorder) close() error {
 	}
 	r.closed = true
 	close(r.stopped)
+	started := r.started
+	r.mu.Unlock()
+	if started {
+		<-r.done
+	}
+	r.mu.Lock()
 	rec, h := r.rec, r.hub
 	r.mu.Unlock()
 	if h != nil {

@@ -73,7 +73,7 @@ func (p *Provider) TraceReady(ctx context.Context, q tcptable.Query, ready func(
 // started it.
 func (p *Provider) TraceSource() (TraceSource, error) {
 	p.mu.Lock()
-	closed, rec, bpfErr, forced := p.closed, p.rec, p.recErr, p.cfg.trace.source
+	closed, rec, bpfErr, forced := p.closed.Load(), p.rec, p.recErr, p.cfg.trace.source
 	p.mu.Unlock()
 	if closed {
 		return TracePoll, tcptable.ErrClosed

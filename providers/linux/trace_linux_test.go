@@ -24,36 +24,37 @@ import (
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
-// envRole makes the test binary a child of the trace tests:
-// "server ADDR" listens on ADDR, prints its port and accepts, holding
-// each connection until the peer closes it; "client ADDR N" makes N
-// connections to ADDR, each closed 1-2 ms after it was accepted;
-// "trace" (run as nobody) prints what Trace returns.
-const envRole = "TCPTABLE_LINUX_TEST_ROLE"
+// The trace tests' roles (see runRoleIfRequested): "server ADDR" listens
+// on ADDR, prints its port and accepts, holding each connection until the
+// peer closes it; "client ADDR N" makes N connections to ADDR, each closed
+// 1-2 ms after it was accepted; "trace" (run as nobody) prints what Trace
+// returns.
+const (
+	roleServer = "server"
+	roleClient = "client"
+	roleTrace  = "trace"
+)
 
-// runRoleIfRequested runs a child role and exits, if one is requested.
-func runRoleIfRequested() {
-	role := strings.Fields(os.Getenv(envRole))
-	if len(role) == 0 {
-		return
-	}
+// runTraceRole plays one of the trace tests' roles and returns the exit
+// code.
+func runTraceRole(role []string) int {
 	var err error
-	switch role[0] {
-	case "server":
+	switch {
+	case role[0] == roleServer && len(role) == 2:
 		err = serve(role[1])
-	case "client":
+	case role[0] == roleClient && len(role) == 3:
 		n, _ := strconv.Atoi(role[2])
 		err = dialMany(role[1], n)
-	case "trace":
+	case role[0] == roleTrace:
 		err = traceUnprivileged()
 	default:
-		err = fmt.Errorf("unknown role %q", role)
+		err = fmt.Errorf("bad role %q", role)
 	}
 	if err != nil {
 		fmt.Println("ERROR", err)
-		os.Exit(1)
+		return 1
 	}
-	os.Exit(0)
+	return 0
 }
 
 func serve(addr string) error {
@@ -132,8 +133,8 @@ type child struct {
 	out   *bufio.Reader
 }
 
-// startRole runs the test binary in ns with role.
-func startRole(t *testing.T, ns *netnstest.NS, role string) *child {
+// startRoleIn runs the test binary in ns with role.
+func startRoleIn(t *testing.T, ns *netnstest.NS, role string) *child {
 	t.Helper()
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -226,21 +227,21 @@ func TestTraceShortConnections(t *testing.T) {
 	_, col := startTrace(t, ns, tcptable.Query{})
 
 	// The neighbour: the same addresses and busy.
-	bsrv := startRole(t, busy, "server 127.0.0.1:0")
+	bsrv := startRoleIn(t, busy, "server 127.0.0.1:0")
 	bport := strings.TrimPrefix(bsrv.line(t), "PORT ")
 	for range 2 {
-		startRole(t, busy, "client 127.0.0.1:"+bport+" 200")
+		startRoleIn(t, busy, "client 127.0.0.1:"+bport+" 200")
 	}
 
-	srv4 := startRole(t, ns, "server 127.0.0.1:0")
+	srv4 := startRoleIn(t, ns, "server 127.0.0.1:0")
 	port4, _ := strconv.Atoi(strings.TrimPrefix(srv4.line(t), "PORT "))
-	srv6 := startRole(t, ns, "server [::1]:0")
+	srv6 := startRoleIn(t, ns, "server [::1]:0")
 	port6, _ := strconv.Atoi(strings.TrimPrefix(srv6.line(t), "PORT "))
 	const perClient = 20
 	clients := []*child{
-		startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
-		startRole(t, ns, fmt.Sprintf("client [::1]:%d %d", port6, perClient)),
-		startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
+		startRoleIn(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
+		startRoleIn(t, ns, fmt.Sprintf("client [::1]:%d %d", port6, perClient)),
+		startRoleIn(t, ns, fmt.Sprintf("client 127.0.0.1:%d %d", port4, perClient)),
 	}
 	for _, c := range clients {
 		require.Equal(t, "DONE", c.line(t))
@@ -381,9 +382,9 @@ func TestTraceRingOverflow(t *testing.T) {
 		})
 	}()
 	require.Eventually(t, func() bool { return linux.TraceRunning(p) }, 10*time.Second, 10*time.Millisecond)
-	srv := startRole(t, ns, "server 127.0.0.1:0")
+	srv := startRoleIn(t, ns, "server 127.0.0.1:0")
 	port := strings.TrimPrefix(srv.line(t), "PORT ")
-	cl := startRole(t, ns, "client 127.0.0.1:"+port+" 200")
+	cl := startRoleIn(t, ns, "client 127.0.0.1:"+port+" 200")
 	require.Equal(t, "DONE", cl.line(t))
 	close(stall)
 	var lost uint64
@@ -440,7 +441,7 @@ func TestTraceUnprivileged(t *testing.T) {
 // birth time in Table; older ones keep the zero time.
 func TestTableCreated(t *testing.T) {
 	ns := newTraceNS(t, "tcptable-trace-d")
-	old := startRole(t, ns, "server 127.0.0.1:0")
+	old := startRoleIn(t, ns, "server 127.0.0.1:0")
 	oldPort, _ := strconv.Atoi(strings.TrimPrefix(old.line(t), "PORT "))
 	p, err := linux.New(linux.WithNetNS(ns.Path))
 	require.NoError(t, err)
@@ -449,9 +450,9 @@ func TestTableCreated(t *testing.T) {
 		requirePrivileged(t, fmt.Errorf("no BPF recorder here: %v", why))
 	}
 	before := time.Now()
-	srv := startRole(t, ns, "server [::1]:0")
+	srv := startRoleIn(t, ns, "server [::1]:0")
 	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
-	cl := startRole(t, ns, fmt.Sprintf("client [::1]:%d 3", port))
+	cl := startRoleIn(t, ns, fmt.Sprintf("client [::1]:%d 3", port))
 	require.Equal(t, "DONE", cl.line(t))
 	after := time.Now()
 	// Wait until the three connections are in TIME-WAIT: a minisocket
@@ -489,7 +490,7 @@ func TestTraceSockDiag(t *testing.T) {
 	if src != linux.TraceSockDiag {
 		requirePrivileged(t, fmt.Errorf("no sock_diag destroy groups here: %v", why))
 	}
-	srv := startRole(t, ns, "server 127.0.0.1:0")
+	srv := startRoleIn(t, ns, "server 127.0.0.1:0")
 	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
 	col := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -497,7 +498,7 @@ func TestTraceSockDiag(t *testing.T) {
 	go func() { done <- p.Trace(ctx, tcptable.Query{}, col.add) }()
 	time.Sleep(200 * time.Millisecond) // the first snapshot
 	start := time.Now()
-	cl := startRole(t, ns, fmt.Sprintf("client 127.0.0.1:%d 10", port))
+	cl := startRoleIn(t, ns, fmt.Sprintf("client 127.0.0.1:%d 10", port))
 	require.Equal(t, "DONE", cl.line(t))
 	var closed, timeWait int
 	require.Eventually(t, func() bool {
@@ -546,9 +547,9 @@ func TestTraceClose(t *testing.T) {
 		returned.Store(true)
 	}()
 	require.Eventually(t, func() bool { return linux.TraceRunning(p) }, 10*time.Second, 10*time.Millisecond)
-	srv := startRole(t, ns, "server 127.0.0.1:0")
+	srv := startRoleIn(t, ns, "server 127.0.0.1:0")
 	port := strings.TrimPrefix(srv.line(t), "PORT ")
-	cl := startRole(t, ns, "client 127.0.0.1:"+port+" 50")
+	cl := startRoleIn(t, ns, "client 127.0.0.1:"+port+" 50")
 	<-calls
 	require.NoError(t, p.Close())
 	assert.ErrorIs(t, <-done, tcptable.ErrClosed)

@@ -2,7 +2,7 @@
 // from bytes without allocating.
 package bytesconv
 
-// ParseUint parses b as an unsigned number in base 10 or 16 no greater
+// ParseUint parses b as an unsigned number in base 8, 10 or 16 no greater
 // than max, without allocating. ok is false for empty, non-digit or
 // too-large input.
 func ParseUint(b []byte, base, max uint64) (v uint64, ok bool) {
@@ -21,7 +21,7 @@ func ParseUint(b []byte, base, max uint64) (v uint64, ok bool) {
 		default:
 			return 0, false
 		}
-		if v > (max-d)/base {
+		if d >= base || v > (max-d)/base {
 			return 0, false
 		}
 		v = v*base + d

@@ -24,6 +24,9 @@ func TestParseUint(t *testing.T) {
 		{"", 10, 10, 0, false},
 		{"1a", 10, 100, 0, false},
 		{"-1", 10, 100, 0, false},
+		{"02000002", 8, 1<<32 - 1, 0o2000002, true},
+		{"18", 8, 100, 0, false},
+		{"9", 8, 100, 0, false},
 	} {
 		v, ok := ParseUint([]byte(tc.in), tc.base, tc.max)
 		assert.Equal(t, tc.ok, ok, tc.in)

@@ -65,6 +65,18 @@ type btfReader struct {
 	types []byte   // the type section
 	strs  []byte   // the string section
 	index []uint32 // offset in types of type id i+1
+	// absent holds the structs and unions known not to contain a member
+	// (searched through their anonymous members): a blob whose anonymous
+	// members repeat a type would otherwise be searched once per path,
+	// exponentially many.
+	absent map[memberKey]bool
+	visits int // structs and unions searched, for tests
+}
+
+// memberKey is a struct or union and a member name searched in it.
+type memberKey struct {
+	id   uint32
+	name string
 }
 
 // parseIterLayout finds in a BTF blob (as /sys/kernel/btf/vmlinux holds it)
@@ -276,10 +288,17 @@ const maxBTFDepth = 16
 
 // member finds the named member of struct or union id, also inside its
 // anonymous struct and union members, and returns its byte offset and size.
+// Each struct is searched at most once for a name (see absent), so the
+// search is linear in the blob's size.
 func (r *btfReader) member(id uint32, name string, depth int) (field, bool, error) {
 	if depth > maxBTFDepth {
 		return field{}, false, fmt.Errorf("%w: anonymous members nested deeper than %d", errBTF, maxBTFDepth)
 	}
+	key := memberKey{id, name}
+	if r.absent[key] {
+		return field{}, false, nil
+	}
+	r.visits++
 	_, info, _, extra, err := r.header(id)
 	if err != nil {
 		return field{}, false, err
@@ -319,6 +338,10 @@ func (r *btfReader) member(id uint32, name string, depth int) (field, bool, erro
 		size, err := r.size(mType, depth)
 		return field{off: int16(bits / 8), size: size}, true, err
 	}
+	if r.absent == nil {
+		r.absent = map[memberKey]bool{}
+	}
+	r.absent[key] = true
 	return field{}, false, nil
 }
 

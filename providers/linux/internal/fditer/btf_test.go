@@ -286,3 +286,47 @@ func BenchmarkParseIterLayoutVmlinux(b *testing.B) {
 		}
 	}
 }
+
+// fanOutBTF builds a blob with every type the layout search looks for,
+// where the iterator context holds levels nested levels of anonymous
+// structs, each holding the next fanout times, and none the members
+// searched for: a search that explores every path visits fanout^levels
+// members.
+func fanOutBTF(levels, fanout int) []byte {
+	b := newBTFBuilder(binary.LittleEndian)
+	next := b.structType("", btfKindStruct, 8, false)
+	for range levels - 1 {
+		ms := make([]btfMember, fanout)
+		for i := range ms {
+			ms[i] = btfMember{"", next, 0}
+		}
+		next = b.structType("", btfKindStruct, 8, false, ms...)
+	}
+	ms := make([]btfMember, fanout)
+	for i := range ms {
+		ms[i] = btfMember{"", next, 0}
+	}
+	b.structType("bpf_iter__task_file", btfKindStruct, 8, false, ms...)
+	for _, name := range []string{"bpf_iter_meta", "file", "inode", "task_struct"} {
+		b.structType(name, btfKindStruct, 8, false)
+	}
+	b.typ("bpf_iter_task_file", btfKindFunc, 0, false, 0)
+	return b.bytes()
+}
+
+// TestParseIterLayoutFanOut: the member search visits each struct once per
+// member name, however often the anonymous members repeat it (it once
+// visited 3^16 of them for the fan-out seed of FuzzParseIterLayout).
+func TestParseIterLayoutFanOut(t *testing.T) {
+	blob := fanOutBTF(maxBTFDepth, 3)
+	r, err := newBTFReader(blob)
+	require.NoError(t, err)
+	ids, err := r.named([]btfName{{btfKindStruct, "bpf_iter__task_file"}})
+	require.NoError(t, err)
+	_, ok, err := r.member(ids["bpf_iter__task_file"], "meta", 0)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.LessOrEqual(t, r.visits, maxBTFDepth+1, "structs searched for one name")
+	_, err = parseIterLayout(blob)
+	assert.ErrorContains(t, err, `struct bpf_iter__task_file has no member "meta"`)
+}

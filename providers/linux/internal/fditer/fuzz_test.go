@@ -11,6 +11,7 @@ import (
 func FuzzParseIterLayout(f *testing.F) {
 	f.Add(kernelLike(binary.LittleEndian, nil))
 	f.Add(kernelLike(binary.BigEndian, nil))
+	f.Add(fanOutBTF(maxBTFDepth, 3)) // also in testdata: once exponential to search
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l, err := parseIterLayout(b)
 		if err != nil {

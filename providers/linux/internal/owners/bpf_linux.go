@@ -55,15 +55,15 @@ func (r *Resolver) nsFirst() bool { return r.perProcess && len(r.others) > 0 }
 
 // kernelScanDue reports whether a poll must run the iterator over every
 // process: without the cache, on the first poll, once the revalidation
-// interval has passed since the last such scan, and when a process
-// appeared since (it may hold a socket inherited from one already listed).
-// Otherwise the lists of the last scan are trusted.
+// interval has passed since the last such scan, when a process appeared
+// since (it may hold a socket inherited from one already listed), and when
+// one exec'd. Otherwise the lists of the last scan are trusted.
 func (r *Resolver) kernelScanDue() bool {
 	if !r.cache || r.iterAt.IsZero() || r.now().Sub(r.iterAt) >= r.ttl {
 		return true
 	}
 	for _, e := range r.procs { // inNS and others, after refresh
-		if e.listed.IsZero() {
+		if e.listed.IsZero() || e.recheck {
 			return true
 		}
 	}
@@ -131,25 +131,35 @@ func (r *Resolver) assignKernel(rows []tcptable.Connection) int {
 
 // scanKernel fills the descriptor lists with the sockets the iterator
 // reports: of every process (procs nil; processes started since the
-// listing are added) or of procs, one at a time. It reports false when the
-// iterator failed and the resolver, in OwnerScanAuto, has gone back to
-// /proc for good (the lists are then emptied and marked unread, so that
-// the /proc walk reads them in full).
+// listing are added) or of procs, one at a time. The iterator writes into
+// each process's spare list, which replaces its list only once the run
+// that filled it has completed: a run that fails or is cancelled leaves
+// every list as the last complete run left it, never half-written. It
+// reports false when the iterator failed and the resolver, in
+// OwnerScanAuto, has gone back to /proc for good (the lists are then
+// emptied and marked unread, so that the /proc walk reads them in full).
 func (r *Resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, error) {
 	var err error
+	now := r.now()
 	if procs == nil {
 		for _, e := range r.procs {
-			e.fds = e.fds[:0]
+			e.spare = e.spare[:0]
 		}
 		r.iterRuns++
-		err = r.iter.Scan(ctx, r.kernelRecorder())
+		if err = r.iter.Scan(ctx, r.kernelRecorder()); err == nil {
+			r.iterAt, r.iterated = now, true
+			for _, e := range r.procs {
+				r.scanned(e, now)
+			}
+		}
 	} else {
 		for _, e := range procs {
-			e.fds = e.fds[:0]
+			e.spare = e.spare[:0]
 			r.iterRuns++
 			if err = r.iter.ScanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
 				break
 			}
+			r.scanned(e, now)
 		}
 	}
 	if err != nil && ctx.Err() == nil && !r.iterStrict {
@@ -163,25 +173,17 @@ func (r *Resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, er
 	if err != nil {
 		return false, err
 	}
-	now := r.now()
-	if procs == nil {
-		r.iterAt, r.iterated = now, true
-		for _, e := range r.procs {
-			r.scanned(e, now)
-		}
-	}
-	for _, e := range procs {
-		r.scanned(e, now)
-	}
 	return true, nil
 }
 
-// scanned marks a process's list as read by the iterator in this poll. It
-// leaves denied as the last read from /proc found it (probeHidden): the
-// iterator cannot tell a process without sockets from one hidden from it.
+// scanned makes the list the iterator wrote into e.spare e's list, and
+// marks it read in this poll. It leaves denied as the last read from /proc
+// found it (probeHidden): the iterator cannot tell a process without
+// sockets from one hidden from it.
 func (r *Resolver) scanned(e *procEntry, now time.Time) {
+	e.fds, e.spare = e.spare, e.fds[:0]
 	e.scanGen, e.listed = r.gen, now
-	e.partial, e.gone = false, false
+	e.partial, e.gone, e.recheck = false, false, false
 	// A thread with a file table of its own comes as a task of its own.
 	if !slices.IsSortedFunc(e.fds, byFD) {
 		slices.SortFunc(e.fds, byFD)
@@ -189,7 +191,8 @@ func (r *Resolver) scanned(e *procEntry, now time.Time) {
 }
 
 // kernelRecorder returns the function that appends the iterator's records
-// to the processes' lists, adding a process started since the listing.
+// to the processes' spare lists, adding a process started since the
+// listing.
 func (r *Resolver) kernelRecorder() func(pid, fd uint32, ino uint64) {
 	var cur *procEntry
 	curPID, curSet := uint32(0), false
@@ -202,7 +205,7 @@ func (r *Resolver) kernelRecorder() func(pid, fd uint32, ino uint64) {
 			}
 		}
 		if cur != nil && fd <= maxFD {
-			cur.fds = append(cur.fds, fdSock{fd: int32(fd), ino: uint32(ino)})
+			cur.spare = append(cur.spare, fdSock{fd: int32(fd), ino: uint32(ino)})
 		}
 	}
 }

@@ -3,8 +3,11 @@ package owners
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,4 +168,98 @@ func TestResolverKernelProbesHidden(t *testing.T) {
 	require.NoError(t, r.Finish(context.Background(), rows, true))
 	assert.Equal(t, uint32(os.Getpid()), rows[0].PID, "found in /proc")
 	assert.Equal(t, tcptable.OwnerOK, rows[0].OwnerStatus)
+}
+
+// errAfter is a context whose Err reports cancellation from its n+1-th
+// call on: the iterator checks it before each read, so a scan stops after
+// exactly n reads.
+type errAfter struct {
+	context.Context
+	n atomic.Int32
+}
+
+func cancelAfter(reads int32) *errAfter {
+	c := &errAfter{Context: context.Background()}
+	c.n.Store(reads)
+	return c
+}
+
+func (c *errAfter) Err() error {
+	if c.n.Add(-1) < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestResolverKernelCancelledScan: a BPF scan cancelled half way leaves
+// every descriptor list as the last complete scan left it, over every
+// process and one process at a time, so that later polls served from the
+// cache still name every holder.
+func TestResolverKernelCancelledScan(t *testing.T) {
+	r := bpfResolverOrSkip(t)
+	r.perProcess = false
+	netns, err := selfNetNS(t)
+	require.NoError(t, err)
+	// More socket records than one read of the iterator returns (2,048).
+	mine := map[uint32]bool{}
+	for range 3000 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		t.Cleanup(func() { unix.Close(fd) })
+		mine[uint32(inodeOf(t, fd))] = true
+	}
+	// A child shares a listener; the iterator walks processes in PID
+	// order, so the child's records come after this process's.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	lf, err := ln.(*net.TCPListener).File()
+	require.NoError(t, err)
+	shared := inodeOf(t, int(lf.Fd()))
+	child := exec.Command("sleep", "60")
+	child.ExtraFiles = []*os.File{lf}
+	require.NoError(t, child.Start())
+	lf.Close()
+	defer func() { child.Process.Kill(); child.Wait() }()
+	if child.Process.Pid < os.Getpid() {
+		t.Skip("the child's PID is below this process's (PIDs wrapped): the iterator would read it first")
+	}
+	owners := func() []uint32 {
+		t.Helper()
+		rows := fakeRows(shared)
+		require.NoError(t, r.Begin(context.Background(), netns))
+		require.NoError(t, r.Finish(context.Background(), rows, false))
+		return rows[0].Owners()
+	}
+	both := []uint32{uint32(os.Getpid()), uint32(child.Process.Pid)}
+	require.Equal(t, both, owners())
+	me, kid := r.procs[uint32(os.Getpid())], r.procs[uint32(child.Process.Pid)]
+	require.NotNil(t, me)
+	require.NotNil(t, kid)
+	holds := func(e *procEntry, ino uint32) bool {
+		return slices.ContainsFunc(e.fds, func(f fdSock) bool { return f.ino == ino })
+	}
+	all := func(e *procEntry) bool {
+		n := 0
+		for _, f := range e.fds {
+			if mine[f.ino] {
+				n++
+			}
+		}
+		return n == len(mine)
+	}
+	require.True(t, all(me))
+
+	_, err = r.scanKernel(cancelAfter(1), nil)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, holds(kid, uint32(shared)), "the child's list, not reached before the cancel, is as the last scan left it")
+	assert.True(t, all(me), "this process's list is whole")
+
+	if r.iter.PerProcess() {
+		_, err = r.scanKernel(cancelAfter(1), []*procEntry{me, kid})
+		require.ErrorIs(t, err, context.Canceled)
+		assert.True(t, all(me), "this process's list, cancelled half way, is as the last scan left it")
+		assert.True(t, holds(kid, uint32(shared)))
+	}
+	assert.Equal(t, both, owners(), "a later poll names both holders")
 }

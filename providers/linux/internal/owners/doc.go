@@ -7,11 +7,11 @@
 // while the kernel dumps the sockets; Finish writes each row's PID,
 // OtherPIDs, OwnerStatus and Module from what it found, searching further
 // only for sockets still without an owner. Descriptors come from
-// /proc/PID/fd (resolver_linux.go, scanner_linux.go; link stats batched
-// through io_uring in uring_linux.go) or, after UseIter, from the kernel's
-// descriptor iterator (bpf_linux.go, package fditer). Descriptor lists are
-// cached per process (PID and start time) across polls and revalidated
-// after an interval.
+// /proc/PID/fd (resolver_linux.go, scanner_linux.go: each descriptor's link
+// is read, which never enters the file's file system) or, after UseIter,
+// from the kernel's descriptor iterator (bpf_linux.go, package fditer).
+// Descriptor lists are cached per process (PID and start time) across polls
+// and revalidated after an interval; fork and exec are followed at once.
 //
 // The /proc decoders (procfs.go, dirent.go) are pure and build on every
 // OS; the Resolver exists on Linux only.

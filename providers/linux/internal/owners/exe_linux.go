@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrOtherProcess is wrapped by Executable's error when the PID now names
@@ -19,16 +21,17 @@ var ErrOtherProcess = errors.New("the PID names another process now")
 // one wrapping fs.ErrNotExist.
 func Executable(root string, pid uint32, startTicks uint64) (string, error) {
 	dir := filepath.Join(root, strconv.FormatUint(uint64(pid), 10))
-	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	var buf [1024]byte
+	b, err := readSmall(unix.AT_FDCWD, filepath.Join(dir, "stat"), buf[:])
 	if err != nil {
 		return "", err
 	}
-	start, err := parseStatStart(b)
+	st, err := parseStat(b)
 	if err != nil {
 		return "", err
 	}
-	if start != startTicks {
-		return "", fmt.Errorf("process %d started at tick %d, not %d: %w", pid, start, startTicks, ErrOtherProcess)
+	if st.start != startTicks {
+		return "", fmt.Errorf("process %d started at tick %d, not %d: %w", pid, st.start, startTicks, ErrOtherProcess)
 	}
 	return os.Readlink(filepath.Join(dir, "exe"))
 }

@@ -10,8 +10,11 @@ func FuzzParseProcFiles(f *testing.F) {
 	f.Add([]byte("4242 (a) b (c) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000\n"))
 	f.Add([]byte("socket:[12345]"))
 	f.Add(dirent("123"))
+	f.Add([]byte("pos:\t0\nflags:\t02004002\nmnt_id:\t9\nino:\t4242\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseStatStart(b)
+		_, _ = parseStat(b)
+		_, _ = parseFDInfo(b)
+		_, _ = fullName("my-long-server-", string(b), b)
 		_, _ = parseInodeLink(b, "socket:")
 		_, _ = parsePID(b)
 		_ = parseDirents(b, func(name []byte, off int) {

@@ -40,23 +40,55 @@ func TestParsePID(t *testing.T) {
 	}
 }
 
-func TestParseStatStart(t *testing.T) {
+func TestParseStat(t *testing.T) {
 	// A comm with spaces and parentheses must not shift the fields.
-	stat := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
-	v, err := parseStatStart([]byte(stat))
+	stat := "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615 94000 95000 140000 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	st, err := parseStat([]byte(stat))
 	require.NoError(t, err)
-	assert.Equal(t, uint64(987654), v)
+	assert.Equal(t, "a) b (c", string(st.comm))
+	assert.Equal(t, uint32(1), st.ppid)
+	assert.Equal(t, uint64(987654), st.start)
+	assert.Equal(t, uint64(94000), st.code)
+	assert.Equal(t, uint64(140000), st.stack)
 
-	v, err = parseStatStart([]byte("1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12\n"))
+	st, err = parseStat([]byte("1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12\n"))
 	require.NoError(t, err, "starttime as the last field")
-	assert.Equal(t, uint64(12), v)
+	assert.Equal(t, uint64(12), st.start)
+	assert.Zero(t, st.code, "fields beyond the end are 0")
+	assert.Zero(t, st.stack)
+	assert.Equal(t, "init", string(st.comm))
 
 	for _, bad := range []string{
-		"", "4242 no-paren S 1", "4242 (x) S 1 2 3",
+		"", "4242 no-paren S 1", "4242 (x) S 1 2 3", "4242 )x( S 1",
 		"1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 x12 5\n",
+		"1 (init) S -1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12 5\n",
+		"1 (init) S 4294967296 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12 5\n",
+		"1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 12 5 6 7 code\n",
 	} {
-		_, err := parseStatStart([]byte(bad))
+		_, err := parseStat([]byte(bad))
 		assert.ErrorIs(t, err, errProcFile, "%q", bad)
+	}
+}
+
+func TestFullName(t *testing.T) {
+	const comm = "my-long-server-" // 15 bytes: cut
+	for _, tc := range []struct {
+		name, exe, cmdline, want string
+		ok                       bool
+	}{
+		{"executable", "/opt/bin/my-long-server-binary", "", "my-long-server-binary", true},
+		{"deleted executable", "/opt/bin/my-long-server-binary (deleted)", "", "my-long-server-binary", true},
+		{"argv[0] of a link", "/usr/bin/sleep", "/tmp/my-long-server-binary\x00300\x00", "my-long-server-binary", true},
+		{"argv[0] without a path", "", "my-long-server-binary\x00", "my-long-server-binary", true},
+		{"argv[0] without NUL", "", "my-long-server-binary", "my-long-server-binary", true},
+		{"renamed", "/usr/bin/python3", "python3\x00x.py\x00", comm, false},
+		{"exactly 15 bytes", "/usr/bin/my-long-server-", "my-long-server-\x00", comm, false},
+		{"nothing", "", "", comm, false},
+		{"a directory named like it", "/my-long-server-binary/x", "/my-long-server-binary/x\x00", comm, false},
+	} {
+		got, ok := fullName(comm, tc.exe, []byte(tc.cmdline))
+		assert.Equal(t, tc.want, got, tc.name)
+		assert.Equal(t, tc.ok, ok, tc.name)
 	}
 }
 
@@ -100,4 +132,17 @@ func TestParseDirents(t *testing.T) {
 		noNUL[i] = 'x'
 	}
 	assert.ErrorIs(t, parseDirents(noNUL, func([]byte, int) {}), errProcFile)
+}
+
+func TestParseFDInfo(t *testing.T) {
+	fi, err := parseFDInfo([]byte("pos:\t0\nflags:\t02004002\nmnt_id:\t9\nino:\t4242\n"))
+	require.NoError(t, err)
+	assert.Equal(t, fdInfo{flags: 0o2004002, ino: 4242, hasIno: true}, fi)
+	fi, err = parseFDInfo([]byte("pos:\t0\nflags:\t02\nmnt_id:\t9\n"))
+	require.NoError(t, err, "no ino before Linux 5.14")
+	assert.Equal(t, fdInfo{flags: 2}, fi)
+	for _, bad := range []string{"", "pos:\t0\n", "flags:\t09\n", "flags:\t02\nino:\tx\n"} {
+		_, err := parseFDInfo([]byte(bad))
+		assert.ErrorIs(t, err, errProcFile, "%q", bad)
+	}
 }

@@ -32,15 +32,26 @@ type procEntry struct {
 	pid     uint32
 	dir     string // "PID", relative to the /proc root
 	start   uint64 // /proc/PID/stat starttime
+	ppid    uint32 // its parent, as of the last poll
 	netns   uint64 // inode of its network namespace, 0 if unreadable
 	fds     []fdSock
-	spare   []fdSock  // the previous scan's slice, reused by the next
+	spare   []fdSock  // the previous scan's slice, reused (and filled by the BPF scan) by the next
 	gen     uint64    // last poll that saw the process
 	listed  time.Time // when fds was last read from /proc/PID/fd; zero: never
 	scanGen uint64    // last poll that read /proc/PID/fd
 	denied  bool      // its descriptors are not readable by the caller
 	partial bool      // fds holds only the lowest descriptors (a first-owner round)
 	gone    bool      // it exited while being scanned
+	// recheck makes the next poll read the list in full, trusting
+	// nothing: a child of it appeared (it may hold a socket the child
+	// inherited), or it runs another program (close-on-exec descriptors
+	// are gone, numbers may be reused).
+	recheck bool
+
+	// What /proc/PID/stat said of its program at the last poll: a change
+	// means it exec'd (or renamed itself), see procStat.
+	comm        string
+	code, stack uint64
 
 	modStatus tcptable.OwnerStatus // 0 until the module is loaded
 	mod       tcptable.Module
@@ -55,6 +66,7 @@ type Resolver struct {
 	ttl      time.Duration // how long a process's descriptor list is trusted
 	first    bool          // WithFirstOwnerOnly: stop once every socket has an owner
 	now      func() time.Time
+	ticks    func() uint64 // clock ticks since boot (bootTicks)
 	procs    map[uint32]*procEntry
 	gen      uint64
 	scanners []*scanner
@@ -71,6 +83,7 @@ type Resolver struct {
 
 	// Per poll.
 	inNS, others []*procEntry
+	born         []*procEntry        // processes first seen in this poll
 	goneInodes   []uint32            // sockets held by processes that exited since the last poll
 	wanted       map[uint32]int32    // inode -> row index
 	wantedSize   int                 // the size wanted was made for
@@ -90,6 +103,7 @@ func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*
 		ttl:          ttl,
 		first:        first,
 		now:          time.Now,
+		ticks:        bootTicks,
 		procs:        map[uint32]*procEntry{},
 		statBuf:      make([]byte, 1024),
 		wanted:       map[uint32]int32{},
@@ -101,12 +115,8 @@ func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*
 	return r, nil
 }
 
-// Close releases the /proc root, the io_uring rings and the descriptor
-// iterator.
+// Close releases the /proc root and the descriptor iterator.
 func (r *Resolver) Close() error {
-	for _, sc := range r.scanners {
-		sc.close()
-	}
 	if r.iter != nil {
 		r.iter.Close()
 	}
@@ -123,7 +133,7 @@ func (r *Resolver) Close() error {
 func (r *Resolver) Begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
-	r.inNS, r.others = r.inNS[:0], r.others[:0]
+	r.inNS, r.others, r.born = r.inNS[:0], r.others[:0], r.born[:0]
 	r.iterated, r.netns = false, netns
 	if err := r.refresh(netns); err != nil {
 		return err
@@ -142,8 +152,9 @@ func (r *Resolver) Begin(ctx context.Context, netns uint64) error {
 
 // stale returns the processes of procs whose descriptor list must be read
 // in this poll: all without the cache; otherwise those never read, those
-// read longer than the revalidation interval ago, and those the caller
-// could not read before; and, unless partialOK, those read only in part.
+// read longer than the revalidation interval ago, those to recheck (a
+// child appeared, or they exec'd), and those the caller could not read
+// before; and, unless partialOK, those read only in part.
 func (r *Resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	if !r.cache {
 		return procs
@@ -151,7 +162,7 @@ func (r *Resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	now := r.now()
 	var out []*procEntry
 	for _, e := range procs {
-		if e.listed.IsZero() || e.denied || (e.partial && !partialOK) || now.Sub(e.listed) >= r.ttl {
+		if e.listed.IsZero() || e.recheck || e.denied || (e.partial && !partialOK) || now.Sub(e.listed) >= r.ttl {
 			out = append(out, e)
 		}
 	}
@@ -190,7 +201,22 @@ func (r *Resolver) refresh(netns uint64) error {
 			r.forget(pid, e)
 		}
 	}
+	r.recheckParents()
 	return nil
+}
+
+// recheckParents marks the parents of the processes first seen in this
+// poll to be read again in full: a child may hold a socket it inherited
+// from its parent at fork, which the parent's cached list, read before
+// the socket existed, does not show. A process whose parent exited in
+// between (it then belongs to a reaper) leaves that parent unread until
+// its list is revalidated.
+func (r *Resolver) recheckParents() {
+	for _, e := range r.born {
+		if p := r.procs[e.ppid]; p != nil && p.start <= e.start {
+			p.recheck = true
+		}
+	}
 }
 
 // see records that process pid exists in this poll.
@@ -200,19 +226,24 @@ func (r *Resolver) see(pid uint32, netns uint64) {
 	if err != nil {
 		return // exited since the listing
 	}
-	start, err := parseStatStart(stat)
+	st, err := parseStat(stat)
 	if err != nil {
 		return
 	}
 	e := r.procs[pid]
-	if e != nil && e.start != start {
+	if e != nil && e.start != st.start {
 		r.forget(pid, e) // the PID was reused
 		e = nil
 	}
-	if e == nil {
-		e = &procEntry{pid: pid, dir: dir, start: start}
+	switch {
+	case e == nil:
+		e = &procEntry{pid: pid, dir: dir, start: st.start, comm: string(st.comm), code: st.code, stack: st.stack}
 		r.procs[pid] = e
+		r.born = append(r.born, e)
+	case string(st.comm) != e.comm || st.code != e.code || st.stack != e.stack:
+		r.execed(e, &st)
 	}
+	e.ppid = st.ppid
 	e.gen = r.gen
 	e.gone = false
 	e.netns = 0
@@ -224,6 +255,14 @@ func (r *Resolver) see(pid uint32, netns uint64) {
 	} else {
 		r.others = append(r.others, e)
 	}
+}
+
+// execed notes that process e runs another program (or renamed itself):
+// its module is read again, and its descriptor list in full.
+func (r *Resolver) execed(e *procEntry, st *procStat) {
+	e.comm, e.code, e.stack = string(st.comm), st.code, st.stack
+	e.modStatus, e.mod = 0, tcptable.Module{}
+	e.recheck = true
 }
 
 // forget drops an exited process, remembering the sockets it held.
@@ -289,16 +328,17 @@ func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	e.denied = false
 	e.scanGen = r.gen
 	e.listed = r.now()
+	trust = trust && !e.recheck
+	e.recheck = false
 	old, next, j := e.fds, e.spare[:0], 0
 	e.partial = false
 	sc.denied = false
-	if limit == 0 && (!trust || len(old) == 0) && sc.ready() {
+	if limit == 0 && (!trust || len(old) == 0) {
 		if count, ok := openFDs(dfd); ok && count >= probeMin {
 			// Probe the low numbers, then list the rest.
-			if probed, from, ok := sc.probe(dfd, count, next); ok {
-				if _, err := unix.Seek(dfd, int64(from)+2, io.SeekStart); err == nil {
-					next = probed
-				}
+			probed, from := sc.probe(dfd, count, next)
+			if _, err := unix.Seek(dfd, int64(from)+2, io.SeekStart); err == nil {
+				next = probed
 			}
 		}
 	}
@@ -322,32 +362,15 @@ func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 			}
 		}
 		next = append(next, fdSock{fd: fd})
-		sc.lookup(dfd, cname, len(next)-1, next)
+		sc.lookup(dfd, cname, &next[len(next)-1])
 		return true
-	}, func() { sc.flush(dfd, next) })
+	}, nil)
 	next = compact(next)
 	e.fds, e.spare = next, old[:0]
 	e.denied = sc.denied // some descriptors were not inspectable: read again next time
 	if err != nil {
 		e.gone = true
 	}
-}
-
-// fdSocket returns the socket inode a descriptor link refers to, if it is
-// a socket. It stats the link (cheapest) and falls back to reading it when
-// the target cannot be followed, which is how a procfs copy (a container's
-// bind-mounted or a test's fake /proc) presents "socket:[N]".
-func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err error) {
-	ino, isSock, err = socketInode(dfd, cname)
-	if !errors.Is(err, unix.ENOENT) {
-		return ino, isSock, err
-	}
-	n, err := readlinkat(dfd, cname, buf)
-	if err != nil {
-		return 0, false, err
-	}
-	ino, isSock = parseInodeLink(buf[:n], "socket:")
-	return ino, isSock, nil
 }
 
 // Finish assigns owners to rows (all of which matched the query's
@@ -422,6 +445,7 @@ func (r *Resolver) Finish(ctx context.Context, rows []tcptable.Connection, wantM
 // conclude records what stayed unresolved and fills the statuses and,
 // when wantModules, the modules.
 func (r *Resolver) conclude(ctx context.Context, rows []tcptable.Connection, left int, wantModules bool) error {
+	r.dropTransient(rows)
 	r.rememberUnresolved(rows, left)
 	r.setStatuses(rows)
 	if wantModules {
@@ -629,7 +653,10 @@ func (r *Resolver) setModules(rows []tcptable.Connection) {
 	}
 }
 
-// loadModule reads a process's name and executable path.
+// loadModule reads a process's name and executable path. The kernel
+// keeps at most commMax bytes of a name (comm); a name of that length may
+// have been cut, and is then replaced by the untruncated base name of the
+// executable or, failing that, of argv[0] (see fullName).
 func (r *Resolver) loadModule(e *procEntry) {
 	comm, err := readSmall(r.rootFD, e.dir+"/comm", r.statBuf)
 	switch {
@@ -646,5 +673,18 @@ func (r *Resolver) loadModule(e *procEntry) {
 	buf := make([]byte, unix.PathMax)
 	if n, err := unix.Readlinkat(r.rootFD, e.dir+"/exe", buf); err == nil {
 		e.mod.Path = string(buf[:n])
+	}
+	if len(e.mod.Name) != commMax {
+		return
+	}
+	if name, ok := fullName(e.mod.Name, e.mod.Path, nil); ok {
+		e.mod.Name = name
+		return
+	}
+	// argv[0] is read only when the executable does not give the name (a
+	// program started through a symbolic link, say): reading a process's
+	// memory waits for its address-space lock.
+	if cmdline, err := readSmall(r.rootFD, e.dir+"/cmdline", buf); err == nil {
+		e.mod.Name, _ = fullName(e.mod.Name, "", cmdline)
 	}
 }

@@ -39,7 +39,7 @@ func (f *fakeProc) link(rel, target string) {
 // descriptors (fd number -> link target).
 func (f *fakeProc) proc(pid int, start uint64, comm string, netns uint64, fds map[int]string) {
 	dir := fmt.Sprint(pid)
-	f.write(dir+"/stat", fmt.Sprintf("%d (%s) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 100 1\n", pid, comm, start))
+	f.stat(pid, 1, start, comm, 0)
 	f.write(dir+"/comm", comm+"\n")
 	f.link(dir+"/exe", "/usr/bin/"+comm)
 	f.link(dir+"/ns/net", fmt.Sprintf("net:[%d]", netns))
@@ -47,6 +47,12 @@ func (f *fakeProc) proc(pid int, start uint64, comm string, netns uint64, fds ma
 	for fd, target := range fds {
 		f.link(fmt.Sprintf("%s/fd/%d", dir, fd), target)
 	}
+}
+
+// stat writes process pid's stat with its parent, start time, name and
+// start of code (which a new program changes).
+func (f *fakeProc) stat(pid, ppid int, start uint64, comm string, code uint64) {
+	f.write(fmt.Sprint(pid)+"/stat", fmt.Sprintf("%d (%s) S %d 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 100 1 1 %d 2 3\n", pid, comm, ppid, start, code))
 }
 
 func sock(ino int) string { return fmt.Sprintf("socket:[%d]", ino) }
@@ -77,9 +83,8 @@ func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *Resolver {
 }
 
 func TestResolverOwners(t *testing.T) {
-	for _, mode := range []struct{ cache, ring bool }{{true, true}, {false, true}, {true, false}, {false, false}} {
-		cache := mode.cache
-		t.Run(fmt.Sprintf("cache=%v,ring=%v", mode.cache, mode.ring), func(t *testing.T) {
+	for _, cache := range []bool{true, false} {
+		t.Run(fmt.Sprintf("cache=%v", cache), func(t *testing.T) {
 			f := newFakeProc(t)
 			f.proc(100, 500, "srv", testNS, map[int]string{0: "/dev/null", 3: sock(1001), 4: sock(1002), 9: "pipe:[7]"})
 			f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001), 6: sock(1001)})
@@ -87,9 +92,6 @@ func TestResolverOwners(t *testing.T) {
 			f.proc(301, 530, "idle", 99, map[int]string{8: sock(2000)})
 			f.write("self/stat", "not a process")
 			r := newFakeResolver(t, f, cache)
-			for _, sc := range r.scanners {
-				sc.noRing = !mode.ring // one stat per link, as without io_uring
-			}
 
 			rows := resolve(t, r, fakeRows(1001, 1002, 1003, 1004, 0))
 			assert.Equal(t, uint32(100), rows[0].PID)
@@ -204,6 +206,88 @@ func TestResolverRevalidation(t *testing.T) {
 	assert.Equal(t, []uint32{200, 300}, rows[0].Owners())
 }
 
+// newCachingResolver returns a resolver of f that trusts lists for an
+// hour, on a clock the test sets.
+func newCachingResolver(t *testing.T, f *fakeProc) (*Resolver, *time.Time) {
+	t.Helper()
+	r, err := New(f.root, true, time.Hour, 2, false)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	now := time.Unix(1e9, 0)
+	r.now = func() time.Time { return now }
+	return r, &now
+}
+
+// TestResolverFork: a process creates a socket after its list was cached
+// and a child inherits it; the child is new and read at once, and its
+// parent is read again too, so both are owners (not the child alone until
+// the parent's list is revalidated).
+func TestResolverFork(t *testing.T) {
+	f := newFakeProc(t)
+	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
+	f.proc(150, 505, "unrelated", testNS, map[int]string{3: sock(1003)})
+	r, _ := newCachingResolver(t, f)
+	rows := resolve(t, r, fakeRows(1001))
+	assert.Equal(t, []uint32{100}, rows[0].Owners())
+
+	// The same number reused for the new socket: the parent's list must be
+	// read afresh, not trusted number by number.
+	f.link("100/fd/3", sock(1002))
+	f.proc(200, 600, "srv", testNS, map[int]string{3: sock(1002)})
+	f.stat(200, 100, 600, "srv", 0)
+	f.link("150/fd/3", sock(1002)) // not a parent: its cached list stands
+	rows = resolve(t, r, fakeRows(1002))
+	assert.Equal(t, []uint32{100, 200}, rows[0].Owners())
+}
+
+// TestResolverExec: a process that runs another program gets the new
+// program's module, and its list is read again (its close-on-exec
+// descriptors are gone), within the revalidation interval.
+func TestResolverExec(t *testing.T) {
+	f := newFakeProc(t)
+	f.proc(100, 500, "old", testNS, map[int]string{3: sock(1001), 4: sock(1002)})
+	f.proc(101, 501, "keeper", testNS, map[int]string{4: sock(1002)})
+	r, _ := newCachingResolver(t, f)
+	rows := resolve(t, r, fakeRows(1001, 1002))
+	assert.Equal(t, tcptable.Module{Name: "old", Path: "/usr/bin/old"}, rows[0].Module)
+	assert.Equal(t, []uint32{100, 101}, rows[1].Owners())
+
+	// execve: same PID and start time, new name, path and code address;
+	// the close-on-exec socket 1002 is gone from 100.
+	f.stat(100, 1, 500, "new", 0x5000)
+	f.write("100/comm", "new\n")
+	f.link("100/exe", "/usr/bin/new")
+	require.NoError(t, os.Remove(filepath.Join(f.root, "100/fd/4")))
+	rows = resolve(t, r, fakeRows(1001, 1002))
+	assert.Equal(t, tcptable.Module{Name: "new", Path: "/usr/bin/new"}, rows[0].Module)
+	assert.Equal(t, []uint32{101}, rows[1].Owners())
+
+	// A program with the same name exec'd: the code address tells.
+	f.stat(100, 1, 500, "new", 0x7000)
+	f.link("100/exe", "/opt/new")
+	rows = resolve(t, r, fakeRows(1001))
+	assert.Equal(t, tcptable.Module{Name: "new", Path: "/opt/new"}, rows[0].Module)
+}
+
+// TestResolverLongName: a name the kernel cut to 15 bytes is completed
+// from the executable or argv[0].
+func TestResolverLongName(t *testing.T) {
+	f := newFakeProc(t)
+	f.proc(100, 500, "my-long-server-", testNS, map[int]string{3: sock(1001)})
+	f.link("100/exe", "/opt/bin/my-long-server-binary")
+	f.proc(101, 501, "my-long-linked-", testNS, map[int]string{3: sock(1002)})
+	f.link("101/exe", "/usr/bin/sleep")
+	f.write("101/cmdline", "/tmp/my-long-linked-binary\x00300\x00")
+	f.proc(102, 502, "renamed-itself-", testNS, map[int]string{3: sock(1003)})
+	f.link("102/exe", "/usr/bin/python3")
+	f.write("102/cmdline", "python3\x00")
+	r := newFakeResolver(t, f, true)
+	rows := resolve(t, r, fakeRows(1001, 1002, 1003))
+	assert.Equal(t, tcptable.Module{Name: "my-long-server-binary", Path: "/opt/bin/my-long-server-binary"}, rows[0].Module)
+	assert.Equal(t, tcptable.Module{Name: "my-long-linked-binary", Path: "/usr/bin/sleep"}, rows[1].Module)
+	assert.Equal(t, tcptable.Module{Name: "renamed-itself-", Path: "/usr/bin/python3"}, rows[2].Module)
+}
+
 func TestResolverFirstOwnerOnly(t *testing.T) {
 	for _, cache := range []bool{true, false} {
 		t.Run(fmt.Sprint("cache=", cache), func(t *testing.T) {
@@ -248,4 +332,46 @@ func TestResolverFirstOwnerOnly(t *testing.T) {
 			assert.Len(t, r.procs[200].fds, 1+2*firstRoundFDs)
 		})
 	}
+}
+
+// TestResolverTransientHolders: a young child of an owner that holds the
+// socket only through descriptors it will close at exec is not an owner;
+// children that keep it across exec, older children, and holders whose
+// parent does not hold the socket are.
+func TestResolverTransientHolders(t *testing.T) {
+	f := newFakeProc(t)
+	const now = 100000
+	fdinfo := func(pid, fd int, flags string, ino int) {
+		f.write(fmt.Sprintf("%d/fdinfo/%d", pid, fd), fmt.Sprintf("pos:\t0\nflags:\t%s\nmnt_id:\t9\nino:\t%d\n", flags, ino))
+	}
+	const cloexec, plain = "02000002", "02"
+	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001), 5: sock(1002)})
+	fdinfo(100, 3, cloexec, 1001)
+	fdinfo(100, 5, plain, 1002)
+	child := func(pid int, start uint64, ppid int, fds map[int]string) {
+		f.proc(pid, start, "srv", testNS, fds)
+		f.stat(pid, ppid, start, "srv", 0)
+	}
+	child(200, now-10, 100, map[int]string{3: sock(1001)}) // between fork and exec
+	fdinfo(200, 3, cloexec, 1001)
+	child(201, now-10, 100, map[int]string{4: sock(1001)}) // kept across exec (dup'd without close-on-exec)
+	fdinfo(201, 4, plain, 1001)
+	child(202, now-500, 100, map[int]string{3: sock(1001)}) // five seconds old: a pre-forked worker
+	fdinfo(202, 3, cloexec, 1001)
+	child(203, now-10, 100, map[int]string{3: sock(1001)}) // exec is closing it: the mark is cleared first, no program loaded yet (startcode 0)
+	fdinfo(203, 3, plain, 1001)
+	child(204, now-10, 999, map[int]string{3: sock(1001)}) // its parent does not hold it
+	fdinfo(204, 3, cloexec, 1001)
+	child(205, now-10, 100, map[int]string{5: sock(1002)}) // the parent's descriptor is not close-on-exec
+	fdinfo(205, 5, plain, 1002)
+	child(206, now-10, 100, map[int]string{3: sock(1001)}) // fdinfo gone: exec'd or exited since the scan
+	child(207, now-10, 100, map[int]string{3: sock(1001)}) // exec'd, keeping the parent's number without close-on-exec
+	f.stat(207, 100, now-10, "sleep", 0x4000)
+	fdinfo(207, 3, plain, 1001)
+	r := newFakeResolver(t, f, true)
+	r.ticks = func() uint64 { return now }
+	rows := resolve(t, r, fakeRows(1001, 1002))
+	assert.Equal(t, []uint32{100, 201, 202, 204, 207}, rows[0].Owners())
+	assert.Equal(t, []uint32{100, 205}, rows[1].Owners())
+	assert.Equal(t, "srv", rows[0].Module.Name)
 }

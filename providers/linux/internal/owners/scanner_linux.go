@@ -8,84 +8,39 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// scanner holds one worker's buffers and, where io_uring works, its ring.
+// scanner holds one worker's buffers.
 type scanner struct {
 	dr     dirReader
 	link   [64]byte
-	ring   *statRing
-	noRing bool    // io_uring unavailable or failed: stat one link at a time
-	names  []*byte // links queued for the ring (valid until the next getdents)
-	slots  []int   // their entries' indices in the list being built
-	nums   []byte  // NUL-terminated descriptor numbers for probe
-	broken bool    // the ring failed: kept mapped, never used again
-	denied bool    // a descriptor could not be inspected (EACCES, EPERM) since scan reset it
+	num    [12]byte // a NUL-terminated descriptor number for probe
+	denied bool     // a descriptor could not be inspected (EACCES, EPERM) since scan reset it
 }
 
 // dropped marks an entry whose descriptor was closed while being read.
 const dropped = -1
 
-// ready sets up the ring if not tried yet, and reports whether there is
-// one.
-func (sc *scanner) ready() bool {
-	if !sc.noRing && sc.ring == nil {
-		r, err := newStatRing()
-		if err != nil {
-			sc.noRing = true
-		} else {
-			sc.ring = r
-		}
-	}
-	return !sc.noRing
-}
-
-// lookup finds what descriptor link cname (relative to dfd) is, for entry
-// (*next)[i]: at once without a ring, else queued until flush.
-func (sc *scanner) lookup(dfd int, cname *byte, i int, next []fdSock) {
-	if !sc.ready() {
-		sc.direct(&next[i], dfd, cname)
-		return
-	}
-	sc.names = append(sc.names, cname)
-	sc.slots = append(sc.slots, i)
-	if len(sc.names) == sc.ring.entries {
-		sc.flush(dfd, next)
-	}
-}
-
-// flush stats the queued links and records the results in next.
-func (sc *scanner) flush(dfd int, next []fdSock) {
-	if len(sc.names) == 0 {
-		return
-	}
-	res, err := sc.ring.stat(dfd, sc.names)
-	if err != nil {
-		// The ring failed: stop using it, and never unmap it (requests
-		// may still be in flight, writing to its buffers).
-		sc.noRing, sc.broken = true, true
-		for k, cname := range sc.names {
-			sc.direct(&next[sc.slots[k]], dfd, cname)
-		}
-	} else {
-		for k, r := range res {
-			s := &next[sc.slots[k]]
-			if r.errno == unix.ENOENT {
-				sc.direct(s, dfd, sc.names[k])
-				continue
-			}
-			var err error
-			if r.errno != 0 {
-				err = r.errno
-			}
-			sc.set(s, r.ino, r.isSock, err)
-		}
-	}
-	sc.names, sc.slots = sc.names[:0], sc.slots[:0]
-}
-
-// direct looks cname up with one system call (two for a procfs copy).
-func (sc *scanner) direct(s *fdSock, dfd int, cname *byte) {
+// lookup finds what descriptor link cname (relative to dfd) is and records
+// it in s.
+func (sc *scanner) lookup(dfd int, cname *byte, s *fdSock) {
 	ino, isSock, err := fdSocket(dfd, cname, sc.link[:])
 	sc.set(s, ino, isSock, err)
+}
+
+// fdSocket returns the socket inode that the descriptor link cname
+// (relative to dfd, NUL-terminated) refers to, if it is a socket, by
+// reading the link: "socket:[N]". Reading a /proc/PID/fd/N link formats
+// the file's name from the kernel's dentries and never calls into the
+// file's file system, while a stat that follows the link does (a FUSE
+// server that stops answering, a hard NFS mount whose server is gone, would
+// block the scan in uninterruptible sleep for as long as they stay so).
+// It costs about as much as such a stat (BenchmarkLookup).
+func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err error) {
+	n, err := readlinkat(dfd, cname, buf)
+	if err != nil {
+		return 0, false, err
+	}
+	ino, isSock = parseInodeLink(buf[:n], "socket:")
+	return ino, isSock, nil
 }
 
 // set records a lookup's outcome in s: the socket inode, 0 for another
@@ -123,13 +78,6 @@ func compact(fds []fdSock) []fdSock {
 	return out
 }
 
-func (sc *scanner) close() {
-	if sc.ring != nil && !sc.broken {
-		sc.ring.close()
-		sc.ring = nil
-	}
-}
-
 // procSuperMagic is procfs's f_type (statfs(2)).
 const procSuperMagic = 0x9fa0
 
@@ -153,58 +101,27 @@ func openFDs(dfd int) (n int, ok bool) {
 }
 
 // probe reads the descriptors behind dfd numbered below a bound it
-// chooses, without listing the directory: it stats the numbers 0, 1, 2, ...
-// in ring batches until count of them exist (count is what the directory's
-// size reported) or misses exceed an eighth of count (a sparse table). It
-// returns the entries appended to next and the first number not probed;
-// the caller lists the directory from there (its offset is the number
-// plus 2), so a descriptor that exists throughout is seen whatever opens
-// and closes meanwhile. Listing costs about a fifth of a stat per
-// descriptor, a missing number a stat, so this pays off for the dense
-// tables of busy servers. ok is false if the ring failed: nothing was
-// probed.
-func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, from int, ok bool) {
-	if sc.ring == nil {
-		return next, 0, false
-	}
-	if sc.nums == nil {
-		sc.nums = make([]byte, sc.ring.entries*12)
-	}
-	start := len(next)
+// chooses, without listing the directory: it reads the links 0, 1, 2, ...
+// until count of them exist (count is what the directory's size reported)
+// or misses exceed an eighth of count (a sparse table). It returns the
+// entries appended to next and the first number not probed; the caller
+// lists the directory from there (its offset is the number plus 2), so a
+// descriptor that exists throughout is seen whatever opens and closes
+// meanwhile.
+func (sc *scanner) probe(dfd, count int, next []fdSock) (out []fdSock, from int) {
 	found, misses, fd := 0, 0, 0
-	for found < count && misses <= count/8+64 && fd <= math.MaxInt32-2-sc.ring.entries {
-		sc.names, sc.slots = sc.names[:0], sc.slots[:0]
-		b := sc.nums[:0]
-		for range sc.ring.entries {
-			off := len(b)
-			b = strconv.AppendInt(b, int64(fd), 10)
-			b = append(b, 0)
-			sc.names = append(sc.names, &sc.nums[off])
-			sc.slots = append(sc.slots, len(next))
-			next = append(next, fdSock{fd: int32(fd)})
-			fd++
+	for found < count && misses <= count/8+64 && fd < math.MaxInt32-2 {
+		b := strconv.AppendInt(sc.num[:0], int64(fd), 10)
+		b = append(b, 0)
+		next = append(next, fdSock{fd: int32(fd)})
+		s := &next[len(next)-1]
+		sc.lookup(dfd, &b[0], s)
+		if s.fd == dropped {
+			misses++
+		} else {
+			found++
 		}
-		res, err := sc.ring.stat(dfd, sc.names)
-		if err != nil {
-			sc.noRing, sc.broken = true, true
-			sc.names, sc.slots = sc.names[:0], sc.slots[:0]
-			return next[:start], 0, false
-		}
-		for k, r := range res {
-			s := &next[sc.slots[k]]
-			switch {
-			case r.errno != 0:
-				sc.noteDenied(r.errno)
-				s.fd = dropped
-				misses++
-			case r.isSock && r.ino <= math.MaxUint32:
-				s.ino = uint32(r.ino)
-				found++
-			default:
-				found++
-			}
-		}
+		fd++
 	}
-	sc.names, sc.slots = sc.names[:0], sc.slots[:0]
-	return compact(next), fd, true
+	return compact(next), fd
 }

@@ -66,9 +66,11 @@ func readlinkat(dirfd int, cname *byte, buf []byte) (int, error) {
 }
 
 // readSmall reads at most len(buf) bytes of a small file (a /proc/PID/stat
-// or comm) relative to dirfd.
+// or comm) relative to dirfd. It opens it without waiting (O_NONBLOCK): a
+// FIFO in a procfs copy (WithProcRoot) reads as empty or fails, never
+// blocks.
 func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -83,23 +85,4 @@ func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
 // openDir opens a directory relative to dirfd for listing.
 func openDir(dirfd int, name string) (int, error) {
 	return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-}
-
-// socketInode stats the descriptor link cname (NUL-terminated) relative to
-// dirfd, following it, and returns the socket's inode; ok is false if the
-// descriptor is not a socket. Stat skips the "socket:[N]" formatting that
-// readlink costs.
-func socketInode(dirfd int, cname *byte) (ino uint64, ok bool, err error) {
-	var st unix.Stat_t
-	for {
-		_, _, e := unix.Syscall6(sysFstatat, uintptr(dirfd), uintptr(unsafe.Pointer(cname)),
-			uintptr(unsafe.Pointer(&st)), 0, 0, 0)
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, false, e
-		}
-		return st.Ino, st.Mode&unix.S_IFMT == unix.S_IFSOCK, nil
-	}
 }
