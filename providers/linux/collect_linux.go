@@ -49,18 +49,27 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		total = p.fitBuf(fams, caps, cap(buf), total)
 	}
 	rows := rowsOf(buf, total)
+	var ext uint8
+	var stats []tcptable.Stats // the answer's Stats, in regions as rows
+	if q.Stats {
+		ext, stats = extInfo, makeAdvised[tcptable.Stats](total)
+	}
 	parts := make([][]tcptable.Connection, len(fams))
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	off := 0
 	for i, fam := range fams {
 		parts[i] = rows[off : off : off+caps[i]]
+		var slab *statsSlab
+		if stats != nil {
+			slab = newStatsSlab(stats[off : off+caps[i]])
+		}
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
 		run := func() {
 			f.dedup.reset(caps[i])
-			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
-			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
+			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i], slab)
+			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, ext, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
 				f.conn.close() // the rest of the dump is still queued on it
 				f.conn = nil

@@ -29,6 +29,12 @@ const (
 
 	inetDiagReqLen = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen = 72 // struct inet_diag_msg
+
+	nlaHdrLen    = 4 // struct nlattr
+	inetDiagInfo = 2 // INET_DIAG_INFO: the attribute holding struct tcp_info
+
+	// extInfo is the idiag_ext bit that asks for INET_DIAG_INFO.
+	extInfo = 1 << (inetDiagInfo - 1)
 )
 
 // errMalformed is wrapped by every decoding error: the kernel (or a fixture)
@@ -44,14 +50,22 @@ type diagRow struct {
 	Src     [16]byte // IPv4 rows use the first 4 bytes
 	Dst     [16]byte
 	IfIndex uint32 // idiag_if: bound device or IPv6 scope
+	RQueue  uint32 // idiag_rqueue: bytes not yet read (listeners: the accept queue)
+	WQueue  uint32 // idiag_wqueue: bytes not yet acknowledged (listeners: the backlog)
 	UID     uint32
 	Inode   uint32
+	// Info is the INET_DIAG_INFO attribute's payload (struct tcp_info, as
+	// long as the running kernel makes it), nil when the message has none:
+	// not requested, or a TIME-WAIT or request socket. It points into the
+	// datagram and is valid only during the callback that receives the row.
+	Info []byte
 }
 
 // buildDiagRequest returns a complete netlink message: a dump request
 // (NLM_F_REQUEST|NLM_F_DUMP) of the TCP sockets of family whose kernel state
-// is in the states bitmask, asking for no extensions.
-func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
+// is in the states bitmask, asking for the extensions in the idiag_ext
+// bitmask ext (0, or extInfo for tcp_info).
+func buildDiagRequest(dst []byte, family uint8, states uint32, ext uint8, seq uint32) []byte {
 	const total = nlmsgHdrLen + inetDiagReqLen
 	b := append(dst[:0], make([]byte, total)...)
 	ne := binary.NativeEndian
@@ -63,7 +77,7 @@ func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
 	r := b[nlmsgHdrLen:]
 	r[0] = family     // sdiag_family
 	r[1] = ipprotoTCP // sdiag_protocol
-	r[2] = 0          // idiag_ext: no extensions
+	r[2] = ext        // idiag_ext
 	ne.PutUint32(r[4:], states)
 	// inet_diag_sockid left zero except the cookie, INET_DIAG_NOCOOKIE.
 	ne.PutUint32(r[48:], ^uint32(0))
@@ -131,7 +145,9 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 			if len(payload) < inetDiagMsgLen {
 				return st, fmt.Errorf("%w: inet_diag_msg of %d bytes (want %d) at offset %d", errMalformed, len(payload), inetDiagMsgLen, off)
 			}
-			decodeDiagMsg(payload, &row)
+			if err := decodeDiagMsg(payload, &row); err != nil {
+				return st, fmt.Errorf("%w at offset %d", err, off)
+			}
 			fn(&row)
 		default:
 			return st, fmt.Errorf("%w: unexpected message type %d at offset %d", errMalformed, typ, off)
@@ -141,9 +157,11 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 }
 
 // decodeDiagMsg fills r from an inet_diag_msg of at least inetDiagMsgLen
-// bytes. Ports and addresses are big-endian on the wire; the rest is in host
-// order. Attributes after the fixed part are ignored.
-func decodeDiagMsg(p []byte, r *diagRow) {
+// bytes and the attributes after it. Ports and addresses are big-endian on
+// the wire; the rest is in host order. Of the attributes only
+// INET_DIAG_INFO is kept (in r.Info, without copying); attributes that
+// overrun the message are an error wrapping errMalformed.
+func decodeDiagMsg(p []byte, r *diagRow) error {
 	ne := binary.NativeEndian
 	r.Family = p[0]
 	r.State = p[1]
@@ -152,10 +170,29 @@ func decodeDiagMsg(p []byte, r *diagRow) {
 	copy(r.Src[:], p[8:24])
 	copy(r.Dst[:], p[24:40])
 	r.IfIndex = ne.Uint32(p[40:])
-	// p[44:52] cookie, p[52:56] expires, p[56:60] rqueue, p[60:64] wqueue.
+	// p[44:52] cookie, p[52:56] expires.
+	r.RQueue = ne.Uint32(p[56:])
+	r.WQueue = ne.Uint32(p[60:])
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
+	r.Info = nil
+	for a := p[inetDiagMsgLen:]; len(a) >= nlaHdrLen; {
+		alen := int(ne.Uint16(a[0:]))
+		typ := ne.Uint16(a[2:]) & nlaTypeMask
+		if alen < nlaHdrLen || alen > len(a) {
+			return fmt.Errorf("%w: attribute of length %d with %d bytes left in its message", errMalformed, alen, len(a))
+		}
+		if typ == inetDiagInfo {
+			r.Info = a[nlaHdrLen:alen:alen]
+		}
+		a = a[min(align(alen), len(a)):]
+	}
+	return nil
 }
+
+// nlaTypeMask clears the NLA_F_NESTED and NLA_F_NET_BYTEORDER flags from an
+// attribute type.
+const nlaTypeMask = 0x3fff
 
 // align rounds a message length up to NLMSG_ALIGNTO.
 func align(n int) int { return (n + nlmsgAlign - 1) &^ (nlmsgAlign - 1) }

@@ -46,11 +46,12 @@ func (d *diagConn) close() error { return unix.Close(d.fd) }
 var errDumpAborted = errors.New("sock_diag dump abandoned")
 
 // dump asks for the TCP sockets of family in the kernel states of the
-// states bitmask and calls fn for each, reading the multipart answer until
-// NLMSG_DONE. interrupted reports NLM_F_DUMP_INTR.
-func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error) {
+// states bitmask, with the idiag_ext extensions ext, and calls fn for each,
+// reading the multipart answer until NLMSG_DONE. interrupted reports
+// NLM_F_DUMP_INTR.
+func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext uint8, fn func(*diagRow)) (interrupted bool, err error) {
 	d.seq++
-	d.req = buildDiagRequest(d.req, family, states, d.seq)
+	d.req = buildDiagRequest(d.req, family, states, ext, d.seq)
 	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return false, fmt.Errorf("tcptable/linux: send sock_diag request: %w", err)
 	}

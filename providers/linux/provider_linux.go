@@ -284,22 +284,30 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
 		rows = buf[:0] // the answer is appended: it grows if it must
 	}
-	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
+	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows, nil)
 	p.fams[0].dedup.reset(n)
 	err := p.readProcNet(ctx, q, add)
 	p.fams[0].last, p.fams[1].last = len(rows), 0
+	if q.Stats {
+		// /proc/net/tcp has no traffic counters (docs/linux.md).
+		for i := range rows {
+			rows[i].StatsStatus = tcptable.StatsNotSupported
+		}
+	}
 	return rows, err
 }
 
 // adder returns the function that turns a kernel row into a Connection of
-// *rows if q's state and address conditions accept it.
-func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
+// *rows if q's state and address conditions accept it, with its Stats from
+// stats (nil: not requested).
+func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection, stats *statsSlab) func(*diagRow) {
 	return func(r *diagRow) {
 		if mask&(1<<r.State) == 0 {
 			return
 		}
 		c, ok := connFromRow(r, zone)
 		if ok && q.MatchAddr(&c) {
+			stats.fill(&c, r)
 			*rows = d.add(*rows, &c)
 		}
 	}
