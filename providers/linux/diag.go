@@ -99,9 +99,16 @@ type dumpStatus struct {
 // an error wrapping errMalformed that gives the offset; parseDiag never
 // panics.
 func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
+	var row diagRow
+	return parseDiagInto(b, seq, &row, fn)
+}
+
+// parseDiagInto is parseDiag decoding every message into row, which the
+// caller keeps across calls: fn may let it escape, and a row per call
+// would be an allocation per datagram.
+func parseDiagInto(b []byte, seq uint32, row *diagRow, fn func(*diagRow)) (dumpStatus, error) {
 	var st dumpStatus
 	ne := binary.NativeEndian
-	var row diagRow
 	for off := 0; off < len(b); {
 		rest := b[off:]
 		if len(rest) < nlmsgHdrLen {
@@ -145,10 +152,10 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 			if len(payload) < inetDiagMsgLen {
 				return st, fmt.Errorf("%w: inet_diag_msg of %d bytes (want %d) at offset %d", errMalformed, len(payload), inetDiagMsgLen, off)
 			}
-			if err := decodeDiagMsg(payload, &row); err != nil {
+			if err := decodeDiagMsg(payload, row); err != nil {
 				return st, fmt.Errorf("%w at offset %d", err, off)
 			}
-			fn(&row)
+			fn(row)
 		default:
 			return st, fmt.Errorf("%w: unexpected message type %d at offset %d", errMalformed, typ, off)
 		}

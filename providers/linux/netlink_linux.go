@@ -20,6 +20,7 @@ type diagConn struct {
 	seq uint32
 	buf []byte
 	req []byte
+	row diagRow // the decoded message, reused
 }
 
 // openDiag opens a sock_diag socket in the calling thread's network
@@ -63,7 +64,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext ui
 		if err != nil {
 			return interrupted, fmt.Errorf("%w: tcptable/linux: receive sock_diag dump: %w", errDumpAborted, err)
 		}
-		st, err := parseDiag(d.buf[:n], d.seq, fn)
+		st, err := parseDiagInto(d.buf[:n], d.seq, &d.row, fn)
 		interrupted = interrupted || st.Interrupted
 		if err != nil {
 			if !st.Done {
