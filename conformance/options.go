@@ -34,6 +34,10 @@ const (
 	// one of them (no OtherPIDs). The SharedListener check then accepts
 	// either holder alone.
 	NoOtherPIDs
+	// NoStats: the provider cannot read per-connection statistics
+	// (Query.Stats): rows have nil Stats with a StatsStatus that says why.
+	// The Stats check then checks only that.
+	NoStats
 )
 
 var gapNames = [...]string{
@@ -44,6 +48,7 @@ var gapNames = [...]string{
 	NoModule:      "no-module",
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
+	NoStats:       "no-stats",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

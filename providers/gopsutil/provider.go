@@ -87,7 +87,8 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// Table returns the rows q.Match accepts. A PID condition is pushed down to
+// Table returns the rows q.Match accepts, without Stats (StatsNotSupported
+// when q.Stats asks for them). A PID condition is pushed down to
 // gopsutil where it can list one process' sockets (Linux, macOS, FreeBSD,
 // Windows); everything else is filtered after mapping, before owning
 // processes are looked up.
@@ -113,6 +114,7 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			return nil, err
 		}
 		if q.MatchState(c.State) && q.MatchAddr(&c) {
+			c.StatsStatus = statsStatus(q)
 			conns = append(conns, c)
 		}
 	}
@@ -121,6 +123,16 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 		return nil, err
 	}
 	return q.Filter(conns), nil
+}
+
+// statsStatus is every row's StatsStatus: gopsutil reads no per-connection
+// counters on any OS, so Stats stays nil and, when q asks for them, the
+// status says they are not supported.
+func statsStatus(q tcptable.Query) tcptable.StatsStatus {
+	if q.Stats {
+		return tcptable.StatsNotSupported
+	}
+	return tcptable.StatsNotRequested
 }
 
 // rows asks gopsutil for the rows of q's family (and PID, where gopsutil

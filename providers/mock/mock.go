@@ -44,7 +44,10 @@ func New(conns ...tcptable.Connection) *Provider {
 	return p
 }
 
-// Table returns the rows q matches, as Query.Match and Query.Detail say.
+// Table returns the rows q matches, as Query.Match and Query.Detail say,
+// with each row's Stats when Query.Stats asks (see SetStats; a row without
+// Stats then has its StatsStatus, or StatsNotAvailable if it has none) and
+// nil Stats with StatsNotRequested otherwise.
 // It fails with an error wrapping tcptable.ErrClosed after Close, with one
 // wrapping ctx.Err() when ctx ends first (also during a latency set with
 // SetLatency), or with the next error queued by FailNext. Every call is
@@ -81,7 +84,9 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	out := make([]tcptable.Connection, 0, n)
 	for i := range p.rows {
 		if q.Match(p.rows[i]) {
-			out = append(out, strip(p.rows[i].Clone(), detail))
+			c := strip(p.rows[i].Clone(), detail)
+			answerStats(&c, q.Stats)
+			out = append(out, c)
 		}
 	}
 	return out, nil
