@@ -51,7 +51,7 @@ func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, ext uint8, ret
 		}
 	}
 	if inconsistent != nil {
-		return fmt.Errorf("tcptable/linux: sock_diag %v dump interrupted %d times: %w",
+		return fmt.Errorf("sock_diag %v dump interrupted %d times: %w",
 			inconsistent, retries+1, tcptable.ErrInconsistent)
 	}
 	return nil

@@ -28,14 +28,14 @@ type diagConn struct {
 func openDiag() (*diagConn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return nil, fmt.Errorf("tcptable/linux: netlink sock_diag socket: %w", err)
+		return nil, fmt.Errorf("netlink sock_diag socket: %w", err)
 	}
 	// A receive timeout guards against a kernel that never answers.
 	tv := unix.Timeval{Sec: 30}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("tcptable/linux: bind sock_diag socket: %w", err)
+		return nil, fmt.Errorf("bind sock_diag socket: %w", err)
 	}
 	return &diagConn{fd: fd, buf: make([]byte, recvBufLen)}, nil
 }
@@ -54,7 +54,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext ui
 	d.seq++
 	d.req = buildDiagRequest(d.req, family, states, ext, d.seq)
 	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return false, fmt.Errorf("tcptable/linux: send sock_diag request: %w", err)
+		return false, fmt.Errorf("send sock_diag request: %w", err)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -62,7 +62,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext ui
 		}
 		n, err := d.recv()
 		if err != nil {
-			return interrupted, fmt.Errorf("%w: tcptable/linux: receive sock_diag dump: %w", errDumpAborted, err)
+			return interrupted, fmt.Errorf("%w: receive sock_diag dump: %w", errDumpAborted, err)
 		}
 		st, err := parseDiagInto(d.buf[:n], d.seq, &d.row, fn)
 		interrupted = interrupted || st.Interrupted
@@ -70,7 +70,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext ui
 			if !st.Done {
 				err = fmt.Errorf("%w: %w", errDumpAborted, err)
 			}
-			return interrupted, fmt.Errorf("tcptable/linux: %w", err)
+			return interrupted, err
 		}
 		if st.Done {
 			return interrupted, nil

@@ -198,3 +198,28 @@ func TestBPFCapable(t *testing.T) {
 	assert.ErrorIs(t, err, unix.EPERM)
 	assert.ErrorContains(t, err, "CAP_BPF and CAP_PERFMON")
 }
+
+// TestLoadProgramVerifierLog loads a program the verifier rejects (it
+// returns without setting R0) and checks that the error quotes the
+// verifier's log, which the loader asks for through the log members of
+// progLoadAttr; and that the iterator's own program loads.
+func TestLoadProgramVerifierLog(t *testing.T) {
+	openFDIterOrSkip(t) // root with BTF
+	b, release, err := readBTF()
+	require.NoError(t, err)
+	l, err := parseIterLayout(b)
+	release()
+	require.NoError(t, err)
+	bad := assemble([]bpfInsn{{op: bpfJMP | bpfEXIT}}, 0, l.order)
+	_, err = loadProgram(bad, l.funcID)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, unix.EACCES)
+	assert.Contains(t, err.Error(), "verifier:")
+	assert.Contains(t, err.Error(), "R0 !read_ok")
+
+	good, err := fdIterProgram(l)
+	require.NoError(t, err)
+	fd, err := loadProgram(good, l.funcID)
+	require.NoError(t, err)
+	require.NoError(t, unix.Close(fd))
+}

@@ -119,10 +119,24 @@ func testResolverKernelCache(t *testing.T, perProcess bool) {
 	} else {
 		assert.Equal(t, 1, r.iterRuns, "one run over every process")
 	}
-	assert.Zero(t, poll(a), "an unchanged table is served from the lists")
+	// A process started anywhere on the host since the last scan makes a
+	// poll scan (it may have inherited a socket): on a busy host an
+	// unchanged table is served from the lists once no process started
+	// in between, which a few polls reach; a cache that never serves
+	// fails.
+	served := func(inos []uint64) bool {
+		t.Helper()
+		for range 10 {
+			if poll(inos) == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	assert.True(t, served(a), "an unchanged table is served from the lists")
 	b := append(a, sockets(1)...)
 	assert.Positive(t, poll(b), "a socket opened since makes the poll scan")
-	assert.Zero(t, poll(b))
+	assert.True(t, served(b))
 	now = now.Add(time.Hour)
 	assert.Positive(t, poll(b), "the revalidation interval ends the trust")
 	r.cache = false
