@@ -33,6 +33,7 @@ type options struct {
 	query   tcptable.Query
 	format  format
 	watch   time.Duration // 0: print the table once
+	top     time.Duration // 0: no live view
 	summary bool
 	resolve bool
 	sort    sortKey
@@ -49,12 +50,14 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// watchFlag is --watch with an optional interval: a boolean flag (so that a
-// bare --watch parses) whose value may also be a duration. A bad interval
-// is kept in err, since package flag rewords what Set returns.
+// watchFlag is --watch (or --top, as name says) with an optional interval:
+// a boolean flag (so that a bare --watch parses) whose value may also be a
+// duration. A bad interval is kept in err, since package flag rewords what
+// Set returns.
 type watchFlag struct {
-	d   *time.Duration
-	err *error
+	name string
+	d    *time.Duration
+	err  *error
 }
 
 func (w watchFlag) IsBoolFlag() bool { return true }
@@ -75,7 +78,7 @@ func (w watchFlag) Set(s string) error {
 		*w.d = 0
 		return nil
 	}
-	d, err := parseInterval(s)
+	d, err := parseInterval(w.name, s)
 	if err != nil {
 		*w.err = err
 		return err
@@ -85,28 +88,29 @@ func (w watchFlag) Set(s string) error {
 }
 
 // parseInterval accepts a Go duration ("500ms", "2s") or a number of
-// seconds ("2", "0.5"), as watch(1) and netstat -c users type it.
-func parseInterval(s string) (time.Duration, error) {
+// seconds ("2", "0.5"), as watch(1) and netstat -c users type it; flag
+// names the flag in messages ("--watch").
+func parseInterval(flag, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != f { // NaN
-			return 0, usagef("bad --watch interval %q: want a duration such as 2s or 500ms, or a number of seconds", s)
+			return 0, usagef("bad %s interval %q: want a duration such as 2s or 500ms, or a number of seconds", flag, s)
 		}
 		if f > float64(24*time.Hour/time.Second) {
-			return 0, usagef("bad --watch interval %q: at most 24h", s)
+			return 0, usagef("bad %s interval %q: at most 24h", flag, s)
 		}
 		d = time.Duration(f * float64(time.Second))
 	}
 	if d < minInterval || d > 24*time.Hour {
-		return 0, usagef("bad --watch interval %q: must be between %v and 24h", s, minInterval)
+		return 0, usagef("bad %s interval %q: must be between %v and 24h", flag, s, minInterval)
 	}
 	return d, nil
 }
 
 // shortBools are the one-letter boolean flags that may be combined, as in
 // "ss -tlnp".
-const shortBools = "al46nrtps"
+const shortBools = "al46nrtpsi"
 
 // newFlagSet declares every flag into o. Raw values that need checking
 // land in raw.
@@ -128,6 +132,7 @@ func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
 	boolVar(&raw.tcp, "TCP (always; accepted for ss habits)", "t", "tcp")
 	boolVar(&raw.processes, "show owners (always; accepted for ss habits)", "p", "processes")
 	boolVar(&o.summary, "counts by state", "s", "summary")
+	boolVar(&o.query.Stats, "traffic statistics (bytes, segments, RTT)", "i", "info")
 	boolVar(&raw.json, "one JSON array", "json")
 	boolVar(&raw.ndjson, "one JSON object a line", "ndjson")
 	boolVar(&raw.csv, "CSV with a header", "csv")
@@ -138,7 +143,8 @@ func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
 	fs.StringVar(&raw.pid, "pid", "", "owning process ID")
 	fs.StringVar(&o.query.Process, "process", "", "owning process name")
 	fs.StringVar(&raw.sort, "sort", "", "sort column")
-	fs.Var(watchFlag{&o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
+	fs.Var(watchFlag{"--watch", &o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
+	fs.Var(watchFlag{"--top", &o.top, &raw.watchErr}, "top", "busiest connections every INTERVAL")
 	return fs
 }
 
@@ -151,9 +157,9 @@ type rawFlags struct {
 }
 
 // normalizeArgs rewrites ss/netstat habits into what package flag parses:
-// combined short flags ("-ltn" becomes "-l -t -n") and a --watch interval
-// given as a separate argument ("--watch 2s" becomes "--watch=2s"; see
-// isInterval).
+// combined short flags ("-ltn" becomes "-l -t -n") and a --watch or --top
+// interval given as a separate argument ("--watch 2s" becomes
+// "--watch=2s"; see isInterval).
 func normalizeArgs(fs *flag.FlagSet, args []string) []string {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
@@ -163,7 +169,7 @@ func normalizeArgs(fs *flag.FlagSet, args []string) []string {
 		}
 		name := strings.TrimLeft(a, "-")
 		switch {
-		case (a == "-watch" || a == "--watch") && i+1 < len(args) && isInterval(fs, args[i+1]):
+		case (a == "-watch" || a == "--watch" || a == "-top" || a == "--top") && i+1 < len(args) && isInterval(fs, args[i+1]):
 			out = append(out, a+"="+args[i+1])
 			i++
 			continue
@@ -344,5 +350,5 @@ func (r *rawFlags) applyFormat(o *options) error {
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
 	}
-	return nil
+	return applyStatsOptions(o)
 }

@@ -19,6 +19,7 @@ import (
 type display struct {
 	names map[netip.Addr]string // host names from -r; nil when numeric
 	tz    *time.Location        // for the CREATED column
+	stats bool                  // -i: the statistics columns
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -65,7 +66,8 @@ func processCell(c *tcptable.Connection) string {
 }
 
 // writeTable prints rows as an aligned table with a header. The CREATED
-// column appears when some row has a creation time.
+// column appears when some row has a creation time, the statistics
+// columns with -i.
 func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	created := false
 	for i := range rows {
@@ -76,12 +78,18 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	if created {
 		header += "\tCREATED"
 	}
+	if d.stats {
+		header += "\t" + strings.Join(statsHeader, "\t")
+	}
 	fmt.Fprintln(tw, header)
 	for i := range rows {
 		c := &rows[i]
 		line := c.State.String() + "\t" + d.addr(c.Local) + "\t" + d.addr(c.Remote) + "\t" + pidCell(c) + "\t" + processCell(c)
 		if created {
 			line += "\t" + d.created(c.Created)
+		}
+		if d.stats {
+			line += "\t" + strings.Join(statsCells(c), "\t")
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -121,9 +129,10 @@ func writeNDJSON[T any](w io.Writer, values []T) error {
 	return bw.Flush()
 }
 
-// writeCSV prints a header of column keys and one record a row.
-func writeCSV(w io.Writer, rows []tcptable.Connection) error {
-	cols := columns()
+// writeCSV prints a header of column keys and one record a row; the Stats
+// members (stats_bytes_sent, ...) only withStats (-i).
+func writeCSV(w io.Writer, rows []tcptable.Connection, withStats bool) error {
+	cols := csvColumns(withStats)
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(cols))
 	for i, c := range cols {

@@ -33,15 +33,24 @@ Output:
       --json              one JSON array
       --ndjson            one JSON object a line
       --csv               CSV with a header row (the JSON keys)
+  -i, --info              traffic statistics, like ss -i: the table gets SENT,
+                          RECEIVED, RTT, RETRANS and CWND columns, JSON a
+                          "stats" object, CSV stats_* columns (bytes, segments,
+                          RTT, congestion window, rates, ...)
   -s, --summary           counts by state instead of rows (like ss -s)
       --watch [INTERVAL]  print changes as they happen until Ctrl-C: opened,
                           closed, state-changed, owner-changed (every 1s by
                           default; INTERVAL as 500ms, 2s, or seconds: 2)
+      --top [INTERVAL]    live view of the busiest processes and connections
+                          by bytes per second, redrawn every INTERVAL (1s) on
+                          a terminal until Ctrl-C; blocks of text when the
+                          output is not a terminal; with --ndjson a JSON line
+                          a poll
   -h, --help              this help
   -V, --version           version and build information
   -t, -p                  accepted for ss habits (TCP and owners always shown)
 
-Short flags combine: -lt4 is -l -t -4.
+Short flags combine: -lt4 is -l -t -4, -ti is -t -i.
 
 Examples:
   tcptable                            every TCP endpoint and its owner
@@ -55,6 +64,9 @@ Examples:
   tcptable -s                         counts by state
   tcptable --watch 2s                 follow opens, closes and state changes
   tcptable --watch --ndjson -l        follow listeners as JSON lines
+  tcptable -ti --state established    connections with bytes, RTT and cwnd
+  tcptable --top                      who is using the network right now?
+  tcptable --top 5s --ndjson          the same as a JSON line every 5s
 
 Exit status: 0 on success (and on Ctrl-C in --watch), 1 when the table cannot
 be read, 2 for a bad command line. Without root (Administrator on Windows)
