@@ -13,9 +13,10 @@ import (
 // screen is where --top draws: a terminal, redrawn in place, or any other
 // writer, written to in blocks.
 type screen struct {
-	w    io.Writer
-	tty  bool
-	dims func() (width, height int, ok bool)
+	w       io.Writer
+	tty     bool
+	dims    func() (width, height int, ok bool)
+	restore func() // undoes enter's console mode change
 }
 
 // The ANSI (ECMA-48 / xterm) sequences --top uses on a terminal.
@@ -50,11 +51,21 @@ func (s *screen) size() (width, height int) {
 }
 
 // enter switches to the alternate screen, as full-screen programs do, so
-// that the user's scrollback is left as it was.
-func (s *screen) enter() { _, _ = io.WriteString(s.w, ansiEnter) }
+// that the user's scrollback is left as it was (on Windows, after turning
+// on the console's ANSI processing).
+func (s *screen) enter() {
+	s.restore = enableVT()
+	_, _ = io.WriteString(s.w, ansiEnter)
+}
 
-// leave restores the terminal: the cursor and the main screen.
-func (s *screen) leave() { _, _ = io.WriteString(s.w, ansiLeave) }
+// leave restores the terminal: the cursor, the main screen and the
+// console mode.
+func (s *screen) leave() {
+	_, _ = io.WriteString(s.w, ansiLeave)
+	if s.restore != nil {
+		s.restore()
+	}
+}
 
 // draw replaces the screen's content with lines (which must fit), in one
 // write: home, each line cleared to its end, the rest of the screen
