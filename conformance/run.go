@@ -25,6 +25,7 @@ var checks = [...]check{
 	{"TimeWait", true, checkTimeWait},
 	{"Stats", true, checkStats},
 	{"SharedListener", false, checkSharedListener},
+	{"Trace", true, checkTrace},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"Cancel", false, checkCancel},

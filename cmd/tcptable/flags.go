@@ -34,6 +34,7 @@ type options struct {
 	format  format
 	watch   time.Duration // 0: print the table once
 	top     time.Duration // 0: no live view
+	poll    bool          // --poll: --watch polls even where the OS reports events
 	summary bool
 	resolve bool
 	sort    sortKey
@@ -145,6 +146,7 @@ func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
 	fs.StringVar(&raw.sort, "sort", "", "sort column")
 	fs.Var(watchFlag{"--watch", &o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
 	fs.Var(watchFlag{"--top", &o.top, &raw.watchErr}, "top", "busiest connections every INTERVAL")
+	fs.BoolVar(&o.poll, "poll", false, "--watch polls instead of using kernel events")
 	return fs
 }
 
@@ -349,6 +351,8 @@ func (r *rawFlags) applyFormat(o *options) error {
 		return usagef("--watch does not print CSV: use --ndjson or the default text")
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
+	case o.poll && o.watch == 0:
+		return usagef("--poll says how --watch follows changes: add --watch")
 	}
 	return applyStatsOptions(o)
 }
