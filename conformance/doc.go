@@ -49,6 +49,12 @@
 //     same with local and remote swapped; these asymmetric states do not.)
 //   - TimeWait: after an active close the client's row shows TIME-WAIT with
 //     PID 0 and OwnerStatus OwnerKernel, and the server's row is gone.
+//   - Stats (only when the Env's pairs are TransferPairs): after a pair
+//     moves 300,000 bytes one way and 70,000 the other, and then the
+//     reverse, both ends report at least those bytes (BytesSent,
+//     BytesReceived) and the segments needed to carry them, in the right
+//     direction, and no counter of theirs decreases from one poll to the
+//     next. With NoStats declared, the ends must have no Stats instead.
 //   - SharedListener (tcp4, only with a SharingEnv): a listener that another
 //     process holds too lists exactly both processes among its Owners, and
 //     only the caller once the other process has exited.
@@ -79,7 +85,10 @@
 //   - every row of every answer satisfies the query's Match, has a valid
 //     State (or State 0 with the OS's own code in OSState, for a state the
 //     model does not define), follows the owner conventions (a PID only
-//     with OwnerOK, no PID without a reason) and no two rows share a Key;
+//     with OwnerOK, no PID without a reason) and the statistics
+//     conventions (nil Stats with StatsNotRequested unless Query.Stats
+//     asks; when it asks, Stats exactly with StatsOK or StatsPartial, and a
+//     reason without them), and no two rows share a Key;
 //   - Filters: an answer to a filtered Query (Class, Family, States, ports,
 //     PID, Process) holds exactly the Env's rows that Query.Filter keeps
 //     from an unfiltered answer;
@@ -118,5 +127,6 @@
 // TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", "0" or "false"):
 // then nothing may be missing, and each such skip is a failure, so that a
 // CI run cannot pass by skipping. An Env that lacks an optional capability
-// (SharingEnv, DualStackEnv) skips its check either way.
+// (SharingEnv, DualStackEnv, pairs that are TransferPairs) skips its check
+// either way.
 package conformance

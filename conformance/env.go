@@ -110,6 +110,19 @@ type Pair interface {
 	Close() error
 }
 
+// TransferPair is a Pair that can move bytes between its ends, for the
+// Stats check. It is optional: the check runs only when the Env's pairs
+// implement it, and skips (saying so) otherwise. OSEnv's pairs write and
+// read real bytes; the mock's advance their rows' counters.
+type TransferPair interface {
+	Pair
+	// Transfer sends clientToServer bytes from the client to the server
+	// and serverToClient bytes from the server to the client, both ways at
+	// once, and returns when each end has read every byte sent to it. A
+	// negative count is an error wrapping tcptable.ErrInvalid.
+	Transfer(clientToServer, serverToClient int) error
+}
+
 // MakeProvider returns a fresh provider to test and the Env whose endpoints
 // that provider must report. Run calls it once per subtest and closes the
 // provider when the subtest ends; it may call t.Skip or t.Fatal (for

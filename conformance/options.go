@@ -51,6 +51,10 @@ const (
 	// start of the name (and a Query.Process of the whole name is not
 	// checked).
 	NoLongName
+	// NoStats: the provider cannot read per-connection statistics
+	// (Query.Stats): rows have nil Stats with a StatsStatus that says why.
+	// The Stats check then checks only that.
+	NoStats
 )
 
 var gapNames = [...]string{
@@ -64,6 +68,7 @@ var gapNames = [...]string{
 	NoTrace:       "no-trace",
 	NoDualStack:   "no-dual-stack",
 	NoLongName:    "no-long-name",
+	NoStats:       "no-stats",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

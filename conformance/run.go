@@ -23,6 +23,7 @@ var checks = [...]check{
 	{"Pair", true, checkPair},
 	{"HalfClose", true, checkHalfClose},
 	{"TimeWait", true, checkTimeWait},
+	{"Stats", true, checkStats},
 	{"SharedListener", false, checkSharedListener},
 	{"DualStack", false, checkDualStack},
 	{"LongName", false, checkLongName},

@@ -13,7 +13,9 @@
 // `ss -tanp`, the provider's full table with PIDs and names (first poll of
 // a fresh process, then a second poll of the unchanged table), gopsutil's
 // net.Connections("tcp"), `ss -tlnp`, and the provider's listeners-only
-// query with owners. When the table first reaches -elsewhere sockets it
+// query with owners, and the same queries with Query.Stats (tcp_info) and
+// `ss -tin` (-stats; -stats-only times nothing else). When the table
+// first reaches -elsewhere sockets it
 // also builds a second namespace with -small sockets and times `ss -tanp`
 // against the provider there, while the big table lives elsewhere. It
 // prints medians, ratios and peak RSS.
@@ -45,6 +47,8 @@ type options struct {
 	small     int
 	reps      int
 	gopsutil  bool
+	stats     bool
+	statsOnly bool
 	markdown  string
 
 	trace      bool
@@ -74,6 +78,8 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.small, "small", 2000, "sockets in the small namespace of the namespace scenario")
 	flag.IntVar(&o.reps, "reps", 3, "runs per measurement (the median is reported)")
 	flag.BoolVar(&o.gopsutil, "gopsutil", true, "also time gopsutil net.Connections(\"tcp\")")
+	flag.BoolVar(&o.stats, "stats", true, "also time the table with Query.Stats (tcp_info) against the same without, and ss -tin")
+	flag.BoolVar(&o.statsOnly, "stats-only", false, "time only ss -tan/-tin and the provider with and without Query.Stats (implies -elsewhere 0)")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a Markdown table to this file")
 	flag.BoolVar(&o.trace, "trace", false, "run the kernel-event scenario instead: traced connection churn, CPU overhead, Table with Created")
 	rates := flag.String("trace-rates", "0,20000", "connection lifecycles a second of the churn runs (0: as fast as possible), each run without and with the tracer")
@@ -97,6 +103,9 @@ func parseFlags() (options, error) {
 	slices.Sort(o.sizes)
 	if o.reps < 1 || o.reps > 100 {
 		return o, fmt.Errorf("-reps %d: want 1..100", o.reps)
+	}
+	if o.statsOnly {
+		o.elsewhere = 0
 	}
 	if o.elsewhere < 0 || o.small < 2 {
 		return o, fmt.Errorf("-elsewhere must be >= 0 and -small >= 2")
@@ -215,11 +224,11 @@ func run(o options) error {
 		fmt.Fprintf(os.Stderr, "%d sockets in %d processes ready in %v\n", 2*big.pairs, len(big.children), time.Since(t).Round(time.Millisecond))
 		if slices.Contains(o.sizes, n) {
 			var once []string
-			if 2*big.pairs > slowSockets {
+			if 2*big.pairs > slowSockets && !o.statsOnly {
 				once = []string{toolGopsutil, toolSSP, toolSSL}
 			}
 			before := big.present()
-			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps, once...)
+			r, err := measure(big.ns, exe, sizeTools(o.gopsutil, o.stats, o.statsOnly), o.reps, once...)
 			if err != nil {
 				return err
 			}

@@ -217,7 +217,7 @@ func TestCSVCellsKeepNumbers(t *testing.T) {
 	assert.Greater(t, checked, 100)
 
 	var buf bytes.Buffer
-	require.NoError(t, writeCSV(&buf, rows[:1], false))
+	require.NoError(t, writeCSV(&buf, rows[:1], false, false))
 	assert.NotContains(t, buf.String(), "'", "a plain row has no neutralised cell")
 }
 

@@ -32,6 +32,7 @@ type options struct {
 	query    tcptable.Query
 	format   format
 	watch    time.Duration // 0: print the table once
+	top      time.Duration // 0: no live view
 	poll     bool          // --poll: --watch polls even where the OS reports events
 	summary  bool
 	resolve  bool
@@ -138,13 +139,19 @@ var flagDefs = [...]flagDef{
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.ndjson })},
 	{names: []string{"csv"}, help: "CSV with a header row (the JSON keys)", group: groupOutput,
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.csv })},
+	{names: []string{"i", "info"}, group: groupOutput,
+		help: "traffic statistics, like ss -i: the table gets SENT,\nRECEIVED, RTT, RETRANS and CWND columns, JSON a\n\"stats\" object, CSV stats_* columns (bytes, segments,\nRTT, congestion window, rates, ...)",
+		set:  setBool(func(o *options, _ *rawFlags) *bool { return &o.query.Stats })},
 	{names: []string{"s", "summary"}, help: "counts by state instead of rows (like ss -s)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},
 	{names: []string{"watch"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
 		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed; from kernel\nevents where the OS permits (Linux with BPF), so\nthat connections living a millisecond show, else\nby polling every INTERVAL (1s by default; 500ms,\n2s, or seconds: 2); stderr says which",
-		set:  setWatch},
+		set:  setInterval("--watch", func(o *options) *time.Duration { return &o.watch })},
 	{names: []string{"poll"}, help: "with --watch: poll even where kernel events work", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.poll })},
+	{names: []string{"top"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
+		help: "live view of the busiest processes and connections\nby bytes per second, redrawn every INTERVAL (1s) on\na terminal until Ctrl-C; blocks of text when the\noutput is not a terminal; with --ndjson a JSON line\na poll",
+		set:  setInterval("--top", func(o *options) *time.Duration { return &o.top })},
 
 	{names: []string{"h", "help"}, help: "this help", group: groupOther,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
@@ -287,40 +294,45 @@ func setSort(o *options, _ *rawFlags, v string) error {
 	return nil
 }
 
-// setWatch sets the --watch interval: the default when given alone.
-func setWatch(o *options, _ *rawFlags, v string) error {
-	switch v {
-	case "true":
-		o.watch = defaultInterval
-		return nil
-	case "false":
-		o.watch = 0
+// setInterval returns the set function of an optional interval flag
+// (--watch, --top, as name says) that keeps its interval in *field(o):
+// the default when given alone.
+func setInterval(name string, field func(o *options) *time.Duration) func(*options, *rawFlags, string) error {
+	return func(o *options, _ *rawFlags, v string) error {
+		switch v {
+		case "true":
+			*field(o) = defaultInterval
+			return nil
+		case "false":
+			*field(o) = 0
+			return nil
+		}
+		d, err := parseInterval(name, v)
+		if err != nil {
+			return err
+		}
+		*field(o) = d
 		return nil
 	}
-	d, err := parseInterval(v)
-	if err != nil {
-		return err
-	}
-	o.watch = d
-	return nil
 }
 
 // parseInterval accepts a Go duration ("500ms", "2s") or a number of
-// seconds ("2", "0.5"), as watch(1) and netstat -c users type it.
-func parseInterval(s string) (time.Duration, error) {
+// seconds ("2", "0.5"), as watch(1) and netstat -c users type it; flag
+// names the flag in messages ("--watch").
+func parseInterval(flag, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != f { // NaN
-			return 0, usagef("bad --watch interval %q: want a duration such as 2s or 500ms, or a number of seconds", s)
+			return 0, usagef("bad %s interval %q: want a duration such as 2s or 500ms, or a number of seconds", flag, s)
 		}
 		if f > float64(24*time.Hour/time.Second) {
-			return 0, usagef("bad --watch interval %q: at most 24h", s)
+			return 0, usagef("bad %s interval %q: at most 24h", flag, s)
 		}
 		d = time.Duration(f * float64(time.Second))
 	}
 	if d < minInterval || d > 24*time.Hour {
-		return 0, usagef("bad --watch interval %q: must be between %v and 24h", s, minInterval)
+		return 0, usagef("bad %s interval %q: must be between %v and 24h", flag, s, minInterval)
 	}
 	return d, nil
 }
@@ -401,5 +413,5 @@ func (r *rawFlags) applyFormat(o *options) error {
 	case o.poll && o.watch == 0:
 		return usagef("--poll says how --watch follows changes: add --watch")
 	}
-	return nil
+	return applyStatsOptions(o)
 }

@@ -109,5 +109,5 @@ func TestUsageListsEveryFlag(t *testing.T) {
 	for i, line := range strings.Split(text, "\n") {
 		assert.LessOrEqual(t, len([]rune(line)), 80, "line %d is too long: %q", i+1, line)
 	}
-	assert.Equal(t, "al46tnrpHshV", shortBools, "the combinable one-letter booleans, from flagDefs")
+	assert.Equal(t, "al46tnrpHishV", shortBools, "the combinable one-letter booleans, from flagDefs")
 }

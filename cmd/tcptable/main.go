@@ -30,8 +30,14 @@ const (
 // defaultResolveTimeout bounds all the reverse lookups of one -r run.
 const defaultResolveTimeout = 2 * time.Second
 
-func main() {
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain runs the command line args as the binary does: on this host's
+// provider, with the real clock, resolver and terminal, until Ctrl-C or
+// SIGTERM cancels it; it returns the exit code.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	a := &app{
 		stdout:         os.Stdout,
 		stderr:         os.Stderr,
@@ -40,10 +46,9 @@ func main() {
 		resolveTimeout: defaultResolveTimeout,
 		now:            time.Now,
 		tz:             time.Local,
+		terminal:       stdoutTerminal,
 	}
-	code := a.run(ctx, os.Args[1:])
-	stop()
-	os.Exit(code)
+	return a.run(ctx, args)
 }
 
 // app is the command with everything it touches injected, so that tests
@@ -53,8 +58,11 @@ type app struct {
 	newProvider    func() (tcptable.Provider, error)
 	lookup         lookupFunc
 	resolveTimeout time.Duration
-	now            func() time.Time // stamps --watch events
+	now            func() time.Time // stamps --watch events and --top polls
 	tz             *time.Location   // for times shown to people
+	// terminal reports the size of the terminal stdout is, or false when
+	// it is none (--top redraws a terminal in place); nil means none.
+	terminal func() (width, height int, ok bool)
 }
 
 // run executes the command line args (without the program name) and
@@ -80,12 +88,15 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	defer inner.Close()
 	p := newOwnerFilter(inner)
-	d := &display{tz: a.tz, noHeader: o.noHeader}
+	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats}
 	if o.resolve {
 		d.names = map[netip.Addr]string{}
 	}
 	if o.watch > 0 {
 		return a.watch(ctx, p, o, d)
+	}
+	if o.top > 0 {
+		return a.top(ctx, p, o, d)
 	}
 	return a.table(ctx, p, o, d)
 }
@@ -122,7 +133,7 @@ func (a *app) writeRows(ctx context.Context, rows []tcptable.Connection, o *opti
 	case formatNDJSON:
 		return writeNDJSON(a.stdout, rows)
 	case formatCSV:
-		return writeCSV(a.stdout, rows, o.noHeader)
+		return writeCSV(a.stdout, rows, o.noHeader, o.query.Stats)
 	}
 	if d.names != nil {
 		resolveNames(ctx, a.lookup, a.resolveTimeout, d.names, rowAddrs(rows))

@@ -17,8 +17,8 @@ PID and process, and creation time where the OS records it - like
 "ss -tanp" or "netstat -ano", the same way on every OS.
 `
 	usageOutro = `
-Short flags combine: -lt4 is -l -t -4. A flag that takes one value takes it
-once; an empty value is an error. UDP (-u) is not supported.
+Short flags combine: -lt4 is -l -t -4, -ti is -t -i. A flag that takes one
+value takes it once; an empty value is an error. UDP (-u) is not supported.
 
 Examples:
   tcptable                            every TCP endpoint and its owner
@@ -32,10 +32,14 @@ Examples:
   tcptable -s                         counts by state
   tcptable --watch 2s                 follow opens, closes and state changes
   tcptable --watch --ndjson -l        follow listeners as JSON lines
+  tcptable -ti --state established    connections with bytes, RTT and cwnd
+  tcptable --top                      who is using the network right now?
+  tcptable --top 5s --ndjson          the same as a JSON line every 5s
 
-Exit status: 0 on success (and on Ctrl-C in --watch), 1 when the table cannot
-be read, 2 for a bad command line. Without root (Administrator on Windows)
-the owners of other users' sockets are hidden; one stderr line says how many.
+Exit status: 0 on success (and on Ctrl-C in --watch or --top), 1 when the table
+cannot be read, 2 for a bad command line. Without root (Administrator on
+Windows) the owners of other users' sockets are hidden; one stderr line says
+how many.
 `
 )
 

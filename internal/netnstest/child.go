@@ -128,8 +128,13 @@ func build(spec Spec) (*holder, error) {
 		fn func(cl, sv *net.TCPConn) error
 	}{
 		{spec.Established, func(cl, sv *net.TCPConn) error {
+			i := len(h.conns) / 2
 			h.conns = append(h.conns, cl, sv)
-			return nil
+			if spec.Transfer == 0 {
+				return nil
+			}
+			n := TransferBytes(spec.Transfer, i)
+			return transfer(cl, sv, n, n/3)
 		}},
 		{spec.HalfClosed, func(cl, sv *net.TCPConn) error {
 			h.conns = append(h.conns, cl, sv)
@@ -164,6 +169,23 @@ func build(spec Spec) (*holder, error) {
 		}
 	}
 	return h, nil
+}
+
+// transfer moves up bytes from cl to sv and down bytes back, writing and
+// reading at once, and returns when both ends have read everything.
+func transfer(cl, sv *net.TCPConn, up, down int) error {
+	errs := make(chan error, 4)
+	write := func(c *net.TCPConn, n int) { _, err := c.Write(make([]byte, n)); errs <- err }
+	read := func(c *net.TCPConn, n int) { _, err := io.CopyN(io.Discard, c, int64(n)); errs <- err }
+	go write(cl, up)
+	go read(sv, up)
+	go write(sv, down)
+	go read(cl, down)
+	var all []error
+	for range 4 {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 // readEOF waits for the peer's FIN.

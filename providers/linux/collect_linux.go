@@ -56,19 +56,28 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		total = p.fitBuf(fams, caps, cap(buf), total)
 	}
 	rows := rowsOf(buf, total)
+	var ext uint8
+	var stats []tcptable.Stats // the answer's Stats, in regions as rows
+	if q.Stats {
+		ext, stats = extInfo, makeAdvised[tcptable.Stats](total)
+	}
 	parts := make([][]tcptable.Connection, len(fams))
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	off := 0
 	for i, fam := range fams {
 		parts[i] = rows[off : off : off+caps[i]]
+		var slab *statsSlab
+		if stats != nil {
+			slab = newStatsSlab(stats[off : off+caps[i]])
+		}
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
 		run := func() {
 			f.dedup.reset(caps[i])
 			f.conn.storageFD = p.birthFD
-			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
-			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
+			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i], slab)
+			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, ext, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
 				f.conn.close() // the rest of the dump is still queued on it
 				f.conn = nil
@@ -120,10 +129,16 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
 		rows = buf[:0] // the answer is appended: it grows if it must
 	}
-	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
+	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows, nil)
 	p.fams[0].dedup.reset(n)
 	err := p.readProcNet(ctx, q, add)
 	p.fams[0].last, p.fams[1].last = len(rows), 0
+	if q.Stats {
+		// /proc/net/tcp has no traffic counters (docs/linux.md).
+		for i := range rows {
+			rows[i].StatsStatus = tcptable.StatsNotSupported
+		}
+	}
 	return rows, err
 }
 
@@ -176,8 +191,9 @@ const minRows = 16
 const maxSizeHint = 4 << 20
 
 // adder returns the function that turns a kernel row into a Connection of
-// *rows if q's state and address conditions accept it.
-func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
+// *rows if q's state and address conditions accept it, with its Stats from
+// stats (nil: not requested).
+func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection, stats *statsSlab) func(*diagRow) {
 	return func(r *diagRow) {
 		if !stateWanted(mask, r.State) {
 			return
@@ -189,6 +205,7 @@ func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, ro
 			c.Created = p.birthClock.Wall(b) // a TIME-WAIT minisocket's connection
 		}
 		if ok && q.MatchAddr(&c) {
+			stats.fill(&c, r)
 			*rows = d.add(*rows, &c)
 		}
 	}

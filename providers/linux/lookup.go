@@ -7,7 +7,7 @@ import "encoding/binary"
 // states of the states bitmask (NLM_F_REQUEST without NLM_F_DUMP: the
 // kernel answers with that socket's inet_diag_msg or with ENOENT).
 func buildDiagLookup(dst []byte, r *diagRow, states, seq uint32) []byte {
-	b := buildDiagRequest(dst, r.Family, states, seq)
+	b := buildDiagRequest(dst, r.Family, states, 0, seq)
 	binary.NativeEndian.PutUint16(b[6:], nlmFRequest)
 	id := b[nlmsgHdrLen+8:] // inet_diag_sockid
 	binary.BigEndian.PutUint16(id[0:], r.SPort)

@@ -20,6 +20,7 @@ type diagConn struct {
 	seq uint32
 	buf []byte
 	req []byte
+	row diagRow // the decoded message, reused
 	// storageFD, when not -1, is a socket storage map whose values dump
 	// asks the kernel to report with each socket (diagRow.Birth).
 	storageFD int
@@ -49,11 +50,12 @@ func (d *diagConn) close() error { return unix.Close(d.fd) }
 var errDumpAborted = errors.New("sock_diag dump abandoned")
 
 // dump asks for the TCP sockets of family in the kernel states of the
-// states bitmask and calls fn for each, reading the multipart answer until
-// NLMSG_DONE. interrupted reports NLM_F_DUMP_INTR.
-func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error) {
+// states bitmask, with the idiag_ext extensions ext, and calls fn for each,
+// reading the multipart answer until NLMSG_DONE. interrupted reports
+// NLM_F_DUMP_INTR.
+func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext uint8, fn func(*diagRow)) (interrupted bool, err error) {
 	d.seq++
-	d.req = buildDiagRequest(d.req, family, states, d.seq)
+	d.req = buildDiagRequest(d.req, family, states, ext, d.seq)
 	if d.storageFD >= 0 {
 		d.req = appendStorageReq(d.req, d.storageFD)
 	}
@@ -68,7 +70,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn fun
 		if err != nil {
 			return interrupted, fmt.Errorf("%w: receive sock_diag dump: %w", errDumpAborted, err)
 		}
-		st, err := parseDiag(d.buf[:n], d.seq, fn)
+		st, err := parseDiagInto(d.buf[:n], d.seq, &d.row, fn)
 		interrupted = interrupted || st.Interrupted
 		if err != nil {
 			if !st.Done {

@@ -577,7 +577,7 @@ func (h *hub) resolvePending(now time.Time, force bool) {
 	}
 	ports := map[uint64]diagRow{}
 	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, func(d *diagRow) { ports[d.Cookie] = *d })
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, 0, func(d *diagRow) { ports[d.Cookie] = *d })
 		if err != nil {
 			h.reopenDiag()
 			return
@@ -612,7 +612,7 @@ func (h *hub) pollTimeWait(now time.Time, report bool) error {
 	}
 	seen := map[uint64]diagRow{}
 	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, func(d *diagRow) {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, 0, func(d *diagRow) {
 			if d.Inode == 0 {
 				seen[d.Cookie] = *d
 			}

@@ -102,11 +102,11 @@ func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) 
 // matching q is opened (closed) as far as q is concerned, and a change of
 // a row q matches before and after is a state change, an owner change or
 // both, in that order. Rows are reduced to the owner detail q asks for
-// before they are matched.
+// before they are matched; they carry no Stats (see reduce).
 func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
 	d := q.Detail()
-	reduce(&before, d)
-	reduce(&after, d)
+	reduce(&before, d, q.Stats)
+	reduce(&after, d, q.Stats)
 	mb := ch != changeOpened && q.Match(before)
 	ma := ch != changeClosed && q.Match(after)
 	switch {
@@ -126,8 +126,14 @@ func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after
 	return dst
 }
 
-// reduce clears the owner detail d does not ask for, as Table does.
-func reduce(c *tcptable.Connection, d tcptable.OwnerDetail) {
+// reduce clears the owner detail d does not ask for, as Table does, and
+// says why the row has no Stats: not requested, or (stats, Query.Stats)
+// not supported, since a trace reads no tcp_info.
+func reduce(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
+	c.Stats, c.StatsStatus = nil, tcptable.StatsNotRequested
+	if stats {
+		c.StatsStatus = tcptable.StatsNotSupported
+	}
 	if !d.WantPIDs() {
 		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
 	}

@@ -112,6 +112,11 @@ func TestViewEvents(t *testing.T) {
 	assert.Equal(t, tcptable.OwnerKernel, evs[0].Before.OwnerStatus)
 	assert.Equal(t, uint32(42), evs[0].After.PID)
 	assert.Equal(t, evs[0].After.Key(), evs[0].Key)
+	assert.Equal(t, tcptable.StatsNotRequested, evs[0].After.StatsStatus, "as Table answers a query without Stats")
+	evs = viewEvents(nil, tcptable.Query{Stats: true}, classify(r), cv.row(r, r.Old, &r.Prev), cv.row(r, r.New, &r.Owner), at)
+	require.Len(t, evs, 1)
+	assert.Nil(t, evs[0].After.Stats)
+	assert.Equal(t, tcptable.StatsNotSupported, evs[0].After.StatsStatus, "a trace reads no tcp_info, and says so")
 }
 
 func TestStorageAttributes(t *testing.T) {
@@ -127,15 +132,24 @@ func TestStorageAttributes(t *testing.T) {
 	}
 	val := ne.AppendUint64(nil, 123456789)
 	storage := attr(skDiagBPFStorage|0x8000, append(attr(2 /* SK_DIAG_BPF_STORAGE_MAP_ID */, ne.AppendUint32(nil, 7)), attr(skDiagBPFStorageMapValue, val)...))
-	msg := append(attr(8, []byte{1}), attr(inetDiagSkBPFStorages|0x8000, storage)...)
-	assert.Equal(t, uint64(123456789), storageValue(msg))
-	assert.Zero(t, storageValue(attr(8, []byte{1})), "no storage attribute")
-	assert.Zero(t, storageValue(msg[:len(msg)-3]), "truncated")
-	bad := append([]byte(nil), msg...)
+	assert.Equal(t, uint64(123456789), storageValue(storage))
+	assert.Zero(t, storageValue(attr(8, []byte{1})), "no storage")
+	assert.Zero(t, storageValue(storage[:len(storage)-3]), "truncated")
+	bad := append([]byte(nil), storage...)
 	ne.PutUint16(bad, 2) // a length shorter than a header
 	assert.Zero(t, storageValue(bad))
 
-	req := appendStorageReq(buildDiagRequest(nil, afInet, 1<<tcpListen, 9), 33)
+	// Through the message decoder, beside another attribute.
+	msg := append(make([]byte, inetDiagMsgLen), attr(8, []byte{1})...)
+	msg = append(msg, attr(inetDiagSkBPFStorages|0x8000, storage)...)
+	var r diagRow
+	require.NoError(t, decodeDiagMsg(msg, &r))
+	assert.Equal(t, uint64(123456789), r.Birth)
+	require.NoError(t, decodeDiagMsg(msg[:inetDiagMsgLen+8], &r))
+	assert.Zero(t, r.Birth, "no storage attribute: the last row's birth is not kept")
+	assert.ErrorIs(t, decodeDiagMsg(msg[:len(msg)-3], &r), errMalformed, "truncated")
+
+	req := appendStorageReq(buildDiagRequest(nil, afInet, 1<<tcpListen, 0, 9), 33)
 	require.Len(t, req, nlmsgHdrLen+inetDiagReqLen+12)
 	assert.Equal(t, uint32(len(req)), ne.Uint32(req))
 	a := req[nlmsgHdrLen+inetDiagReqLen:]

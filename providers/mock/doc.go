@@ -29,6 +29,12 @@
 // Add, Remove, Set, SetState and Update edit the table at any time, from
 // any goroutine; Rows returns what is there now.
 //
+// # Traffic counters
+//
+// SetStats gives a row its Stats and AddTraffic advances them (bytes and
+// the segments to carry them); Table returns them when Query.Stats asks,
+// and nil Stats with StatsNotRequested otherwise, as a real provider does.
+//
 // # Faults and latency
 //
 // FailNext makes the next calls fail with given errors; SetLatency makes
@@ -77,8 +83,10 @@
 // *Provider implements conformance.Env (and SharingEnv and DualStackEnv):
 // Listen, ListenUnspecified and Dial add the rows a real OS would show for
 // a listener (on loopback, or dual-stack or V6ONLY on [::]) or a connected
-// pair owned by the calling process, and the Listener and Pair they return move those rows through
-// FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. Their
+// pair owned by the calling process, and the Listener and Pair they return
+// move those rows through FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real
+// sockets would; a Pair is a conformance.TransferPair whose Transfer counts
+// the bytes "written" in both rows' Stats. Their
 // ports start at 40000, have two different bytes and avoid every local port
 // in the table; their rows carry made-up socket identities (Socket), as
 // Linux rows carry inodes. That is how the mock passes the conformance

@@ -10,16 +10,18 @@ import (
 	"github.com/tcptable/tcptable/conformance"
 )
 
-// Provider simulates the conformance suite's endpoints.
+// Provider simulates the conformance suite's endpoints, and its pairs move
+// bytes.
 var (
 	_ conformance.SharingEnv   = (*Provider)(nil)
 	_ conformance.DualStackEnv = (*Provider)(nil)
+	_ conformance.TransferPair = (*pair)(nil)
 )
 
 // ownRowLocked returns a row owned by the calling process, the way a real
-// provider reports one: PID, module (this executable), statuses OK, and a
+// provider reports one: PID, module (this executable), statuses OK, a
 // made-up socket identity (as Linux reports the inode), so that a
-// listener's Key does not depend on its owner.
+// listener's Key does not depend on its owner, and zero traffic counters.
 func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
 	p.sockets++
 	c := tcptable.Connection{
@@ -31,6 +33,8 @@ func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) 
 		OwnerStatus:  tcptable.OwnerOK,
 		Module:       p.self,
 		ModuleStatus: tcptable.OwnerNotSupported,
+		Stats:        &tcptable.Stats{MSS: simulatedMSS},
+		StatsStatus:  tcptable.StatsOK,
 	}
 	if !p.self.IsZero() {
 		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceSynthetic
@@ -154,13 +158,14 @@ func (c *pair) CloseWrite() error {
 }
 
 // CloseActive leaves the client in TIME-WAIT, owned by the kernel as on a
-// real OS (PID 0, OwnerKernel, no module, no socket), and removes the
-// server's row.
+// real OS (PID 0, OwnerKernel, no module, no socket, no statistics:
+// StatsNotAvailable), and removes the server's row.
 func (c *pair) CloseActive() error {
 	ok := c.p.Update(c.client, func(r *tcptable.Connection) {
 		r.State = tcptable.StateTimeWait
 		r.PID, r.OtherPIDs, r.OwnerStatus, r.Socket = 0, nil, tcptable.OwnerKernel, 0
 		r.Module, r.ModuleStatus, r.ModuleSource = tcptable.Module{}, tcptable.OwnerKernel, tcptable.SourceNone
+		r.Stats, r.StatsStatus = nil, tcptable.StatsNotAvailable
 	})
 	c.p.Remove(c.server)
 	if !ok {

@@ -51,7 +51,10 @@ func New(conns ...tcptable.Connection) *Provider {
 	return p
 }
 
-// Table returns the rows q matches, as Query.Match and Query.Detail say.
+// Table returns the rows q matches, as Query.Match and Query.Detail say,
+// with each row's Stats when Query.Stats asks (see SetStats; a row without
+// Stats then has its StatsStatus, or StatsNotAvailable if it has none) and
+// nil Stats with StatsNotRequested otherwise.
 // It fails with an error wrapping tcptable.ErrClosed after Close, with one
 // wrapping tcptable.ErrInvalid for a query Query.Validate rejects, with one
 // wrapping ctx.Err() when ctx ends first (also during a latency set with
@@ -91,7 +94,7 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	out := make([]tcptable.Connection, 0, n)
 	for i := range p.rows {
 		if q.Match(p.rows[i]) {
-			out = append(out, p.rows[i].Clone())
+			out = append(out, answer(p.rows[i], q))
 		}
 	}
 	q.Detail().Apply(out)
@@ -112,6 +115,15 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// answer returns a copy of c as an answer to q shows it, without the
+// statistics q did not ask for; the caller applies q's owner detail
+// (OwnerDetail.Apply) to the whole answer.
+func answer(c tcptable.Connection, q tcptable.Query) tcptable.Connection {
+	c = c.Clone()
+	answerStats(&c, q.Stats)
+	return c
 }
 
 // Close makes every later Table and Trace call fail with
