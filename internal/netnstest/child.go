@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 )
 
 // envChild carries a child's role: a JSON Spec, or roleSleep.
@@ -20,9 +21,16 @@ const envChild = "TCPTABLE_NETNSTEST_CHILD"
 const roleSleep = "sleep"
 
 // RunChildIfRequested turns the process into a socket-holding child when it
-// was started by Start, and never returns in that case. Call it first thing
+// was started by Start or StartHolder (or is a holder's grandchild), and
+// never returns in that case. Call it first thing
 // in TestMain or main.
 func RunChildIfRequested() {
+	if n, err := strconv.Atoi(os.Getenv(envHolderFD)); err == nil {
+		runSharer(n)
+	}
+	if spec, ok := os.LookupEnv(envHolder); ok {
+		runHolder(spec)
+	}
 	role, ok := os.LookupEnv(envChild)
 	if !ok {
 		return
