@@ -17,14 +17,15 @@ import (
 // Provider reads the Linux TCP table. It is safe for concurrent use; calls
 // to Table are serialized.
 type Provider struct {
-	mu     sync.Mutex
-	cfg    config
-	closed bool
-	source Source      // SourceNetlink or SourceProcNet once decided
-	nsFD   int         // -1 without WithNetNS
-	netns  uint64      // inode of the queried namespace
-	fams   [2]famState // AF_INET, AF_INET6
-	res    *owners.Resolver
+	mu       sync.Mutex
+	cfg      config
+	closed   bool
+	source   Source      // SourceNetlink or SourceProcNet once decided
+	nsFD     int         // -1 without WithNetNS
+	netns    uint64      // inode of the queried namespace
+	fams     [2]famState // AF_INET, AF_INET6
+	killConn *diagConn   // Kill's sock_diag socket, opened on first use (kill_linux.go)
+	res      *owners.Resolver
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
@@ -126,6 +127,9 @@ func (p *Provider) Close() error {
 	}
 	p.closed = true
 	errs := []error{p.closeDiag()}
+	if p.killConn != nil {
+		errs = append(errs, p.killConn.close())
+	}
 	if p.res != nil {
 		errs = append(errs, p.res.Close())
 	}
