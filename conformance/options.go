@@ -40,6 +40,14 @@ const (
 	// that does start is checked in full. (A provider that is no Tracer
 	// needs no declaration: the check skips and says so.)
 	NoTrace
+	// NoKill: the provider implements tcptable.Killer, but cannot end the
+	// suite's connections here (an OS without an API for it, an emulator
+	// whose API does nothing, a kernel without the feature). The Kill
+	// check then skips without calling Kill. A Kill that returns an error
+	// wrapping tcptable.ErrNotSupported declares the gap itself: the check
+	// skips and logs the error. (A provider that is no Killer needs no
+	// declaration either: the check skips and says so.)
+	NoKill
 )
 
 var gapNames = [...]string{
@@ -51,6 +59,7 @@ var gapNames = [...]string{
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
 	NoTrace:       "no-trace",
+	NoKill:        "no-kill",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

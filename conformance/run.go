@@ -25,6 +25,7 @@ var checks = [...]check{
 	{"TimeWait", true, checkTimeWait},
 	{"SharedListener", false, checkSharedListener},
 	{"Trace", true, checkTrace},
+	{"Kill", true, checkKill},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"Cancel", false, checkCancel},
