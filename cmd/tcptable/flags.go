@@ -209,10 +209,17 @@ func isBool(fs *flag.FlagSet, name string) bool {
 }
 
 // parseArgs parses the command line (without the program name).
-func parseArgs(args []string) (*options, error) {
+func parseArgs(args []string) (*options, error) { return parseArgsWith(args, nil) }
+
+// parseArgsWith is parseArgs with the flags extra declares beside the
+// listing's: a subcommand's own (kill's --dry-run).
+func parseArgsWith(args []string, extra func(fs *flag.FlagSet)) (*options, error) {
 	o := &options{}
 	var raw rawFlags
 	fs := newFlagSet(o, &raw)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(normalizeArgs(fs, args)); err != nil {
 		if raw.watchErr != nil {
 			return nil, raw.watchErr
