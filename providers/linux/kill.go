@@ -291,8 +291,8 @@ func killSocket(ctx context.Context, ex exchange, c *tcptable.Connection) error 
 //   - same family, addresses and ports: for a four-tuple that is gone, the
 //     kernel's lookup (inet_lookup: established sockets, then listeners)
 //     returns the listener on the local port, which a SOCK_DESTROY by
-//     address alone (INET_DIAG_NOCOOKIE, as ss -K's users and
-//     vishvananda/netlink's SocketDestroy send) would end instead;
+//     address alone (INET_DIAG_NOCOOKIE, as vishvananda/netlink's
+//     SocketDestroy sends) would end instead;
 //   - for a connected row, the same socket inode when both are known, and
 //     not a socket with an inode where the row was kernel-owned
 //     (TIME-WAIT): that is a new connection on the same four-tuple;
