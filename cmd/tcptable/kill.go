@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"net/netip"
 	"runtime"
 
 	"github.com/tcptable/tcptable"
@@ -45,34 +43,25 @@ failure is printed on stderr with its reason) or the table cannot be read,
 2 for a bad command line.
 `
 
-// killOptions is a parsed kill command line.
-type killOptions struct {
-	*options
-	dryRun bool
-}
-
-// parseKillArgs parses the arguments of "tcptable kill", with the
-// listing's flags and --dry-run.
-func parseKillArgs(args []string) (*killOptions, error) {
-	ko := &killOptions{}
-	o, err := parseArgsWith(args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&ko.dryRun, "dry-run", false, "print what would be ended, end nothing")
+// parseKillArgs parses the arguments of "tcptable kill": the listing's
+// flags and --dry-run.
+func parseKillArgs(args []string) (o *options, dryRun bool, err error) {
+	o, err = parseArgsWith(args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&dryRun, "dry-run", false, "print what would be ended, end nothing")
 	})
-	if err != nil {
-		return nil, err
-	}
-	ko.options = o
 	switch {
+	case err != nil:
+		return nil, false, err
 	case o.help || o.version:
-		return ko, nil
+		return o, dryRun, nil
 	case o.watch > 0:
-		return nil, usagef("kill ends connections once: --watch does not apply")
+		return nil, false, usagef("kill ends connections once: --watch does not apply")
 	case o.summary:
-		return nil, usagef("kill prints the rows it ends: --summary does not apply")
+		return nil, false, usagef("kill prints the rows it ends: --summary does not apply")
 	case !selects(o.query):
-		return nil, usagef("kill needs a selection (-l, -4, -6, --state, --port, --pid or --process): it never ends every connection")
+		return nil, false, usagef("kill needs a selection (-l, -4, -6, --state, --port, --pid or --process): it never ends every connection")
 	}
-	return ko, nil
+	return o, dryRun, nil
 }
 
 // selects reports whether q selects less than the whole table.
@@ -84,53 +73,30 @@ func selects(q tcptable.Query) bool {
 // kill runs "tcptable kill" with args (after "kill") and returns the exit
 // code.
 func (a *app) kill(ctx context.Context, args []string) int {
-	ko, err := parseKillArgs(args)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "tcptable: %v (see tcptable kill --help)\n", err)
-		return exitUsage
-	}
-	switch {
-	case ko.help:
-		fmt.Fprint(a.stdout, killUsageText)
-		return exitOK
-	case ko.version:
-		fmt.Fprintln(a.stdout, versionLine())
-		return exitOK
-	}
-	p, err := a.newProvider()
-	if err != nil {
-		a.errorf("%v", err)
-		return exitFail
+	o, dryRun, err := parseKillArgs(args)
+	p, code := a.open(o, err, "tcptable kill --help", killUsageText)
+	if p == nil {
+		return code
 	}
 	defer p.Close()
 	k, ok := p.(tcptable.Killer)
-	if !ok && !ko.dryRun {
+	if !ok && !dryRun {
 		a.errorf("kill: the %T provider cannot end connections on %s: %v", p, runtime.GOOS, tcptable.ErrNotSupported)
 		return exitFail
 	}
-	rows, err := p.Table(ctx, ko.query)
-	switch {
-	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
-		a.errorf("warning: %v", err)
-	case err != nil:
-		a.errorf("%v", err)
+	rows, ok := a.snapshot(ctx, p, o.query)
+	if !ok {
 		return exitFail
 	}
-	a.noteHidden(rows)
-	sortRows(rows, ko.sort)
-	code := exitOK
-	if !ko.dryRun {
+	sortRows(rows, o.sort)
+	if !dryRun {
 		rows, code = a.killRows(ctx, k, rows)
 	}
 	if len(rows) == 0 && code == exitOK {
 		a.errorf("kill: no connection matched")
 		code = exitFail
 	}
-	d := &display{tz: a.tz}
-	if ko.resolve {
-		d.names = map[netip.Addr]string{}
-	}
-	if err := a.writeRows(ctx, rows, ko.options, d); err != nil {
+	if err := a.writeRows(ctx, rows, o, a.display(o)); err != nil {
 		a.errorf("writing output: %v", err)
 		return exitFail
 	}

@@ -120,16 +120,7 @@ func build(spec Spec) (*holder, error) {
 	connect := func() (cl, sv *net.TCPConn, err error) {
 		l := acceptors[pair%len(acceptors)]
 		pair++
-		c, err := dialer.Dial(l.Addr().Network(), l.Addr().String())
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := l.Accept()
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		return c.(*net.TCPConn), s.(*net.TCPConn), nil
+		return dialAccept(&dialer, l)
 	}
 	steps := []struct {
 		n  int
@@ -172,6 +163,20 @@ func build(spec Spec) (*holder, error) {
 		}
 	}
 	return h, nil
+}
+
+// dialAccept dials l with d and accepts: both ends of a new connection.
+func dialAccept(d *net.Dialer, l net.Listener) (cl, sv *net.TCPConn, err error) {
+	c, err := d.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
 // readEOF waits for the peer's FIN.

@@ -88,17 +88,8 @@ func StartHolder(ns *NS, exe string, args []string, spec HolderSpec, timeout tim
 		return nil, err
 	}
 	cmd := ns.Exec(exe, args...)
-	cmd.Env = append(os.Environ(), envHolder+"="+string(js))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startPiped(cmd, envHolder+"="+string(js))
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	h := &Holder{PID: cmd.Process.Pid, cmd: cmd, stdin: stdin, ends: make(chan End, 64)}
@@ -200,18 +191,7 @@ func (h *Holder) Ends() []End {
 
 // Close makes the holder (and its grandchild) release everything and exit,
 // and waits for it.
-func (h *Holder) Close() error {
-	h.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- h.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		return <-done
-	}
-}
+func (h *Holder) Close() error { return stop(h.cmd, h.stdin) }
 
 // runHolder is the holder child's main: it makes spec's endpoints, prints
 // READY and a JSON holderReady, watches every endpoint until stdin closes
@@ -308,18 +288,8 @@ func connectPair(nw string) (cl, sv *net.TCPConn, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ln := lns[0]
-	defer ln.Close()
-	c, err := net.Dial(nw, ln.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return c.(*net.TCPConn), s.(*net.TCPConn), nil
+	defer lns[0].Close()
+	return dialAccept(&net.Dialer{KeepAlive: -1}, lns[0])
 }
 
 // listenGroup listens on nw's loopback address: n listeners sharing one
