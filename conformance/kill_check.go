@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // checkKill: a provider that implements tcptable.Killer ends one end of a
@@ -149,7 +148,7 @@ func (s *session) killRefused(what string, err error) {
 	case errors.Is(err, tcptable.ErrNotSupported):
 		s.t.Skipf("%s: %v (gap %v)", what, err, NoKill)
 	case errors.Is(err, tcptable.ErrPermission):
-		skipOrFail(s.t, "%s: %v: run the suite with the privilege to end connections to check Kill", what, err)
+		testenv.SkipOrFail(s.t, "%s: %v: run the suite with the privilege to end connections to check Kill", what, err)
 	}
 }
 
@@ -182,19 +181,4 @@ func (s *session) awaitEnds(p Pair, killed, peer netip.AddrPort) {
 			s.t.Errorf("after Kill, %s (%v) did not see the connection end: %v", end.who, end.addr, err)
 		}
 	}
-}
-
-// requireEnv names the variable that turns the suite's skips for a missing
-// privilege into failures.
-const requireEnv = "TCPTABLE_REQUIRE_PRIVILEGED"
-
-// skipOrFail skips the subtest for a missing privilege, or fails it when
-// requireEnv is set.
-func skipOrFail(t testingT, format string, args ...any) {
-	t.Helper()
-	if v := os.Getenv(requireEnv); v != "" && v != "0" && !strings.EqualFold(v, "false") {
-		t.Fatalf(format+" ("+requireEnv+" is set: a missing requirement is a failure)", args...)
-		return
-	}
-	t.Skipf(format, args...)
 }

@@ -16,21 +16,8 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 )
-
-// requireEnv names the variable that turns skips for a missing privilege
-// or tool into failures (CI sets it).
-const requireEnv = "TCPTABLE_REQUIRE_PRIVILEGED"
-
-// skipOrFail skips the test with the reason, or fails it when requireEnv
-// is set.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if v := os.Getenv(requireEnv); v != "" && v != "0" && !strings.EqualFold(v, "false") {
-		t.Fatalf(format+" ("+requireEnv+" is set: a missing requirement is a failure)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // TestHolderChild is not a test of its own: TestKillNetNS starts the test
 // binary as a netnstest holder through it.
@@ -65,11 +52,11 @@ func cliInNS(t *testing.T, ns *netnstest.NS, exe, args string) (int, string, str
 // nothing to end.
 func TestKillNetNS(t *testing.T) {
 	if err := netnstest.Available(); err != nil {
-		skipOrFail(t, "%v", err)
+		testenv.SkipOrFail(t, "%v", err)
 	}
 	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-kill-%d", os.Getpid()))
 	if err != nil {
-		skipOrFail(t, "cannot create a network namespace here: %v", err)
+		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
 	}
 	defer func() { assert.NoError(t, ns.Close()) }()
 	exe, err := os.Executable()

@@ -16,22 +16,9 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
-
-// requireEnv names the variable that turns skips for a missing privilege
-// or tool into failures (CI sets it).
-const requireEnv = "TCPTABLE_REQUIRE_PRIVILEGED"
-
-// skipOrFail skips the test with the reason, or fails it when requireEnv
-// is set.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if v := os.Getenv(requireEnv); v != "" && v != "0" && !strings.EqualFold(v, "false") {
-		t.Fatalf(format+" ("+requireEnv+" is set: a missing requirement is a failure)", args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // endWait bounds how long a holder may take to see its socket end: the
 // kernel wakes it at once, so only a hang takes this long.
@@ -51,11 +38,11 @@ type killFixture struct {
 func newKillFixture(t *testing.T, name string, spec netnstest.HolderSpec) *killFixture {
 	t.Helper()
 	if err := netnstest.Available(); err != nil {
-		skipOrFail(t, "%v", err)
+		testenv.SkipOrFail(t, "%v", err)
 	}
 	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-kill-%s-%d", name, os.Getpid()))
 	if err != nil {
-		skipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
+		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
 	}
 	f := &killFixture{ns: ns}
 	t.Cleanup(func() {
@@ -376,7 +363,7 @@ func killMain(port string) int {
 // nothing.
 func TestKillUnprivileged(t *testing.T) {
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		skipOrFail(t, "setpriv not found (apt-get install util-linux)")
+		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
 	}
 	f := newKillFixture(t, "unpriv", netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}})
 	exe, dir, err := netnstest.PublicExecutable()
