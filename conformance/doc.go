@@ -79,6 +79,13 @@
 //     excludes, from one goroutine at a time; Trace returns an error
 //     wrapping context.Canceled when its context ends. A Tracer that is no
 //     tcptable.ReadyTracer is first waited for until it reports a listener.
+//   - Kill (only for a tcptable.Killer): one end of a pair, killed by the
+//     row Table gave, is gone from the very next Table (a kill is
+//     verified, never assumed) while another pair and a listener are
+//     untouched; with an EndingPair both ends see the connection end;
+//     with a cancelled context Kill ends nothing; the same row again, and
+//     a made-up connection on the listener's port, are ErrNotFound;
+//     ending the listener is tried too (ErrNotSupported is logged).
 //
 // and, for the table as a whole:
 //
@@ -120,7 +127,9 @@
 // relaxes exactly the checks the gap names. A provider whose Trace is not
 // supported here (an error wrapping tcptable.ErrNotSupported) declares
 // NoTrace, or the Trace check fails; one that is no tcptable.Tracer at all
-// needs no declaration: the check skips and says so. An Env that cannot offer
+// needs no declaration: the check skips and says so. A Kill that returns
+// an error wrapping tcptable.ErrNotSupported declares NoKill by itself: the
+// Kill check skips and logs it. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
 // error as the reason — unless the environment variable

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 
@@ -121,6 +122,24 @@ type TransferPair interface {
 	// once, and returns when each end has read every byte sent to it. A
 	// negative count is an error wrapping tcptable.ErrInvalid.
 	Transfer(clientToServer, serverToClient int) error
+}
+
+// EndingPair is a Pair whose ends can be watched for the connection's end,
+// as a program reading from them would see it. It is optional: the Kill
+// check uses it to prove that a killed connection really ended (the killed
+// end's holder and its peer both see the end) and, without it, checks the
+// rows only and says so. OSEnv's pairs read from their real sockets; the
+// mock's see a simulated end.
+type EndingPair interface {
+	Pair
+	// AwaitEnd waits until a read on the end whose local address is local
+	// (Client() or Server()) returns end of file or an error, as it does
+	// once the connection is reset, aborted or closed by the peer, and
+	// returns nil; data read meanwhile is discarded. It returns an error
+	// wrapping ctx.Err() when ctx ends first, one wrapping net.ErrClosed
+	// after Close, and one wrapping tcptable.ErrInvalid for an address
+	// that is neither end.
+	AwaitEnd(ctx context.Context, local netip.AddrPort) error
 }
 
 // MakeProvider returns a fresh provider to test and the Env whose endpoints

@@ -28,6 +28,7 @@ var checks = [...]check{
 	{"DualStack", false, checkDualStack},
 	{"LongName", false, checkLongName},
 	{"Trace", true, checkTrace},
+	{"Kill", true, checkKill},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"InvalidQuery", false, checkInvalidQuery},

@@ -130,11 +130,12 @@ func TestDefectiveProviders(t *testing.T) {
 	}
 }
 
-// allDefects returns the defects of the Table checks and of the Trace
-// check.
+// allDefects returns the defects of the Table checks, of the Trace check
+// and of the Kill check.
 func allDefects() map[string]defect {
 	all := maps.Clone(defects)
 	maps.Copy(all, traceDefects)
+	maps.Copy(all, killDefects)
 	return all
 }
 

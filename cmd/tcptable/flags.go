@@ -33,6 +33,7 @@ type options struct {
 	format   format
 	watch    time.Duration // 0: print the table once
 	top      time.Duration // 0: no live view
+	dryRun   bool          // kill --dry-run: print what would be ended
 	poll     bool          // --poll: --watch polls even where the OS reports events
 	summary  bool
 	resolve  bool
@@ -82,6 +83,10 @@ type flagDef struct {
 	// empty says what the value should have been, for the error an empty
 	// value gives ("a process ID").
 	empty string
+	// only names the subcommand the flag belongs to (cmdKill); "" for the
+	// listing's flags, which subcommands accept too (each refuses those
+	// that make no sense for it, saying why).
+	only string
 }
 
 // The --help sections, in order.
@@ -89,6 +94,7 @@ const (
 	groupSelect = "Selection (conditions combine; the default is every endpoint)"
 	groupOutput = "Output"
 	groupOther  = "Other"
+	groupKill   = "Kill"
 )
 
 // setBool returns a boolean flag's set function, storing into the field p
@@ -152,6 +158,9 @@ var flagDefs = [...]flagDef{
 	{names: []string{"top"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
 		help: "live view of the busiest processes and connections\nby bytes per second, redrawn every INTERVAL (1s) on\na terminal until Ctrl-C; blocks of text when the\noutput is not a terminal; with --ndjson a JSON line\na poll",
 		set:  setInterval("--top", func(o *options) *time.Duration { return &o.top })},
+
+	{names: []string{"dry-run"}, help: "print what would be ended, end nothing", group: groupKill, only: cmdKill,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.dryRun })},
 
 	{names: []string{"h", "help"}, help: "this help", group: groupOther,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
@@ -237,13 +246,16 @@ func flagName(d *flagDef) string {
 	return "--" + n
 }
 
-// newFlagSet declares every flag of flagDefs, each under all its names,
-// to set o and raw.
-func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
+// newFlagSet declares the flags of flagDefs that command cmd ("" for the
+// listing, cmdKill) takes, each under all its names, to set o and raw.
+func newFlagSet(o *options, raw *rawFlags, cmd string) *flag.FlagSet {
 	fs := flag.NewFlagSet("tcptable", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	for i := range flagDefs {
+		if only := flagDefs[i].only; only != "" && only != cmd {
+			continue
+		}
 		v := &flagValue{def: &flagDefs[i], o: o, r: raw, n: new(int)}
 		for _, n := range flagDefs[i].names {
 			fs.Var(v, n, flagDefs[i].help)
@@ -338,10 +350,14 @@ func parseInterval(flag, s string) (time.Duration, error) {
 }
 
 // parseArgs parses the command line (without the program name).
-func parseArgs(args []string) (*options, error) {
+func parseArgs(args []string) (*options, error) { return parseCommand("", args) }
+
+// parseCommand parses the arguments of command cmd ("" for the listing,
+// cmdKill after "kill"): the listing's flags and cmd's own.
+func parseCommand(cmd string, args []string) (*options, error) {
 	o := &options{}
 	var raw rawFlags
-	fs := newFlagSet(o, &raw)
+	fs := newFlagSet(o, &raw, cmd)
 	norm, err := normalizeArgs(fs, args)
 	if err != nil {
 		return nil, err
@@ -353,7 +369,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, flagError(err, args)
 	}
 	if fs.NArg() > 0 {
-		return nil, usagef("unexpected argument %q (tcptable takes flags only)", fs.Arg(0))
+		return nil, usagef("unexpected argument %q (%s takes flags only)", fs.Arg(0), strings.TrimSpace("tcptable "+cmd))
 	}
 	if o.help || o.version {
 		return o, nil

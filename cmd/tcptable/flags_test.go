@@ -92,8 +92,10 @@ func TestUDP(t *testing.T) {
 // TestUsageListsEveryFlag: --help is built from flagDefs, so every name of
 // every flag is in it, and its lines fit a terminal.
 func TestUsageListsEveryFlag(t *testing.T) {
-	text := usageText()
+	help := map[string]string{"": usageText(), cmdKill: killUsageText()}
 	for _, d := range flagDefs {
+		text, ok := help[d.only]
+		require.True(t, ok, "flag %v belongs to an unknown command %q", d.names, d.only)
 		for _, n := range d.names {
 			dashes := "--"
 			if len(n) == 1 {
@@ -106,8 +108,11 @@ func TestUsageListsEveryFlag(t *testing.T) {
 			assert.NotEmpty(t, d.empty, "flag %v: what its value should be, for the error an empty one gives", d.names)
 		}
 	}
-	for i, line := range strings.Split(text, "\n") {
-		assert.LessOrEqual(t, len([]rune(line)), 80, "line %d is too long: %q", i+1, line)
+	for cmd, text := range help {
+		for i, line := range strings.Split(text, "\n") {
+			assert.LessOrEqual(t, len([]rune(line)), 80, "%q help line %d is too long: %q", cmd, i+1, line)
+		}
 	}
+	assert.NotContains(t, help[""], "--dry-run  ", "kill's own flags are not the listing's")
 	assert.Equal(t, "al46tnrpHishV", shortBools, "the combinable one-letter booleans, from flagDefs")
 }

@@ -66,32 +66,20 @@ type app struct {
 }
 
 // run executes the command line args (without the program name) and
-// returns the exit code.
+// returns the exit code. A first argument naming a subcommand ("kill")
+// runs it.
 func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == cmdKill {
+		return a.kill(ctx, args[1:]) // kill.go
+	}
 	o, err := parseArgs(args)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "tcptable: %v (see tcptable --help)\n", err)
-		return exitUsage
-	}
-	switch {
-	case o.help:
-		fmt.Fprint(a.stdout, usageText())
-		return exitOK
-	case o.version:
-		fmt.Fprintln(a.stdout, versionLine())
-		return exitOK
-	}
-	inner, err := a.newProvider()
-	if err != nil {
-		a.errorf("%v", err)
-		return exitFail
+	inner, code := a.open(o, err, "tcptable --help", usageText)
+	if inner == nil {
+		return code
 	}
 	defer inner.Close()
 	p := newOwnerFilter(inner)
-	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats}
-	if o.resolve {
-		d.names = map[netip.Addr]string{}
-	}
+	d := a.display(o)
 	if o.watch > 0 {
 		return a.watch(ctx, p, o, d)
 	}
@@ -101,17 +89,62 @@ func (a *app) run(ctx context.Context, args []string) int {
 	return a.table(ctx, p, o, d)
 }
 
-// table prints one snapshot in the chosen format.
-func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
-	rows, err := p.Table(ctx, o.query)
+// open does what a command does before its work: it reports a bad command
+// line (err, pointing at help), prints the help text (help()) or the
+// version when asked, and opens the provider. A nil provider means the
+// command is done, with code.
+func (a *app) open(o *options, err error, seeHelp string, help func() string) (tcptable.Provider, int) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(a.stderr, "tcptable: %v (see %s)\n", err, seeHelp)
+		return nil, exitUsage
+	case o.help:
+		fmt.Fprint(a.stdout, help())
+		return nil, exitOK
+	case o.version:
+		fmt.Fprintln(a.stdout, versionLine())
+		return nil, exitOK
+	}
+	p, err := a.newProvider()
+	if err != nil {
+		a.errorf("%v", err)
+		return nil, exitFail
+	}
+	return p, exitOK
+}
+
+// display returns how o shows rows to people.
+func (a *app) display(o *options) *display {
+	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats}
+	if o.resolve {
+		d.names = map[netip.Addr]string{}
+	}
+	return d
+}
+
+// snapshot reads the rows q selects; it prints an error and returns false
+// when it cannot, warns when the OS said the table changed meanwhile, and
+// notes hidden owners.
+func (a *app) snapshot(ctx context.Context, p filtered, q tcptable.Query) ([]tcptable.Connection, bool) {
+	rows, err := p.Table(ctx, q)
 	switch {
 	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
 		a.errorf("warning: %v", err)
 	case err != nil:
 		a.errorf("%v", err)
+		return nil, false
+	}
+	a.noteHidden(p, q)
+	return rows, true
+}
+
+// table prints one snapshot in the chosen format.
+func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
+	rows, ok := a.snapshot(ctx, p, o.query)
+	if !ok {
 		return exitFail
 	}
-	a.noteHidden(p, o.query)
+	var err error
 	if o.summary {
 		err = summarize(rows).write(a.stdout, o.format, o.noHeader)
 	} else {

@@ -11,6 +11,7 @@ import (
 // flagDefs.
 const (
 	usageIntro = `Usage: tcptable [flags]
+       tcptable kill [selection flags] [--dry-run]   (see tcptable kill --help)
 
 Prints this host's TCP endpoints - state, local and remote address, owning
 PID and process, and creation time where the OS records it - like
@@ -46,20 +47,26 @@ how many.
 // usageHelpColumn is where the flags' help text starts in --help.
 const usageHelpColumn = 26
 
-// usageText returns what --help prints: the flags of flagDefs by section.
-func usageText() string {
+// usageText returns what --help prints: the listing's flags of flagDefs
+// by section.
+func usageText() string { return usageIntro + flagsHelp("") + usageOutro }
+
+// flagsHelp returns the --help entries of the flags of flagDefs that belong
+// to command cmd ("" for the listing's), by section.
+func flagsHelp(cmd string) string {
 	var b strings.Builder
-	b.WriteString(usageIntro)
 	group := ""
 	for i := range flagDefs {
 		d := &flagDefs[i]
+		if d.only != cmd {
+			continue
+		}
 		if d.group != group {
 			group = d.group
 			b.WriteString("\n" + group + ":\n")
 		}
 		b.WriteString(usageLine(d))
 	}
-	b.WriteString(usageOutro)
 	return b.String()
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 )
 
 // envChild carries a child's role: a JSON Spec, or roleSleep.
@@ -20,9 +21,16 @@ const envChild = "TCPTABLE_NETNSTEST_CHILD"
 const roleSleep = "sleep"
 
 // RunChildIfRequested turns the process into a socket-holding child when it
-// was started by Start, and never returns in that case. Call it first thing
+// was started by Start or StartHolder (or is a holder's grandchild), and
+// never returns in that case. Call it first thing
 // in TestMain or main.
 func RunChildIfRequested() {
+	if n, err := strconv.Atoi(os.Getenv(envHolderFD)); err == nil {
+		runSharer(n)
+	}
+	if spec, ok := os.LookupEnv(envHolder); ok {
+		runHolder(spec)
+	}
 	role, ok := os.LookupEnv(envChild)
 	if !ok {
 		return
@@ -112,16 +120,7 @@ func build(spec Spec) (*holder, error) {
 	connect := func() (cl, sv *net.TCPConn, err error) {
 		l := acceptors[pair%len(acceptors)]
 		pair++
-		c, err := dialer.Dial(l.Addr().Network(), l.Addr().String())
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := l.Accept()
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		return c.(*net.TCPConn), s.(*net.TCPConn), nil
+		return dialAccept(&dialer, l)
 	}
 	steps := []struct {
 		n  int
@@ -186,6 +185,20 @@ func transfer(cl, sv *net.TCPConn, up, down int) error {
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
+}
+
+// dialAccept dials l with d and accepts: both ends of a new connection.
+func dialAccept(d *net.Dialer, l net.Listener) (cl, sv *net.TCPConn, err error) {
+	c, err := d.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
 // readEOF waits for the peer's FIN.

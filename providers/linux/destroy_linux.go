@@ -218,15 +218,18 @@ func (p *Provider) lookupTimeWait(look **diagConn, r *diagRow, zone zoner) (tcpt
 			return tcptable.Connection{}, false
 		}
 	}
-	x, ok, err := (*look).lookup(r, 1<<tcpTimeWait|1<<tcpFinWait2)
-	if err != nil {
+	id := r.id()
+	a, err := (*look).exact(context.Background(), sockDiagByFamily, &id, 0)
+	if err != nil && !errors.Is(err, errnoENOENT) {
 		(*look).close()
 		*look = nil
 	}
-	if !ok || x.Inode != 0 {
+	// A lookup finds a socket in any state: a full socket (with an inode),
+	// such as the listener on the local port, is not the minisocket.
+	if err != nil || !a.Found || a.Row.Inode != 0 {
 		return tcptable.Connection{}, false
 	}
-	c, ok := connFromRow(&x, zone)
+	c, ok := connFromRow(&a.Row, zone)
 	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
 	return c, ok
 }

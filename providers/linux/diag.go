@@ -215,21 +215,15 @@ func decodeDiagMsg(p []byte, r *diagRow) error {
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
 	r.Info, r.Birth = nil, 0
-	for a := p[inetDiagMsgLen:]; len(a) >= nlaHdrLen; {
-		alen := int(ne.Uint16(a[0:]))
-		typ := ne.Uint16(a[2:]) & nlaTypeMask
-		if alen < nlaHdrLen || alen > len(a) {
-			return fmt.Errorf("%w: attribute of length %d with %d bytes left in its message", errMalformed, alen, len(a))
-		}
+	return walkAttrs(p[inetDiagMsgLen:], func(typ uint16, v []byte) error {
 		switch typ {
 		case inetDiagInfo:
-			r.Info = a[nlaHdrLen:alen:alen]
+			r.Info = v[:len(v):len(v)]
 		case inetDiagSkBPFStorages:
-			r.Birth = storageValue(a[nlaHdrLen:alen])
+			r.Birth = storageValue(v)
 		}
-		a = a[min(align(alen), len(a)):]
-	}
-	return nil
+		return nil
+	})
 }
 
 // storageValue returns the first 8 bytes of the first socket storage
@@ -246,21 +240,47 @@ func storageValue(b []byte) uint64 {
 	return 0
 }
 
-// nlaFind returns the payload of the first attribute of type typ in b, or
-// nil.
-func nlaFind(b []byte, typ uint16) []byte {
+// walkAttrs calls fn for each netlink attribute (struct nlattr) in b, in
+// order, with its type (flags masked off) and value, until fn returns an
+// error, which it returns. An attribute that overruns b, or trailing bytes
+// shorter than an attribute header, are an error wrapping errMalformed.
+func walkAttrs(b []byte, fn func(typ uint16, v []byte) error) error {
 	ne := binary.NativeEndian
-	for len(b) >= nlaHdrLen {
-		n := int(ne.Uint16(b))
-		if n < nlaHdrLen || n > len(b) {
-			return nil
+	for off := 0; off < len(b); {
+		rest := b[off:]
+		if len(rest) < nlaHdrLen {
+			return fmt.Errorf("%w: %d trailing attribute bytes", errMalformed, len(rest))
 		}
-		if ne.Uint16(b[2:])&nlaTypeMask == typ {
-			return b[nlaHdrLen:n]
+		alen := int(ne.Uint16(rest[0:]))
+		if alen < nlaHdrLen || alen > len(rest) {
+			return fmt.Errorf("%w: attribute of length %d with %d bytes left in its message", errMalformed, alen, len(rest))
 		}
-		b = b[min(align(n), len(b)):]
+		if err := fn(ne.Uint16(rest[2:])&nlaTypeMask, rest[nlaHdrLen:alen]); err != nil {
+			return err
+		}
+		off += align(alen)
 	}
 	return nil
+}
+
+// errFound stops walkAttrs in nlaFind.
+var errFound = errors.New("found")
+
+// nlaFind returns the payload of the first attribute of type typ in b, or
+// nil (also when b is malformed before it).
+func nlaFind(b []byte, typ uint16) []byte {
+	var found []byte
+	err := walkAttrs(b, func(t uint16, v []byte) error {
+		if t != typ {
+			return nil
+		}
+		found = v
+		return errFound
+	})
+	if err != errFound {
+		return nil
+	}
+	return found
 }
 
 // align rounds a message length up to NLMSG_ALIGNTO.

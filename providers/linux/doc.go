@@ -22,7 +22,12 @@
 //     module; rows the query's PID or process conditions reject are
 //     dropped.
 //
-// Errors say "tcptable/linux: " and the call (New, Table, Close) once, then
+// Provider is also a tcptable.Killer: Kill ends a connection, listener or
+// TIME-WAIT row with netlink SOCK_DESTROY, after a point lookup that finds
+// exactly the row's socket (never the listener on its port), and verifies
+// by its cookie that the kernel no longer has it.
+//
+// Errors say "tcptable/linux: " and the call (New, Table, Kill, Close) once, then
 // the operation that failed; they wrap their causes (errno values,
 // fs.ErrNotExist, context errors) and the tcptable sentinels: an option
 // given an argument it cannot use makes New fail with tcptable.ErrInvalid,

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envDump) != "" {
 		os.Exit(dumpMain())
 	}
+	if port := os.Getenv(envKill); port != "" {
+		os.Exit(killMain(port))
+	}
 	os.Exit(m.Run())
 }
 

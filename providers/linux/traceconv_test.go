@@ -158,8 +158,11 @@ func TestStorageAttributes(t *testing.T) {
 	assert.Equal(t, uint16(skDiagBPFStorageReqMapFD), ne.Uint16(a[6:]))
 	assert.Equal(t, uint32(33), ne.Uint32(a[8:]))
 
-	lk := buildDiagLookup(nil, &diagRow{Family: afInet, SPort: 5000, DPort: 80, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.2"), IfIndex: 3}, 1<<tcpTimeWait, 4)
+	// The trace's lookup of a minisocket: the row's ends, any cookie.
+	rid := (&diagRow{Family: afInet, SPort: 5000, DPort: 80, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.2"), IfIndex: 3, Cookie: 77}).id()
+	lk := buildExactRequest(nil, sockDiagByFamily, &rid, 0, 4)
 	assert.Equal(t, uint16(nlmFRequest), ne.Uint16(lk[6:]), "an exact lookup, not a dump")
+	assert.Equal(t, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, lk[nlmsgHdrLen+48:nlmsgHdrLen+56], "INET_DIAG_NOCOOKIE, not the row's cookie")
 	id := lk[nlmsgHdrLen+8:]
 	assert.Equal(t, uint16(5000), binary.BigEndian.Uint16(id))
 	assert.Equal(t, uint16(80), binary.BigEndian.Uint16(id[2:]))

@@ -69,6 +69,17 @@
 // override Trace and TraceReady too, or hide them, as a Watcher traces
 // whenever the provider can.
 //
+// # Ending connections
+//
+// *Provider implements tcptable.Killer: Kill removes the row with the
+// given row's Key (tcptable.ErrNotFound when there is none) and records
+// the call (Kills). FaultKillNext makes the next Kill calls fail with
+// given errors, or report success while ending nothing (KillFault.Keep:
+// the behaviour of a provider that assumes its kills, which the
+// conformance suite must catch). A row of a pair that Dial made ends as a
+// reset ends a real connection: both ends' rows go, and the Pair (a
+// conformance.EndingPair) says both ends saw the connection end.
+//
 // # Snapshots
 //
 // Save writes the table as JSON, the same objects `tcptable --json`
@@ -86,7 +97,8 @@
 // pair owned by the calling process, and the Listener and Pair they return
 // move those rows through FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real
 // sockets would; a Pair is a conformance.TransferPair whose Transfer counts
-// the bytes "written" in both rows' Stats. Their
+// the bytes "written" in both rows' Stats, and a conformance.EndingPair
+// whose AwaitEnd says when a read on one of its ends would return. Their
 // ports start at 40000, have two different bytes and avoid every local port
 // in the table; their rows carry made-up socket identities (Socket), as
 // Linux rows carry inodes. That is how the mock passes the conformance

@@ -120,6 +120,11 @@ func (p *Provider) Set(conns ...tcptable.Connection) {
 func (p *Provider) Remove(keys ...tcptable.Key) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.removeLocked(keys...)
+}
+
+// removeLocked is Remove with p.mu held.
+func (p *Provider) removeLocked(keys ...tcptable.Key) int {
 	gone := make(map[tcptable.Key]bool, len(keys))
 	for _, k := range keys {
 		if k = completeKey(k); p.indexLocked(k) >= 0 {

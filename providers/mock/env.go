@@ -131,7 +131,9 @@ func (p *Provider) Dial(network string) (conformance.Pair, error) {
 		p.ownRowLocked(tcptable.StateEstablished, cl, sv),
 		p.ownRowLocked(tcptable.StateEstablished, sv, cl),
 	)
-	return &pair{p: p, client: tcptable.Key{Local: cl, Remote: sv}, server: tcptable.Key{Local: sv, Remote: cl}}, nil
+	pr := &pair{p: p, client: tcptable.Key{Local: cl, Remote: sv}, server: tcptable.Key{Local: sv, Remote: cl}, ends: newPairEnds()}
+	p.kill.addPair(pr)
+	return pr, nil
 }
 
 // pair is a simulated connected pair. The Keys of connected rows are their
@@ -140,6 +142,7 @@ type pair struct {
 	p              *Provider
 	client, server tcptable.Key
 	once           sync.Once
+	ends           *pairEnds // what each end would read (kill.go)
 }
 
 // Client returns the dialing end's local address.
@@ -154,6 +157,7 @@ func (c *pair) CloseWrite() error {
 	if !c.p.SetState(c.client, tcptable.StateFinWait2) || !c.p.SetState(c.server, tcptable.StateCloseWait) {
 		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
 	}
+	c.ends.end(serverEnd)
 	return nil
 }
 
@@ -171,13 +175,18 @@ func (c *pair) CloseActive() error {
 	if !ok {
 		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
 	}
+	c.ends.close() // the process closed both sockets
 	return nil
 }
 
 // Close removes both rows (a TIME-WAIT row too: the mock does not make
 // tests wait for it to expire). It is idempotent.
 func (c *pair) Close() error {
-	c.once.Do(func() { c.p.Remove(c.client, c.server) })
+	c.once.Do(func() {
+		c.p.Remove(c.client, c.server)
+		c.p.forgetPair(c)
+		c.ends.close()
+	})
 	return nil
 }
 

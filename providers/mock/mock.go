@@ -27,7 +27,8 @@ type Provider struct {
 	sockets  uint64 // the last simulated socket identity handed out
 	self     tcptable.Module
 	pid      uint32
-	shares   uint32 // how many simulated processes Share and ListenAs have made up
+	shares   uint32    // how many simulated processes Share and ListenAs have made up
+	kill     killState // Kill's faults, calls and the open pairs (kill.go)
 
 	traces      []*trace         // the running traces
 	traceFaults []error          // errors for the next Trace calls, first first
