@@ -16,8 +16,9 @@ var _ conformance.SharingEnv = (*Provider)(nil)
 // ownRowLocked returns a row owned by the calling process, the way a real
 // provider reports one: PID, module (this executable), statuses OK, and a
 // made-up socket identity (as Linux reports the inode), so that a
-// listener's Key does not depend on its owner.
-func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
+// listener's Key does not depend on its owner; in sc's namespace and
+// container.
+func (p *Provider) ownRowLocked(sc Scope, s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
 	p.sockets++
 	c := tcptable.Connection{
 		Socket:       p.sockets,
@@ -28,6 +29,9 @@ func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) 
 		OwnerStatus:  tcptable.OwnerOK,
 		Module:       p.self,
 		ModuleStatus: tcptable.OwnerNotSupported,
+		NetNS:        sc.NetNS,
+		NetNSName:    sc.NetNSName,
+		Container:    sc.Container,
 	}
 	if !p.self.IsZero() {
 		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceSynthetic
@@ -61,6 +65,11 @@ func (p *Provider) portsLocked(n int) ([]uint16, error) {
 // Listen adds a listener row on network's loopback address, owned by the
 // calling process, and returns the Listener that removes it again.
 func (p *Provider) Listen(network string) (conformance.Listener, error) {
+	return p.listen(Scope{}, network)
+}
+
+// listen is Listen in sc.
+func (p *Provider) listen(sc Scope, network string) (conformance.Listener, error) {
 	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
@@ -72,7 +81,7 @@ func (p *Provider) Listen(network string) (conformance.Listener, error) {
 		return nil, err
 	}
 	local := netip.AddrPortFrom(ip, ports[0])
-	c := p.ownRowLocked(tcptable.StateListen, local, unspecified(local))
+	c := p.ownRowLocked(sc, tcptable.StateListen, local, unspecified(local))
 	p.addLocked(c)
 	return &listener{p: p, key: c.Key()}, nil
 }
@@ -96,6 +105,11 @@ func (l *listener) Close() error {
 // loopback address, both owned by the calling process. The pair's
 // listener is not simulated: it is closed once it has accepted.
 func (p *Provider) Dial(network string) (conformance.Pair, error) {
+	return p.dial(Scope{}, network)
+}
+
+// dial is Dial in sc.
+func (p *Provider) dial(sc Scope, network string) (conformance.Pair, error) {
 	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
@@ -107,11 +121,10 @@ func (p *Provider) Dial(network string) (conformance.Pair, error) {
 		return nil, err
 	}
 	sv, cl := netip.AddrPortFrom(ip, ports[0]), netip.AddrPortFrom(ip, ports[1])
-	p.addLocked(
-		p.ownRowLocked(tcptable.StateEstablished, cl, sv),
-		p.ownRowLocked(tcptable.StateEstablished, sv, cl),
-	)
-	return &pair{p: p, client: tcptable.Key{Local: cl, Remote: sv}, server: tcptable.Key{Local: sv, Remote: cl}}, nil
+	client := p.ownRowLocked(sc, tcptable.StateEstablished, cl, sv)
+	server := p.ownRowLocked(sc, tcptable.StateEstablished, sv, cl)
+	p.addLocked(client, server)
+	return &pair{p: p, client: client.Key(), server: server.Key()}, nil
 }
 
 // pair is a simulated connected pair. The Keys of connected rows are their
@@ -138,13 +151,14 @@ func (c *pair) CloseWrite() error {
 }
 
 // CloseActive leaves the client in TIME-WAIT, owned by the kernel as on a
-// real OS (PID 0, OwnerKernel, no module, no socket), and removes the
-// server's row.
+// real OS (PID 0, OwnerKernel, no module, no socket, no container; the
+// namespace stays), and removes the server's row.
 func (c *pair) CloseActive() error {
 	ok := c.p.Update(c.client, func(r *tcptable.Connection) {
 		r.State = tcptable.StateTimeWait
 		r.PID, r.OtherPIDs, r.OwnerStatus, r.Socket = 0, nil, tcptable.OwnerKernel, 0
 		r.Module, r.ModuleStatus, r.ModuleSource = tcptable.Module{}, tcptable.OwnerKernel, tcptable.SourceNone
+		r.Container = ""
 	})
 	c.p.Remove(c.server)
 	if !ok {

@@ -110,13 +110,15 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// strip removes the owner detail a query at level d did not ask for.
+// strip removes the owner detail a query at level d did not ask for: the
+// module and container without OwnerModules, the PIDs too with OwnerNone.
 func strip(c tcptable.Connection, d tcptable.OwnerDetail) tcptable.Connection {
 	if !d.WantModules() {
 		c.Module = tcptable.Module{}
 		c.ModuleStatus = tcptable.OwnerNotRequested
 		c.ModuleSource = tcptable.SourceNone
 		c.OwningModuleInfo = nil
+		c.Container = "" // resolved with the module, as real providers do
 	}
 	if !d.WantPIDs() {
 		c.PID, c.OtherPIDs = 0, nil
