@@ -25,12 +25,16 @@ type Provider struct {
 	netns  uint64      // inode of the queried namespace
 	fams   [2]famState // AF_INET, AF_INET6
 	res    *owners.Resolver
+	namer  netnsNamer // names namespaces after /run/netns
+	all    *allNetNS  // WithAllNetNS; nil otherwise
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns a provider for the network namespace of the calling thread,
-// or the one WithNetNS names.
+// the one WithNetNS names, or every one with WithAllNetNS. Every row
+// carries its namespace's inode in NetNS (and its /run/netns name in
+// NetNSName), so that rows of different namespaces never share a Key.
 func New(opts ...Option) (*Provider, error) {
 	p, err := newProvider(opts)
 	if err != nil {
@@ -43,6 +47,9 @@ func New(opts ...Option) (*Provider, error) {
 func newProvider(opts []Option) (*Provider, error) {
 	cfg := defaultConfig()
 	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	if cfg.workers == 0 {
@@ -76,6 +83,10 @@ func newProvider(opts []Option) (*Provider, error) {
 			}
 			p.source = SourceProcNet
 		}
+	}
+	if err := p.initNetNS(); err != nil {
+		p.Close()
+		return nil, err
 	}
 	return p, nil
 }
@@ -126,6 +137,9 @@ func (p *Provider) Close() error {
 	}
 	p.closed = true
 	errs := []error{p.closeDiag()}
+	if p.all != nil {
+		errs = append(errs, p.all.closeAll())
+	}
 	if p.res != nil {
 		errs = append(errs, p.res.Close())
 	}
@@ -179,10 +193,10 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resErr = p.res.Begin(ctx, p.netns)
+			resErr = p.res.Begin(ctx, p.ownersNetNS())
 		}()
 	}
-	rows, tableErr := p.collect(ctx, q, buf)
+	rows, tableErr := p.collectNS(ctx, q, buf)
 	wg.Wait()
 	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {
 		return nil, tableErr
