@@ -19,7 +19,11 @@ const envDump = "TCPTABLE_LINUX_TEST_DUMP"
 
 func TestMain(m *testing.M) {
 	netnstest.RunChildIfRequested()
-	if os.Getenv(envDump) != "" {
+	switch os.Getenv(envDump) {
+	case "":
+	case dumpAll:
+		os.Exit(dumpAllMain())
+	default:
 		os.Exit(dumpMain())
 	}
 	os.Exit(m.Run())
