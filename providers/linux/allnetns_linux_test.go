@@ -257,7 +257,9 @@ func TestAllNetNS(t *testing.T) {
 					events = append(events, e)
 				}
 			}
-			return slices.ContainsFunc(events, func(e tcptable.Event) bool { return e.Kind == tcptable.EventClosed && e.Before.State == tcptable.StateListen })
+			return slices.ContainsFunc(events, func(e tcptable.Event) bool {
+				return e.Kind == tcptable.EventClosed && e.Before.State == tcptable.StateListen
+			})
 		}, 10*time.Second, 50*time.Millisecond)
 		for _, e := range events {
 			assert.Equal(t, inoA, e.Key.NetNS, "only namespace a's tuple changed: %v", e)
