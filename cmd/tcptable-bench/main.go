@@ -15,8 +15,12 @@
 // net.Connections("tcp"), `ss -tlnp`, and the provider's listeners-only
 // query with owners. When the table first reaches -elsewhere sockets it
 // also builds a second namespace with -small sockets and times `ss -tanp`
-// against the provider there, while the big table lives elsewhere. It
-// prints medians, ratios and peak RSS.
+// against the provider there, while the big table lives elsewhere. With
+// -allnetns (50x400 by default) it builds that many namespaces of that
+// many sockets and times ss -tanp run in each in turn (through ip netns
+// exec and nsenter) against one WithAllNetNS table, then the provider in
+// one namespace holding the same total. It prints medians, ratios and
+// peak RSS. -sizes "" -elsewhere 0 runs the namespace scenario alone.
 package main
 
 import (
@@ -46,6 +50,7 @@ type options struct {
 	reps      int
 	gopsutil  bool
 	markdown  string
+	allNetNS  allNetNSSpec
 }
 
 func main() {
@@ -70,8 +75,21 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.reps, "reps", 3, "runs per measurement (the median is reported)")
 	flag.BoolVar(&o.gopsutil, "gopsutil", true, "also time gopsutil net.Connections(\"tcp\")")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a Markdown table to this file")
+	allNetNS := flag.String("allnetns", "50x400", "the every-namespace scenario: NAMESPACESxSOCKETS (0: skip it)")
+	childEhash := flag.Int("child-ehash", 0, "make the -allnetns namespaces with net.ipv4.tcp_child_ehash_entries=N (their own established hash; 0: the host's)")
 	flag.Parse()
+	var err error
+	if o.allNetNS, err = parseAllNetNS(*allNetNS); err != nil {
+		return o, err
+	}
+	if *childEhash < 0 || *childEhash > 1<<24 {
+		return o, fmt.Errorf("-child-ehash %d: want 0..%d", *childEhash, 1<<24)
+	}
+	o.allNetNS.childEhash = *childEhash
 	for _, s := range strings.Split(*sizes, ",") {
+		if *sizes == "" {
+			break // only the other scenarios
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 || n > 1_000_000 {
 			return o, fmt.Errorf("-sizes: %q is not a socket count in 2..1000000", s)
@@ -214,6 +232,11 @@ func run(o options) error {
 				return err
 			}
 			report.ns = &nsResult{small: o.small, elsewhere: 2 * big.pairs, res: r}
+		}
+	}
+	if o.allNetNS.count > 0 {
+		if report.all, err = allNetNSScenario(exe, o.allNetNS, o.reps); err != nil {
+			return err
 		}
 	}
 	report.print(os.Stdout)

@@ -255,7 +255,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // fresh process pays (like ss), the second a steady-state poll. arg holds
 // words: "listeners" asks for listeners only (else the whole table),
 // "procfs" forces the /proc owner scan, "first" adds WithFirstOwnerOnly,
-// "reuse" hands the first answer back to TableInto for the second.
+// "reuse" hands the first answer back to TableInto for the second,
+// "allnetns" reads every network namespace (WithAllNetNS).
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
 	var opts []linux.Option
@@ -268,6 +269,9 @@ func pollRole(arg string) (result, error) {
 	}
 	if slices.Contains(words, "first") {
 		opts = append(opts, linux.WithFirstOwnerOnly())
+	}
+	if slices.Contains(words, "allnetns") {
+		opts = append(opts, linux.WithAllNetNS())
 	}
 	ctx := context.Background()
 	stopProfile := func() {}

@@ -50,8 +50,12 @@ type diagRow struct {
 
 // buildDiagRequest returns a complete netlink message: a dump request
 // (NLM_F_REQUEST|NLM_F_DUMP) of the TCP sockets of family whose kernel state
-// is in the states bitmask, asking for no extensions.
+// is in the states bitmask, asking for no extensions. Family afUnspec asks
+// for both families in one request (buildCompatRequest).
 func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
+	if family == afUnspec {
+		return buildCompatRequest(dst, states, seq)
+	}
 	const total = nlmsgHdrLen + inetDiagReqLen
 	b := append(dst[:0], make([]byte, total)...)
 	ne := binary.NativeEndian
@@ -127,7 +131,7 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 				continue
 			}
 			return st, &DumpError{Errno: syscall.Errno(-int64(code))}
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpDiagGetSock:
 			if len(payload) < inetDiagMsgLen {
 				return st, fmt.Errorf("%w: inet_diag_msg of %d bytes (want %d) at offset %d", errMalformed, len(payload), inetDiagMsgLen, off)
 			}

@@ -35,6 +35,7 @@ type allNetNS struct {
 	order  []*nsSpace // this call's namespaces, by inode
 	gen    uint64
 	bufs   [][]byte // the dump workers' receive buffers, lent to the sockets
+	compat atomic.Bool // both families in one request (dumpEveryFamily)
 }
 
 // initNetNS prepares the namespace naming and, with WithAllNetNS, the
@@ -52,6 +53,7 @@ func (p *Provider) initNetNS() error {
 	own := &nsSpace{nsFound: nsFound{ino: p.netns}, own: true, dedup: newDedup(), conn: p.fams[0].conn}
 	p.fams[0].conn = nil
 	p.all = &allNetNS{spaces: map[uint64]*nsSpace{p.netns: own}}
+	p.all.compat.Store(true)
 	return nil
 }
 
@@ -253,7 +255,7 @@ func (p *Provider) dumpSpace(ctx context.Context, s *nsSpace, q tcptable.Query, 
 			*buf = make([]byte, recvBufLen)
 		}
 		s.conn.buf = *buf
-		err = dumpFamilies(ctx, families(q), mask, p.cfg.dumpRetries, s.conn.dump, part, add)
+		err = dumpEveryFamily(ctx, families(q), mask, p.cfg.dumpRetries, s.conn.dump, part, add, &p.all.compat)
 		s.conn.buf = nil
 		if errors.Is(err, errDumpAborted) {
 			s.conn.close() // the rest of the dump is still queued on it
