@@ -34,7 +34,7 @@ type allNetNS struct {
 	spaces map[uint64]*nsSpace
 	order  []*nsSpace // this call's namespaces, by inode
 	gen    uint64
-	bufs   [][]byte // the dump workers' receive buffers, lent to the sockets
+	bufs   [][]byte    // the dump workers' receive buffers, lent to the sockets
 	compat atomic.Bool // both families in one request (dumpEveryFamily)
 }
 
