@@ -39,6 +39,7 @@ type options struct {
 	sort    sortKey
 	help    bool
 	version bool
+	ns      nsOptions // --netns, --all-netns
 }
 
 // usageError is a bad command line: exit code 2, one line on stderr.
@@ -141,6 +142,7 @@ func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
 	fs.StringVar(&raw.sort, "sort", "", "sort column")
 	fs.Var(watchFlag{&o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
 	fs.BoolVar(&o.poll, "poll", false, "--watch polls instead of using kernel events")
+	nsFlags(fs, &o.ns)
 	return fs
 }
 
@@ -313,6 +315,9 @@ func (r *rawFlags) apply(o *options) error {
 		o.sort = k
 	}
 	if err := r.applyFormat(o); err != nil {
+		return err
+	}
+	if err := o.ns.check(); err != nil {
 		return err
 	}
 	if o.summary && o.watch == 0 {

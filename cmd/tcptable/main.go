@@ -37,6 +37,7 @@ func main() {
 		stdout:         os.Stdout,
 		stderr:         os.Stderr,
 		newProvider:    native.New,
+		newNSProvider:  newNSProvider,
 		lookup:         net.DefaultResolver.LookupAddr,
 		resolveTimeout: defaultResolveTimeout,
 		now:            time.Now,
@@ -52,6 +53,7 @@ func main() {
 type app struct {
 	stdout, stderr io.Writer
 	newProvider    func() (tcptable.Provider, error)
+	newNSProvider  func(nsOptions) (tcptable.Provider, error) // --netns, --all-netns
 	lookup         lookupFunc
 	resolveTimeout time.Duration
 	now            func() time.Time // stamps --watch events
@@ -74,13 +76,13 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, versionLine())
 		return exitOK
 	}
-	p, err := a.newProvider()
+	p, err := a.provider(o)
 	if err != nil {
 		a.errorf("%v", err)
-		return exitFail
+		return providerExit(err)
 	}
 	defer p.Close()
-	d := &display{tz: a.tz}
+	d := &display{tz: a.tz, netns: o.ns.all}
 	if o.resolve {
 		d.names = map[netip.Addr]string{}
 	}
@@ -101,6 +103,7 @@ func (a *app) table(ctx context.Context, p tcptable.Provider, o *options, d *dis
 		return exitFail
 	}
 	a.noteHidden(rows)
+	a.noteSkippedNetNS(p)
 	if o.summary {
 		err = summarize(rows).write(a.stdout, o.format)
 	} else {

@@ -19,6 +19,7 @@ import (
 type display struct {
 	names map[netip.Addr]string // host names from -r; nil when numeric
 	tz    *time.Location        // for the CREATED column
+	netns bool                  // --all-netns: the NETNS column
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -65,23 +66,37 @@ func processCell(c *tcptable.Connection) string {
 }
 
 // writeTable prints rows as an aligned table with a header. The CREATED
-// column appears when some row has a creation time.
+// column appears when some row has a creation time, CONTAINER when some
+// row names one, NETNS (first) with --all-netns.
 func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	created := false
 	for i := range rows {
 		created = created || !rows[i].Created.IsZero()
 	}
+	containers := hasContainers(rows)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	header := "STATE\tLOCAL\tREMOTE\tPID\tPROCESS"
+	if d.netns {
+		header = "NETNS\t" + header
+	}
 	if created {
 		header += "\tCREATED"
+	}
+	if containers {
+		header += "\tCONTAINER"
 	}
 	fmt.Fprintln(tw, header)
 	for i := range rows {
 		c := &rows[i]
 		line := c.State.String() + "\t" + d.addr(c.Local) + "\t" + d.addr(c.Remote) + "\t" + pidCell(c) + "\t" + processCell(c)
+		if d.netns {
+			line = netnsCell(c) + "\t" + line
+		}
 		if created {
 			line += "\t" + d.created(c.Created)
+		}
+		if containers {
+			line += "\t" + containerCell(c)
 		}
 		fmt.Fprintln(tw, line)
 	}

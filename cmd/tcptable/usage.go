@@ -23,6 +23,13 @@ Selection (conditions combine; the default is every endpoint):
       --port N            local or remote port N (1..65535)
       --pid N             owned by process N
       --process NAME      owned by a process named NAME (any case)
+      --netns NAME|PATH   the network namespace NAME (under /run/netns, as ip
+                          netns names it) or the namespace file PATH, such as
+                          /proc/PID/ns/net (Linux; entering it needs root)
+      --all-netns         every network namespace of the host in one table,
+                          with a NETNS column (name or inode) first (Linux;
+                          without root: the own namespace, and one stderr
+                          line saying which others were skipped)
 
 Output:
   -n, --numeric           numeric addresses (the default: no DNS unless -r)
@@ -59,9 +66,12 @@ Examples:
   tcptable -s                         counts by state
   tcptable --watch 2s                 follow opens, closes and state changes
   tcptable --watch --ndjson -l        follow listeners as JSON lines
+  tcptable --all-netns -l             listeners of every namespace and container
+  tcptable --netns blue --port 80     one namespace made with ip netns add blue
 
 Exit status: 0 on success (and on Ctrl-C in --watch), 1 when the table cannot
-be read, 2 for a bad command line. Without root (Administrator on Windows)
+be read, 2 for a bad command line (--netns and --all-netns on an OS without
+network namespaces too). Without root (Administrator on Windows)
 the owners of other users' sockets are hidden; one stderr line says how many.
 `
 

@@ -48,6 +48,9 @@ func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *dis
 		if !hidden {
 			hidden = a.noteHidden(w.Table())
 		}
+		if first {
+			a.noteSkippedNetNS(p)
+		}
 		if err := a.printEvents(ctx, events, o, d); err != nil {
 			a.errorf("writing output: %v", err)
 			return exitFail
@@ -154,6 +157,10 @@ func (d *display) eventLine(e *tcptable.Event) string {
 		pid = pidCell(&e.Before) + ">" + pid
 		process = processCell(&e.Before) + ">" + process
 	}
-	return fmt.Sprintf("%s %-13s %-22s %-21s %-21s %-7s %s\n",
-		d.stamp(e.Time), e.Kind, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
+	ns := ""
+	if d.netns {
+		ns = fmt.Sprintf("%-12s ", netnsCell(r))
+	}
+	return fmt.Sprintf("%s %-13s %s%-22s %-21s %-21s %-7s %s\n",
+		d.stamp(e.Time), e.Kind, ns, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
 }

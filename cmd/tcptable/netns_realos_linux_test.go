@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/netnstest"
+)
+
+// skipOrFail skips with the hint, or fails when TCPTABLE_REQUIRE_PRIVILEGED
+// is set (CI sets it).
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if v := strings.ToLower(os.Getenv("TCPTABLE_REQUIRE_PRIVILEGED")); v != "" && v != "0" && v != "false" {
+		t.Fatalf(format+" (TCPTABLE_REQUIRE_PRIVILEGED is set)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// listenIn opens a listener of this process inside the namespace at path,
+// from a thread that enters it and comes back.
+func listenIn(t *testing.T, path string) net.Listener {
+	t.Helper()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer unix.Close(orig)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			res <- result{err: err}
+			return
+		}
+		l, lerr := net.Listen("tcp4", "127.0.0.1:0")
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			res <- result{l, err} // the thread stays locked and ends with the goroutine
+			return
+		}
+		runtime.UnlockOSThread()
+		res <- result{l, lerr}
+	}()
+	r := <-res
+	require.NoError(t, r.err)
+	t.Cleanup(func() { r.l.Close() })
+	return r.l
+}
+
+// TestNetNSRealOS runs --all-netns and --netns over the Linux provider
+// with a namespace this test makes, as root and (--all-netns) as nobody.
+func TestNetNSRealOS(t *testing.T) {
+	if err := netnstest.Available(); err != nil {
+		skipOrFail(t, "%v", err)
+	}
+	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-%d", os.Getpid()))
+	if err != nil {
+		skipOrFail(t, "cannot create a network namespace here: %v", err)
+	}
+	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	l := listenIn(t, ns.Path)
+	addr := l.Addr().String()
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(ns.Path, &st))
+	ino := st.Ino
+
+	run := func(args ...string) ([]tcptable.Connection, string) {
+		t.Helper()
+		a, stdout, stderr := testApp(nil)
+		a.newNSProvider = newNSProvider
+		require.Equal(t, exitOK, a.run(context.Background(), args), stderr.String())
+		var rows []tcptable.Connection
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &rows), stdout.String())
+		return rows, stderr.String()
+	}
+	find := func(rows []tcptable.Connection) *tcptable.Connection {
+		for i := range rows {
+			if rows[i].Local.String() == addr && rows[i].NetNS == ino {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
+	for _, args := range [][]string{
+		{"--all-netns", "-l", "--json"},
+		{"--netns", ns.Name, "-l", "--json"},
+		{"--netns", ns.Path, "-l", "--json"},
+	} {
+		rows, _ := run(args...)
+		c := find(rows)
+		require.NotNil(t, c, "%v: the namespace's listener in %v", args, rows)
+		assert.Equal(t, ns.Name, c.NetNSName, "%v", args)
+		assert.Equal(t, uint32(os.Getpid()), c.PID, "%v", args)
+		if args[0] == "--netns" {
+			for _, r := range rows {
+				assert.Equal(t, ino, r.NetNS, "%v: one namespace only: %v", args, r)
+			}
+		}
+	}
+
+	a, stdout, stderr := testApp(nil)
+	a.newNSProvider = newNSProvider
+	require.Equal(t, exitOK, a.run(context.Background(), []string{"--all-netns", "-l"}), stderr.String())
+	assert.Regexp(t, `(?m)^NETNS +STATE +LOCAL`, stdout.String())
+	assert.Regexp(t, `(?m)^`+ns.Name+` +LISTEN +`+strings.ReplaceAll(addr, ".", `\.`)+` `, stdout.String())
+
+	a, _, stderr = testApp(nil)
+	a.newNSProvider = newNSProvider
+	assert.Equal(t, exitFail, a.run(context.Background(), []string{"--netns", ns.Name + "-missing"}))
+	assert.Contains(t, stderr.String(), "no such network namespace (ip netns list shows the names)")
+
+	t.Run("nobody", func(t *testing.T) {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			skipOrFail(t, "needs setpriv (apt-get install util-linux)")
+		}
+		dir, err := os.MkdirTemp("", "tcptable-netns-")
+		require.NoError(t, err)
+		defer os.RemoveAll(dir)
+		require.NoError(t, os.Chmod(dir, 0o755))
+		exe := filepath.Join(dir, "cli.test")
+		self, err := os.ReadFile(os.Args[0])
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(exe, self, 0o755))
+		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+		cmd.Env = append(os.Environ(), childArgsEnv+"=--all-netns -l")
+		cmd.Dir = dir
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		require.NoError(t, cmd.Run(), "as nobody, --all-netns still lists the own namespace; stderr: %s", errOut.String())
+		assert.Regexp(t, `(?m)^NETNS +STATE`, out.String())
+		assert.NotContains(t, out.String(), addr, "the other namespace's listener is not read")
+		assert.Regexp(t, `(?m)^tcptable: read 1 of \d+ network namespaces; \d+ skipped: permission denied \(entering another namespace needs root or CAP_SYS_ADMIN`, errOut.String())
+	})
+}
