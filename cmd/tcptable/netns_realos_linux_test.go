@@ -7,8 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -30,45 +28,16 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// listenIn opens a listener of this process inside the namespace at path,
-// from a thread that enters it and comes back.
-func listenIn(t *testing.T, path string) net.Listener {
+// listenIn opens a listener of this process inside ns.
+func listenIn(t *testing.T, ns *netnstest.NS) net.Listener {
 	t.Helper()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer unix.Close(orig)
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			res <- result{err: err}
-			return
-		}
-		l, lerr := net.Listen("tcp4", "127.0.0.1:0")
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			res <- result{l, err} // the thread stays locked and ends with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		res <- result{l, lerr}
-	}()
-	r := <-res
-	require.NoError(t, r.err)
-	t.Cleanup(func() { r.l.Close() })
-	return r.l
+	var l net.Listener
+	require.NoError(t, ns.Do(func() (err error) {
+		l, err = net.Listen("tcp4", "127.0.0.1:0")
+		return err
+	}))
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // TestNetNSRealOS runs --all-netns and --netns over the Linux provider
@@ -82,7 +51,7 @@ func TestNetNSRealOS(t *testing.T) {
 		skipOrFail(t, "cannot create a network namespace here: %v", err)
 	}
 	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
-	l := listenIn(t, ns.Path)
+	l := listenIn(t, ns)
 	addr := l.Addr().String()
 	var st unix.Stat_t
 	require.NoError(t, unix.Stat(ns.Path, &st))
@@ -138,14 +107,9 @@ func TestNetNSRealOS(t *testing.T) {
 		if err != nil {
 			skipOrFail(t, "needs setpriv (apt-get install util-linux)")
 		}
-		dir, err := os.MkdirTemp("", "tcptable-netns-")
+		exe, dir, err := netnstest.PublicExecutable()
 		require.NoError(t, err)
 		defer os.RemoveAll(dir)
-		require.NoError(t, os.Chmod(dir, 0o755))
-		exe := filepath.Join(dir, "cli.test")
-		self, err := os.ReadFile(os.Args[0])
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(exe, self, 0o755))
 		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
 		cmd.Env = append(os.Environ(), childArgsEnv+"=--all-netns -l")
 		cmd.Dir = dir

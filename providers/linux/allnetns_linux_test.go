@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -70,42 +69,6 @@ func nsInode(t *testing.T, path string) uint64 {
 	return st.Ino
 }
 
-// inNetNS runs fn on a thread inside the namespace at path, so that the
-// sockets fn creates live there (held by this process).
-func inNetNS(path string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- err // the thread stays locked and ends with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // The fixed four-tuple made in two namespaces: ports with two different
 // bytes.
 var (
@@ -113,13 +76,13 @@ var (
 	sameClient = netip.MustParseAddrPort("127.0.0.1:4951")
 )
 
-// samePair listens on sameListen inside the namespace at path and connects
+// samePair listens on sameListen inside the namespace and connects
 // to it from sameClient, all held by this process until the test ends.
-func samePair(t *testing.T, path string) (close func()) {
+func samePair(t *testing.T, ns *netnstest.NS) (close func()) {
 	t.Helper()
 	var l net.Listener
 	var cl, sv net.Conn
-	require.NoError(t, inNetNS(path, func() (err error) {
+	require.NoError(t, ns.Do(func() (err error) {
 		if l, err = net.Listen("tcp4", sameListen.String()); err != nil {
 			return err
 		}
@@ -163,8 +126,8 @@ func TestAllNetNS(t *testing.T) {
 	a, b := newTestNS(t, "a"), newTestNS(t, "b")
 	startChild(t, a, exe, netnstest.Spec{Listeners: 3, Established: 20, HalfClosed: 3, TimeWait: 3, Share: true})
 	startChild(t, b, exe, netnstest.Spec{Listeners: 2, Established: 10, HalfClosed: 2, TimeWait: 2})
-	closeA := samePair(t, a.Path)
-	samePair(t, b.Path)
+	closeA := samePair(t, a)
+	samePair(t, b)
 	inoA, inoB := nsInode(t, a.Path), nsInode(t, b.Path)
 	require.NotEqual(t, inoA, inoB)
 
