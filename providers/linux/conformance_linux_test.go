@@ -48,3 +48,12 @@ func TestConformanceProcfsScan(t *testing.T) {
 		return newScanOrSkip(t, linux.OwnerScanProcfs), conformance.OSEnv()
 	})
 }
+
+// TestConformanceAllNetNS: the table of every namespace passes the suite
+// (its endpoints live in the caller's namespace, among every other
+// namespace's rows).
+func TestConformanceAllNetNS(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		return newOrSkip(t, linux.WithAllNetNS()), conformance.OSEnv()
+	})
+}
