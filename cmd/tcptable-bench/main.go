@@ -17,8 +17,12 @@
 // `ss -tin` (-stats; -stats-only times nothing else). When the table
 // first reaches -elsewhere sockets it
 // also builds a second namespace with -small sockets and times `ss -tanp`
-// against the provider there, while the big table lives elsewhere. It
-// prints medians, ratios and peak RSS.
+// against the provider there, while the big table lives elsewhere. With
+// -allnetns (50x400 by default) it builds that many namespaces of that
+// many sockets and times ss -tanp run in each in turn (through ip netns
+// exec and nsenter) against one WithAllNetNS table, then the provider in
+// one namespace holding the same total. It prints medians, ratios and
+// peak RSS. -sizes "" -elsewhere 0 runs the namespace scenario alone.
 package main
 
 import (
@@ -50,6 +54,7 @@ type options struct {
 	stats     bool
 	statsOnly bool
 	markdown  string
+	allNetNS  allNetNSSpec
 
 	trace      bool
 	traceRates []int
@@ -85,6 +90,8 @@ func parseFlags() (options, error) {
 	rates := flag.String("trace-rates", "0,20000", "connection lifecycles a second of the churn runs (0: as fast as possible), each run without and with the tracer")
 	flag.Float64Var(&o.traceSecs, "trace-secs", 3, "seconds per churn run")
 	flag.IntVar(&o.tracePairs, "trace-pairs", 9000, "loopback pairs of the Table-with-Created measurement")
+	allNetNS := flag.String("allnetns", "50x400", "the every-namespace scenario: NAMESPACESxSOCKETS (0: skip it)")
+	childEhash := flag.Int("child-ehash", 0, "make the -allnetns namespaces with net.ipv4.tcp_child_ehash_entries=N (their own established hash; 0: the host's)")
 	flag.Parse()
 	var err error
 	if o.traceRates, err = traceRates(*rates); err != nil {
@@ -93,7 +100,17 @@ func parseFlags() (options, error) {
 	if o.traceSecs <= 0 || o.traceSecs > 600 || o.tracePairs < 1 || o.tracePairs > 100000 {
 		return o, fmt.Errorf("-trace-secs must be in (0, 600] and -trace-pairs in 1..100000")
 	}
+	if o.allNetNS, err = parseAllNetNS(*allNetNS); err != nil {
+		return o, err
+	}
+	if *childEhash < 0 || *childEhash > 1<<24 {
+		return o, fmt.Errorf("-child-ehash %d: want 0..%d", *childEhash, 1<<24)
+	}
+	o.allNetNS.childEhash = *childEhash
 	for _, s := range strings.Split(*sizes, ",") {
+		if *sizes == "" {
+			break // only the other scenarios
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 || n > 1_000_000 {
 			return o, fmt.Errorf("-sizes: %q is not a socket count in 2..1000000", s)
@@ -242,6 +259,11 @@ func run(o options) error {
 				return err
 			}
 			report.ns = &nsResult{small: o.small, elsewhere: 2 * big.pairs, res: r}
+		}
+	}
+	if o.allNetNS.count > 0 {
+		if report.all, err = allNetNSScenario(exe, o.allNetNS, o.reps); err != nil {
+			return err
 		}
 	}
 	report.print(os.Stdout)

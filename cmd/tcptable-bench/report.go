@@ -22,6 +22,7 @@ type nsResult struct {
 type report struct {
 	sizes []sizeResult
 	ns    *nsResult
+	all   *allNetNSResult
 }
 
 func ratio(a, b float64) string {
@@ -84,6 +85,9 @@ func (r *report) rows() [][]string {
 			[]string{name, "same with the " + pp.Scan + " scan", fmt.Sprintf("%s / %s (%d)", msStr(pp.Ms), msStr(pp.Second), pp.Rows),
 				ratio(pp.Ms, ssp.Ms) + " / " + ratio(pp.Second, ssp.Ms) + " ss -tanp", "(comparison)"},
 		)
+	}
+	if r.all != nil {
+		out = append(out, r.all.rows()...)
 	}
 	return out
 }

@@ -296,7 +296,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // words: "listeners" asks for listeners only (else the whole table),
 // "procfs" forces the /proc owner scan, "first" adds WithFirstOwnerOnly,
 // "reuse" hands the first answer back to TableInto for the second,
-// "stats" sets Query.Stats, "none" asks for no owners.
+// "stats" sets Query.Stats, "none" asks for no owners, "allnetns" reads
+// every network namespace (WithAllNetNS).
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
 	var opts []linux.Option
@@ -311,6 +312,9 @@ func pollRole(arg string) (result, error) {
 		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	q.Stats = slices.Contains(words, "stats")
+	if slices.Contains(words, "allnetns") {
+		opts = append(opts, linux.WithAllNetNS())
+	}
 	if slices.Contains(words, "none") {
 		q.Owners = tcptable.OwnerNone
 	}

@@ -174,8 +174,9 @@ func sortRows(rows []tcptable.Connection, k sortKey) {
 	})
 }
 
-// cmpIdentity is the default order: local, remote, then socket and PID.
+// cmpIdentity is the default order: namespace, local, remote, then socket
+// and PID.
 func cmpIdentity(a, b *conn) int {
-	return cmp.Or(a.Local.Compare(b.Local), a.Remote.Compare(b.Remote),
+	return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), a.Local.Compare(b.Local), a.Remote.Compare(b.Remote),
 		cmp.Compare(a.Socket, b.Socket), cmp.Compare(a.PID, b.PID), cmp.Compare(a.State, b.State))
 }

@@ -156,6 +156,7 @@ func TestCSVInjection(t *testing.T) {
 	evil := linuxRows()[3]
 	evil.Module.Name = "\rcalc"
 	evil.Module.Path = "/bin/ok\x1b[31m"
+	evil.NetNS = row.NetNS // the rows sort by namespace first: keep them in address order
 	a, stdout, stderr := testApp(mock.New(row, evil))
 	require.Equal(t, exitOK, a.run(context.Background(), []string{"--csv"}), stderr.String())
 	assertSafe(t, stdout.String())

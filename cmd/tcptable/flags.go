@@ -41,6 +41,7 @@ type options struct {
 	sort     sortKey
 	help     bool
 	version  bool
+	ns       nsOptions // --netns, --all-netns
 }
 
 // rawFlags holds what the flags set before parse checks their combination
@@ -125,6 +126,12 @@ var flagDefs = [...]flagDef{
 		empty: "a process ID", set: setPID},
 	{names: []string{"process"}, kind: valueFlag, arg: "NAME", help: "owned by a process named NAME (any case)", group: groupSelect,
 		empty: "a process name", set: func(o *options, _ *rawFlags, v string) error { o.query.Process = v; return nil }},
+	{names: []string{"netns"}, kind: valueFlag, arg: "NAME|PATH", group: groupSelect, empty: "a namespace name or path",
+		help: "the network namespace NAME (under /run/netns, as ip\nnetns names it) or the namespace file PATH, such as\n/proc/PID/ns/net (Linux; entering it needs root)",
+		set:  func(o *options, _ *rawFlags, v string) error { o.ns.netns = v; return nil }},
+	{names: []string{"all-netns"}, group: groupSelect,
+		help: "every network namespace of the host in one table,\nwith a NETNS column (name or inode) first (Linux;\nwithout root: the own namespace, and one stderr\nline saying which others were skipped)",
+		set:  setBool(func(o *options, _ *rawFlags) *bool { return &o.ns.all })},
 	{names: []string{"t", "tcp"}, help: "TCP (always; accepted for ss habits)", group: groupSelect,
 		set: func(*options, *rawFlags, string) error { return nil }},
 
@@ -393,7 +400,13 @@ func (r *rawFlags) apply(o *options) error {
 	case r.v6 && !r.v4:
 		q.Family = tcptable.IPv6
 	}
+	if err := o.ns.check(); err != nil {
+		return err
+	}
 	if err := r.applyFormat(o); err != nil {
+		return err
+	}
+	if err := o.ns.check(); err != nil {
 		return err
 	}
 	if o.summary && o.watch == 0 {

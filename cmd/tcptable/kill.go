@@ -24,7 +24,8 @@ is verified: the row must be gone from the OS's table.
 
 The selection flags are the listing's (see tcptable --help): -l, -4, -6,
 --state, --port, --pid, --process. At least one is required: tcptable kill
-never ends every connection of the host.
+never ends every connection of the host. --netns NAME|PATH ends them in
+another network namespace (Linux, root).
 `
 	killUsageOutro = `
 The output flags are the listing's too: --json, --ndjson, --csv, -r,
@@ -66,6 +67,8 @@ func parseKillArgs(args []string) (*options, error) {
 		return nil, usagef("kill ends connections once: --top does not apply")
 	case o.summary:
 		return nil, usagef("kill prints the rows it ends: --summary does not apply")
+	case o.ns.all:
+		return nil, usagef("kill ends connections of one network namespace: --all-netns does not apply (use --netns NAME)")
 	case !selects(o.query):
 		return nil, usagef("kill needs a selection (-l, -4, -6, --state, --port, --pid or --process): it never ends every connection")
 	}

@@ -67,7 +67,7 @@ func TestKillPrintsWhatItEnded(t *testing.T) {
 
 func TestKillRefuses(t *testing.T) {
 	for _, args := range []string{"kill", "kill -a", "kill -4 -6", "kill -n -t -p", "kill --dry-run",
-		"kill --port 80 --watch", "kill --port 80 --top", "kill --port 80 -s", "kill --port 0", "kill --bogus", "kill --port 80 extra"} {
+		"kill --port 80 --watch", "kill --port 80 --top", "kill --port 80 --all-netns", "kill --port 80 -s", "kill --port 0", "kill --bogus", "kill --port 80 extra"} {
 		t.Run(args, func(t *testing.T) {
 			p := mock.New(linuxRows()...)
 			a, stdout, stderr := testApp(p)

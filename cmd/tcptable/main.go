@@ -42,6 +42,7 @@ func runMain(args []string) int {
 		stdout:         os.Stdout,
 		stderr:         os.Stderr,
 		newProvider:    native.New,
+		newNSProvider:  newNSProvider,
 		lookup:         net.DefaultResolver.LookupAddr,
 		resolveTimeout: defaultResolveTimeout,
 		now:            time.Now,
@@ -56,6 +57,7 @@ func runMain(args []string) int {
 type app struct {
 	stdout, stderr io.Writer
 	newProvider    func() (tcptable.Provider, error)
+	newNSProvider  func(nsOptions) (tcptable.Provider, error) // --netns, --all-netns
 	lookup         lookupFunc
 	resolveTimeout time.Duration
 	now            func() time.Time // stamps --watch events and --top polls
@@ -91,8 +93,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 
 // open does what a command does before its work: it reports a bad command
 // line (err, pointing at help), prints the help text (help()) or the
-// version when asked, and opens the provider. A nil provider means the
-// command is done, with code.
+// version when asked, and opens the provider (of the namespaces o's
+// --netns or --all-netns names, if any). A nil provider means the command
+// is done, with code.
 func (a *app) open(o *options, err error, seeHelp string, help func() string) (tcptable.Provider, int) {
 	switch {
 	case err != nil:
@@ -105,17 +108,17 @@ func (a *app) open(o *options, err error, seeHelp string, help func() string) (t
 		fmt.Fprintln(a.stdout, versionLine())
 		return nil, exitOK
 	}
-	p, err := a.newProvider()
+	p, err := a.provider(o)
 	if err != nil {
 		a.errorf("%v", err)
-		return nil, exitFail
+		return nil, providerExit(err)
 	}
 	return p, exitOK
 }
 
 // display returns how o shows rows to people.
 func (a *app) display(o *options) *display {
-	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats}
+	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats, netns: o.ns.all}
 	if o.resolve {
 		d.names = map[netip.Addr]string{}
 	}
@@ -124,7 +127,7 @@ func (a *app) display(o *options) *display {
 
 // snapshot reads the rows q selects; it prints an error and returns false
 // when it cannot, warns when the OS said the table changed meanwhile, and
-// notes hidden owners.
+// notes hidden owners and the namespaces --all-netns could not read.
 func (a *app) snapshot(ctx context.Context, p filtered, q tcptable.Query) ([]tcptable.Connection, bool) {
 	rows, err := p.Table(ctx, q)
 	switch {
@@ -135,6 +138,7 @@ func (a *app) snapshot(ctx context.Context, p filtered, q tcptable.Query) ([]tcp
 		return nil, false
 	}
 	a.noteHidden(p, q)
+	a.noteSkippedNetNS(p)
 	return rows, true
 }
 

@@ -22,6 +22,7 @@ type display struct {
 	tz       *time.Location        // for the CREATED column
 	noHeader bool                  // -H: no header line
 	stats    bool                  // -i: the statistics columns
+	netns    bool                  // --all-netns: the NETNS column
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -68,17 +69,25 @@ func processCell(c *tcptable.Connection) string {
 }
 
 // writeTable prints rows as an aligned table with a header (unless -H).
-// The CREATED column appears when some row has a creation time, the
-// statistics columns with -i.
+// The CREATED column appears when some row has a creation time, CONTAINER
+// when some row names one, NETNS (first) with --all-netns, the statistics
+// columns with -i.
 func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	created := false
 	for i := range rows {
 		created = created || !rows[i].Created.IsZero()
 	}
+	containers := hasContainers(rows)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	header := "STATE\tLOCAL\tREMOTE\tPID\tPROCESS"
+	if d.netns {
+		header = "NETNS\t" + header
+	}
 	if created {
 		header += "\tCREATED"
+	}
+	if containers {
+		header += "\tCONTAINER"
 	}
 	if d.stats {
 		header += "\t" + strings.Join(statsHeader, "\t")
@@ -89,8 +98,14 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	for i := range rows {
 		c := &rows[i]
 		line := c.State.String() + "\t" + d.addr(c.Local) + "\t" + d.addr(c.Remote) + "\t" + pidCell(c) + "\t" + processCell(c)
+		if d.netns {
+			line = netnsCell(c) + "\t" + line
+		}
 		if created {
 			line += "\t" + d.created(c.Created)
+		}
+		if containers {
+			line += "\t" + containerCell(c)
 		}
 		if d.stats {
 			line += "\t" + strings.Join(statsCells(c), "\t")

@@ -36,11 +36,13 @@ Examples:
   tcptable -ti --state established    connections with bytes, RTT and cwnd
   tcptable --top                      who is using the network right now?
   tcptable --top 5s --ndjson          the same as a JSON line every 5s
+  tcptable --all-netns -l             listeners of every namespace and container
+  tcptable --netns blue --port 80     one namespace made with ip netns add blue
 
 Exit status: 0 on success (and on Ctrl-C in --watch or --top), 1 when the table
-cannot be read, 2 for a bad command line. Without root (Administrator on
-Windows) the owners of other users' sockets are hidden; one stderr line says
-how many.
+cannot be read, 2 for a bad command line (--netns and --all-netns on an OS
+without network namespaces too). Without root (Administrator on Windows) the
+owners of other users' sockets are hidden; one stderr line says how many.
 `
 )
 

@@ -56,21 +56,14 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		total = p.fitBuf(fams, caps, cap(buf), total)
 	}
 	rows := rowsOf(buf, total)
-	var ext uint8
-	var stats []tcptable.Stats // the answer's Stats, in regions as rows
-	if q.Stats {
-		ext, stats = extInfo, makeAdvised[tcptable.Stats](total)
-	}
+	ext, stats := answerStats(q, total)
 	parts := make([][]tcptable.Connection, len(fams))
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	off := 0
 	for i, fam := range fams {
 		parts[i] = rows[off : off : off+caps[i]]
-		var slab *statsSlab
-		if stats != nil {
-			slab = newStatsSlab(stats[off : off+caps[i]])
-		}
+		slab := regionSlab(stats, off, caps[i])
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
 		run := func() {
@@ -133,12 +126,7 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 	p.fams[0].dedup.reset(n)
 	err := p.readProcNet(ctx, q, add)
 	p.fams[0].last, p.fams[1].last = len(rows), 0
-	if q.Stats {
-		// /proc/net/tcp has no traffic counters (docs/linux.md).
-		for i := range rows {
-			rows[i].StatsStatus = tcptable.StatsNotSupported
-		}
-	}
+	procNetStats(q, rows)
 	return rows, err
 }
 
@@ -168,20 +156,39 @@ func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
 		name = "sockstat6"
 	}
 	n := 0
-	read := func(dir string) {
-		if f, err := openRegular(filepath.Join(dir, name)); err == nil {
-			if b, err := io.ReadAll(io.LimitReader(f, 64<<10)); err == nil {
-				n = parseSockstat(b)
-			}
-			f.Close()
-		}
-	}
+	read := func(dir string) { n = readSockstat(filepath.Join(dir, name)) }
 	if p.nsFD < 0 {
 		read(filepath.Join(p.cfg.procRoot, "net"))
 	} else {
 		_ = inNetNS(p.nsFD, func() error { read("/proc/thread-self/net"); return nil })
 	}
 	return min(n, maxSizeHint) + minRows
+}
+
+// answerStats returns what a dump answering q with room for total rows
+// asks the kernel for (idiag_ext) and, with Query.Stats, the answer's
+// Stats: one array, handed out in regions as the rows are (regionSlab).
+func answerStats(q tcptable.Query, total int) (ext uint8, stats []tcptable.Stats) {
+	if !q.Stats {
+		return 0, nil
+	}
+	return extInfo, makeAdvised[tcptable.Stats](total)
+}
+
+// readSockstat returns the TCP socket count of the sockstat file at path,
+// 0 if it cannot be read; a FIFO or other file that is not regular there
+// (under WithProcRoot) is not read.
+func readSockstat(path string) int {
+	f, err := openRegular(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return 0
+	}
+	return parseSockstat(b)
 }
 
 // minRows is the smallest region allocated for a family.

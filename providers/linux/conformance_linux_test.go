@@ -53,3 +53,21 @@ func TestConformanceProcfsScan(t *testing.T) {
 		return newScanOrSkip(t, linux.OwnerScanProcfs), conformance.OSEnv()
 	}, noDualStack)
 }
+
+// TestConformanceAllNetNS: the table of every namespace passes the suite
+// (its endpoints live in the caller's namespace, among every other
+// namespace's rows), statistics and kills included. A WithAllNetNS
+// provider does not trace, by design (kernel events follow one namespace:
+// docs/linux.md; TestAllNetNS checks that Trace says so), so the suite
+// sees it as what it is, a Killer that is no Tracer: NoTrace is for a
+// trace the host cannot run, which TCPTABLE_REQUIRE_PRIVILEGED fails.
+func TestConformanceAllNetNS(t *testing.T) {
+	type untraced struct {
+		tcptable.Provider
+		tcptable.Killer
+	}
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		p := newOrSkip(t, linux.WithAllNetNS())
+		return untraced{p, p}, conformance.OSEnv()
+	}, noDualStack)
+}

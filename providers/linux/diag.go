@@ -78,8 +78,12 @@ type diagRow struct {
 // buildDiagRequest returns a complete netlink message: a dump request
 // (NLM_F_REQUEST|NLM_F_DUMP) of the TCP sockets of family whose kernel state
 // is in the states bitmask, asking for the extensions in the idiag_ext
-// bitmask ext (0, or extInfo for tcp_info).
+// bitmask ext (0, or extInfo for tcp_info). Family afUnspec asks for both
+// families in one request (buildCompatRequest).
 func buildDiagRequest(dst []byte, family uint8, states uint32, ext uint8, seq uint32) []byte {
+	if family == afUnspec {
+		return buildCompatRequest(dst, states, ext, seq)
+	}
 	const total = nlmsgHdrLen + inetDiagReqLen
 	b := append(dst[:0], make([]byte, total)...)
 	ne := binary.NativeEndian
@@ -177,7 +181,7 @@ func parseDiagInto(b []byte, seq uint32, row *diagRow, fn func(*diagRow)) (dumpS
 				continue
 			}
 			return st, &DumpError{Errno: syscall.Errno(-int64(code))}
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpDiagGetSock:
 			if len(payload) < inetDiagMsgLen {
 				return st, fmt.Errorf("%w: inet_diag_msg of %d bytes (want %d) at offset %d", errMalformed, len(payload), inetDiagMsgLen, off)
 			}

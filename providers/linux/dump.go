@@ -58,8 +58,11 @@ func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, ext uint8, ret
 }
 
 func familyName(f uint8) string {
-	if f == afInet {
+	switch f {
+	case afInet:
 		return "AF_INET"
+	case afUnspec:
+		return "AF_INET+AF_INET6"
 	}
 	return "AF_INET6"
 }

@@ -32,8 +32,10 @@ type Provider struct {
 	fams     [2]famState // AF_INET, AF_INET6
 	killConn *diagConn   // Kill's sock_diag socket, opened on first use (kill_linux.go)
 	res      *owners.Resolver
-	rec      *recorder // the kernel recorder of births and events
-	recErr   error     // why it cannot run, or nil
+	namer    netnsNamer // names namespaces after /run/netns
+	all      *allNetNS  // WithAllNetNS; nil otherwise
+	rec      *recorder  // the kernel recorder of births and events
+	recErr   error      // why it cannot run, or nil
 	// The birth times of the Table call in progress: the recorder's
 	// socket storage map (-1: none), TIME-WAIT births by cookie, and the
 	// clock that converts them.
@@ -47,7 +49,9 @@ type Provider struct {
 var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns a provider for the network namespace of the calling thread,
-// or the one WithNetNS names.
+// the one WithNetNS names, or every one with WithAllNetNS. Every row
+// carries its namespace's inode in NetNS (and its /run/netns name in
+// NetNSName), so that rows of different namespaces never share a Key.
 func New(opts ...Option) (*Provider, error) {
 	p, err := newProvider(opts)
 	if err != nil {
@@ -60,6 +64,9 @@ func New(opts ...Option) (*Provider, error) {
 func newProvider(opts []Option) (*Provider, error) {
 	cfg := defaultConfig()
 	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	if cfg.workers == 0 {
@@ -98,6 +105,10 @@ func newProvider(opts []Option) (*Provider, error) {
 			}
 			p.source = SourceProcNet
 		}
+	}
+	if err := p.initNetNS(); err != nil {
+		p.Close()
+		return nil, err
 	}
 	return p, nil
 }
@@ -161,6 +172,9 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	errs = append(errs, p.closeDiag())
+	if p.all != nil {
+		errs = append(errs, p.all.closeAll())
+	}
 	if p.killConn != nil {
 		errs = append(errs, p.killConn.close())
 		p.killConn = nil
@@ -259,7 +273,7 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resErr = p.res.Begin(ctx, p.netns)
+			resErr = p.res.Begin(ctx, p.ownersNetNS())
 		}()
 	}
 	if p.source != SourceProcNet {
@@ -271,7 +285,7 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 			return nil, err
 		}
 	}
-	rows, tableErr := p.collect(ctx, q, buf)
+	rows, tableErr := p.collectNS(ctx, q, buf)
 	p.births, p.birthFD = nil, -1
 	wg.Wait()
 	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {

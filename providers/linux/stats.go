@@ -48,3 +48,22 @@ func (s *statsSlab) fill(c *tcptable.Connection, r *diagRow) {
 		c.Stats, c.StatsStatus = st, tcptable.StatsOK
 	}
 }
+
+// regionSlab returns the slab of the region of n rows at off of stats, or
+// nil (not requested) when stats is nil.
+func regionSlab(stats []tcptable.Stats, off, n int) *statsSlab {
+	if stats == nil {
+		return nil
+	}
+	return newStatsSlab(stats[off : off+n])
+}
+
+// procNetStats says, with Query.Stats, why rows read from /proc/net have
+// no Stats: it has no traffic counters (docs/linux.md).
+func procNetStats(q tcptable.Query, rows []tcptable.Connection) {
+	if q.Stats {
+		for i := range rows {
+			rows[i].StatsStatus = tcptable.StatsNotSupported
+		}
+	}
+}

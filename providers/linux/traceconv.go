@@ -37,6 +37,10 @@ func classify(r *events.Record) change {
 type converter struct {
 	clock events.Clock
 	zone  zoner
+	// netns and netnsName are the namespace every row carries, as Table's
+	// rows do (Key tells namespaces apart).
+	netns     uint64
+	netnsName string
 	// module returns the owner's executable path ("" if unknown).
 	module func(o *events.Owner) string
 	// seed holds the owners a snapshot found for sockets (by inode) that
@@ -59,10 +63,18 @@ func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.C
 		copy(d.Src[:4], r.Src[:4])
 		copy(d.Dst[:4], r.Dst[:4])
 	}
-	c, _ := connFromRow(&d, cv.zone)
+	c, _ := cv.plain(&d)
 	c.Created = cv.clock.Wall(r.Birth)
 	cv.setOwner(&c, o)
 	return c
+}
+
+// plain converts a kernel row as Table does, without owners: the
+// addresses and state, the socket, and the provider's namespace.
+func (cv *converter) plain(d *diagRow) (tcptable.Connection, bool) {
+	c, ok := connFromRow(d, cv.zone)
+	c.NetNS, c.NetNSName = cv.netns, cv.netnsName
+	return c, ok
 }
 
 // setOwner fills c's owner fields from o.

@@ -47,9 +47,12 @@ var (
 
 func TestConverterRows(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cv := converter{clock: events.NewClock(1e9, wall), zone: numericZone,
+	cv := converter{clock: events.NewClock(1e9, wall), zone: numericZone, netns: 4026531840, netnsName: "blue",
 		module: func(o *events.Owner) string { return "/usr/bin/" + o.Comm }}
 	before, after := cv.rows(record(tcpFinWait2, tcpTimeWait, kernel, proc))
+	assert.Equal(t, uint64(4026531840), after.NetNS, "traced rows carry the namespace, as Table's do")
+	assert.Equal(t, "blue", before.NetNSName)
+	assert.Equal(t, uint64(4026531840), after.Key().NetNS)
 	assert.Equal(t, netip.MustParseAddrPort("127.0.0.1:5000"), after.Local)
 	assert.Equal(t, netip.MustParseAddrPort("127.0.0.2:80"), after.Remote)
 	assert.Equal(t, tcptable.StateTimeWait, after.State)

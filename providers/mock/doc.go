@@ -109,5 +109,15 @@
 //		return p, p
 //	})
 //
+// # Namespaces and containers
+//
+// Rows carry the network namespace and container a real Linux provider
+// reports (Connection.NetNS, NetNSName, Container): set them on the rows
+// given to Add, or simulate endpoints in one with In, whose Env's Listen
+// and Dial add rows in the Scope it is given. Rows of different
+// namespaces never share a Key, so the same addresses in two namespaces
+// are two rows. Container, like Module, is left out of answers to queries
+// that do not ask for modules.
+//
 // A Provider is safe for concurrent use.
 package mock
