@@ -1,0 +1,105 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/tcptable/tcptable"
+)
+
+// traceQuery is what the collector traces: connections, not listeners
+// (new listeners show in tcptable_listener_info), with owners.
+var traceQuery = tcptable.Query{Class: tcptable.ClassConnections}
+
+// Retry delays after a trace fails for a reason other than missing support.
+const (
+	traceRetryMin = time.Second
+	traceRetryMax = time.Minute
+)
+
+// maxOpeners bounds how many open connections the collector remembers the
+// opening process of, so that a close the kernel owns (after TIME-WAIT)
+// still counts for the process that opened the connection.
+const maxOpeners = 1 << 16
+
+// traceState is the trace's share of the collector's state, guarded by
+// Collector.mu.
+type traceState struct {
+	enabled bool // the provider is a Tracer and tracing was not disabled
+	up      bool // a Trace call is running
+	errors  uint64
+	lost    uint64
+	churn   *counterSet             // opened (0) and closed (1) per process
+	openers map[tcptable.Key]string // process label that opened each connection
+}
+
+// runTrace follows tr until ctx ends, retrying failed traces with backoff;
+// it gives up when the provider says tracing is not supported here.
+func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
+	defer c.wg.Done()
+	delay := traceRetryMin
+	for {
+		c.mu.Lock()
+		c.trace.up = true
+		c.mu.Unlock()
+		err := tr.Trace(ctx, traceQuery, c.traced)
+		c.mu.Lock()
+		c.trace.up = false
+		if ctx.Err() == nil {
+			c.trace.errors++
+		}
+		c.mu.Unlock()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, tcptable.ErrNotSupported):
+			c.log(slog.LevelWarn, "tracing not available; per-process opened and closed counters stay empty", "err", err)
+			return
+		}
+		c.log(slog.LevelWarn, "trace failed; retrying", "err", err, "retry", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, traceRetryMax)
+	}
+}
+
+// traced counts one traced event.
+func (c *Collector) traced(e tcptable.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &c.trace
+	switch e.Kind {
+	case tcptable.EventLost:
+		t.lost += max(e.Lost, 1) // at least one when the source does not know
+	case tcptable.EventOpened:
+		l := ownerOf(&e.After).label()
+		t.churn.add(l, 0, 1)
+		if len(t.openers) < maxOpeners {
+			t.openers[e.Key] = l
+		}
+	case tcptable.EventOwnerChanged:
+		if o := ownerOf(&e.After); o.reserved == "" {
+			if _, ok := t.openers[e.Key]; ok || len(t.openers) < maxOpeners {
+				t.openers[e.Key] = o.label()
+			}
+		}
+	case tcptable.EventClosed:
+		l, ok := t.openers[e.Key]
+		if !ok {
+			l = ownerOf(&e.Before).label()
+		}
+		delete(t.openers, e.Key)
+		t.churn.add(l, 1, 1)
+		if c.cfg.stats {
+			d := map[owner]*byteDelta{}
+			c.bytes.closed(&e.Before, d)
+			c.addTraffic(d)
+		}
+	}
+	return nil
+}
