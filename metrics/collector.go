@@ -30,13 +30,21 @@ type Collector struct {
 	mu           sync.Mutex // guards what the reads and the trace accumulate
 	reads        uint64
 	scrapeErrors [numReasons]uint64
-	bytes        *byteMeter
 	traffic      *counterSet // bytes sent (0) and received (1) per process
+	trafficSeen  bool        // some row ever carried Stats
 	trace        traceState
+
+	// bmu guards bytes apart from mu: at 200,000 rows a read holds it for
+	// tens of milliseconds, which the trace must not wait for unless it
+	// reports a close with counters.
+	bmu   sync.Mutex
+	bytes *byteMeter
 
 	fmu    sync.Mutex // guards the flight and closed
 	cur    *flight    // the read in progress, if any
 	closed bool
+
+	buf []tcptable.Connection // the last answer of a ReusingProvider, only touched by the read in progress
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup // the trace and the reads in progress
@@ -226,20 +234,34 @@ func (c *Collector) read(ctx context.Context) *result {
 	start := time.Now()
 	var rows []tcptable.Connection
 	err := errNoProvider
-	if c.p != nil {
-		rows, err = c.p.Table(ctx, tcptable.Query{Stats: c.cfg.stats})
+	q := tcptable.Query{Stats: c.cfg.stats}
+	if rp, ok := c.p.(tcptable.ReusingProvider); ok {
+		// Reads never overlap (a flight starts when the last one ended),
+		// so the last answer's array can hold the next.
+		rows, err = rp.TableInto(ctx, q, c.buf)
+		c.buf = rows
+	} else if c.p != nil {
+		rows, err = c.p.Table(ctx, q)
 	}
 	var t *tally
 	if err == nil || (errors.Is(err, tcptable.ErrInconsistent) && rows != nil) {
 		t = newTally(rows, c.cfg.top, c.cfg.maxListeners)
 	}
+	var d map[owner]*byteDelta
+	seen := false
+	if err == nil && c.cfg.stats {
+		d = map[owner]*byteDelta{}
+		c.bmu.Lock()
+		c.bytes.observe(rows, d)
+		seen = c.bytes.seen
+		c.bmu.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err == nil && c.cfg.stats {
-		d := map[owner]*byteDelta{}
-		c.bytes.observe(rows, d)
-		c.addTraffic(d)
+	for o, bd := range d {
+		c.addTraffic(o.label(), bd)
 	}
+	c.trafficSeen = c.trafficSeen || seen
 	now := c.cfg.now()
 	c.traffic.rebalance(now)
 	if c.trace.enabled {
@@ -248,14 +270,11 @@ func (c *Collector) read(ctx context.Context) *result {
 	return &result{t: t, err: err, duration: time.Since(start)}
 }
 
-// addTraffic adds per-process byte increments to the traffic counters;
+// addTraffic adds one process' byte increments to the traffic counters;
 // c.mu is held.
-func (c *Collector) addTraffic(d map[owner]*byteDelta) {
-	for o, bd := range d {
-		l := o.label()
-		c.traffic.add(l, 0, bd.sent)
-		c.traffic.add(l, 1, bd.received)
-	}
+func (c *Collector) addTraffic(process string, bd *byteDelta) {
+	c.traffic.add(process, 0, bd.sent)
+	c.traffic.add(process, 1, bd.received)
 }
 
 // countersLocked copies the accumulated state; c.mu is held.

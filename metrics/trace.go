@@ -70,6 +70,25 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 
 // traced counts one traced event.
 func (c *Collector) traced(e tcptable.Event) error {
+	l := c.churn(&e)
+	if e.Kind == tcptable.EventClosed && c.cfg.stats && e.Before.Stats != nil {
+		d := map[string]*byteDelta{}
+		c.bmu.Lock()
+		c.bytes.closed(&e.Before, l, d)
+		c.bmu.Unlock()
+		c.mu.Lock()
+		c.trafficSeen = true
+		for p, bd := range d {
+			c.addTraffic(p, bd)
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// churn counts e in the trace's counters and returns, for a close, the
+// process that opened the connection if the trace saw it, else "".
+func (c *Collector) churn(e *tcptable.Event) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &c.trace
@@ -89,17 +108,14 @@ func (c *Collector) traced(e tcptable.Event) error {
 			}
 		}
 	case tcptable.EventClosed:
-		l, ok := t.openers[e.Key]
+		opener, ok := t.openers[e.Key]
+		l := opener
 		if !ok {
 			l = ownerOf(&e.Before).label()
 		}
 		delete(t.openers, e.Key)
 		t.churn.add(l, 1, 1)
-		if c.cfg.stats {
-			d := map[owner]*byteDelta{}
-			c.bytes.closed(&e.Before, d)
-			c.addTraffic(d)
-		}
+		return opener
 	}
-	return nil
+	return ""
 }
