@@ -60,7 +60,7 @@ func convert(cs *net.ConnectionStat, d *dialect) (tcptable.Connection, error) {
 
 // rowError wraps err with tcptable.ErrInvalid and the row gopsutil gave.
 func rowError(cs *net.ConnectionStat, err error) error {
-	return fmt.Errorf("tcptable/gopsutil: %w: row %s: %w", tcptable.ErrInvalid, cs.String(), err)
+	return fmt.Errorf("%w: row %s: %w", tcptable.ErrInvalid, cs.String(), err)
 }
 
 // rowFamily reports whether family, gopsutil's ConnectionStat.Family on the

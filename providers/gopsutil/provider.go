@@ -23,6 +23,7 @@ import (
 	"github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/internal/option"
 )
 
 // listFunc lists TCP rows the way gopsutil's net.ConnectionsPid does: kind
@@ -42,14 +43,26 @@ type Provider struct {
 
 var _ tcptable.Provider = (*Provider)(nil)
 
-// Option configures New.
-type Option func(*Provider)
+// Option configures New. An option given an argument it cannot use makes
+// New fail with an error wrapping tcptable.ErrInvalid that names the
+// option. The Linux and Windows providers' options have the same shape.
+type Option func(*config) error
+
+type config struct {
+	hostProc string
+}
 
 // WithHostProc makes gopsutil read the proc file system at dir instead of
 // /proc (Linux; for example the host's /proc mounted into a container). It
-// has no effect on other OSes.
+// has no effect on other OSes. An empty dir is invalid.
 func WithHostProc(dir string) Option {
-	return func(p *Provider) { p.hostProc = dir }
+	return func(c *config) error {
+		if dir == "" {
+			return option.Invalid(`WithHostProc("")`, "empty path")
+		}
+		c.hostProc = dir
+		return nil
+	}
 }
 
 // New returns a provider for the OS the binary runs on. On an OS where
@@ -58,9 +71,13 @@ func WithHostProc(dir string) Option {
 // netstat on OpenBSD, NetBSD and AIX) is not installed, it returns an error
 // wrapping tcptable.ErrNotSupported that names the OS.
 func New(opts ...Option) (*Provider, error) {
+	var cfg config
+	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, fmt.Errorf("tcptable/gopsutil: New: %w", err)
+	}
 	d, ok := dialectFor(runtime.GOOS)
 	if !ok {
-		return nil, fmt.Errorf("tcptable/gopsutil: listing TCP connections on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
+		return nil, fmt.Errorf("listing TCP connections on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
 	}
 	if d.tool != "" {
 		if _, err := exec.LookPath(d.tool); err != nil {
@@ -73,9 +90,7 @@ func New(opts ...Option) (*Provider, error) {
 		list:       listConnections,
 		procs:      newProcCache(gopsutilOpen),
 		privileged: runtime.GOOS == "windows" || os.Geteuid() == 0,
-	}
-	for _, o := range opts {
-		o(p)
+		hostProc:   cfg.hostProc,
 	}
 	return p, nil
 }
@@ -92,11 +107,20 @@ func (p *Provider) Close() error {
 // Windows); everything else is filtered after mapping, before owning
 // processes are looked up.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	conns, err := p.table(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", err)
+	}
+	return conns, nil
+}
+
+// table is Table, whose errors carry no package prefix.
+func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 	if p.closed.Load() {
-		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tcptable/gopsutil: Table: %w", err)
+		return nil, err
 	}
 	if q.PID != 0 && !p.d.owners {
 		// No row carries a PID on this OS, so none can match.
@@ -144,13 +168,13 @@ func (p *Provider) rows(ctx context.Context, q tcptable.Query) ([]net.Connection
 	rows, err := p.list(gctx, kind, pid)
 	switch {
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections: %w", kind, ctx.Err())
+		return nil, fmt.Errorf("listing %s connections: %w", kind, ctx.Err())
 	case err != nil && err.Error() == "not implemented yet":
 		// gopsutil's internal common.ErrNotImplementedError, not importable.
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections on %s: %w (gopsutil: %w)",
+		return nil, fmt.Errorf("listing %s connections on %s: %w (gopsutil: %w)",
 			kind, p.d.goos, tcptable.ErrNotSupported, err)
 	case err != nil:
-		return nil, fmt.Errorf("tcptable/gopsutil: listing %s connections on %s%s: %w", kind, p.d.goos, toolHint(p.d.tool), err)
+		return nil, fmt.Errorf("listing %s connections on %s%s: %w", kind, p.d.goos, toolHint(p.d.tool), err)
 	}
 	return rows, nil
 }
@@ -202,7 +226,7 @@ func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetai
 		f, ok := facts[c.PID]
 		if !ok {
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("tcptable/gopsutil: resolving owners: %w", err)
+				return fmt.Errorf("resolving owners: %w", err)
 			}
 			f = p.procs.lookup(ctx, int32(c.PID))
 			facts[c.PID] = f
@@ -216,7 +240,7 @@ func (p *Provider) resolveOwners(ctx context.Context, detail tcptable.OwnerDetai
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("tcptable/gopsutil: resolving owners: %w", err)
+		return fmt.Errorf("resolving owners: %w", err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -273,35 +274,44 @@ func TestTableMergesLsofDuplicates(t *testing.T) {
 	require.Len(t, conns, 1)
 }
 
+// TestTableErrors checks Table's errors: what they wrap, and that every
+// one names the package once, at its start.
 func TestTableErrors(t *testing.T) {
 	h := linuxHost()
 	p := newFake(t, "linux", h, true)
+	table := func(ctx context.Context) error {
+		t.Helper()
+		_, err := p.Table(ctx, tcptable.Query{})
+		require.Error(t, err)
+		assert.True(t, strings.HasPrefix(err.Error(), "tcptable/gopsutil: Table: "), "%q", err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "tcptable/gopsutil"), "%q names the package more than once", err)
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := p.Table(ctx, tcptable.Query{})
+	err := table(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 
 	h.err = errors.New("not implemented yet")
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrNotSupported)
 	assert.Contains(t, err.Error(), "linux")
 
 	h.err = errors.New("exec: lsof: not found")
-	_, err = p.Table(context.Background(), tcptable.Query{})
-	require.Error(t, err)
+	err = table(context.Background())
 	assert.NotErrorIs(t, err, tcptable.ErrNotSupported)
 	assert.Contains(t, err.Error(), "lsof: not found")
 
 	h.err = nil
 	h.rows = append(h.rows, row(2, "BOGUS", "127.0.0.1", 1, "127.0.0.1", 2, 1))
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrInvalid)
 	assert.Contains(t, err.Error(), "BOGUS")
 
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "Close is idempotent")
-	_, err = p.Table(context.Background(), tcptable.Query{})
+	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrClosed)
 }
 
@@ -356,4 +366,16 @@ func TestFailureStatus(t *testing.T) {
 	assert.Equal(t, tcptable.OwnerExited, failureStatus(&fs.PathError{Op: "open", Path: "/proc/1/stat", Err: fs.ErrNotExist}))
 	assert.Equal(t, tcptable.OwnerPermissionDenied, failureStatus(&fs.PathError{Op: "readlink", Path: "/proc/1/exe", Err: fs.ErrPermission}))
 	assert.Equal(t, tcptable.OwnerUnknown, failureStatus(errors.New("sysctl: odd")))
+}
+
+// TestOptionsInvalid checks that New rejects an option's argument it
+// cannot use with an error wrapping tcptable.ErrInvalid that names the
+// option, before it looks at the OS.
+func TestOptionsInvalid(t *testing.T) {
+	p, err := New(WithHostProc(""))
+	require.Error(t, err)
+	assert.Nil(t, p)
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+	assert.False(t, errors.Is(err, tcptable.ErrNotSupported), "invalid options are reported first")
+	assert.ErrorContains(t, err, `tcptable/gopsutil: New: invalid input: WithHostProc(""): `)
 }

@@ -3,26 +3,33 @@ package linux
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
 )
 
-// famState is a family's sock_diag socket and what the provider remembers
-// between calls for it.
-type famState struct {
-	fam   uint8
-	conn  *diagConn
-	dedup *dedup
-	last  int // rows in the previous answer, to size the next one
-}
-
-// famIndex is fam's index in Provider.fams.
-func famIndex(fam uint8) int {
-	if fam == afInet6 {
-		return 1
+// collect reads the rows matching q's state and address conditions from
+// the table source into buf if it is large enough, falling back from
+// netlink to /proc/net in SourceAuto.
+func (p *Provider) collect(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
+	mask := stateMask(q)
+	if mask == 0 {
+		return []tcptable.Connection{}, nil
 	}
-	return 0
+	if p.source != SourceProcNet {
+		rows, err := p.collectNetlink(ctx, q, mask, buf)
+		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
+			return rows, err
+		}
+		p.source = SourceProcNet // sock_diag refused: fall back for good
+		p.closeDiag()
+	}
+	return p.collectProcNet(ctx, q, mask, buf)
 }
 
 // collectNetlink dumps the families q can match, each on its own socket and
@@ -99,4 +106,164 @@ func (p *Provider) fitBuf(fams []uint8, caps []int, n, total int) int {
 		caps[i] = p.fams[famIndex(fam)].last + extra
 	}
 	return need + extra*len(fams)
+}
+
+// collectProcNet reads /proc/net/tcp{,6} into one slice.
+func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask uint32, buf []tcptable.Connection) ([]tcptable.Connection, error) {
+	fams := families(q)
+	n := 0
+	for _, fam := range fams {
+		n += p.sizeHint(q, mask, fam)
+	}
+	rows := makeRows(n)[:0]
+	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
+		rows = buf[:0] // the answer is appended: it grows if it must
+	}
+	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
+	p.fams[0].dedup.reset(n)
+	err := p.readProcNet(ctx, q, add)
+	p.fams[0].last, p.fams[1].last = len(rows), 0
+	return rows, err
+}
+
+// rowsOf returns n rows backed by buf if its capacity allows, else new ones.
+func rowsOf(buf []tcptable.Connection, n int) []tcptable.Connection {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return makeRows(n)
+}
+
+// sizeHint is the capacity to allocate for a family's rows: the previous
+// answer's size and an eighth, or, for a first query of the whole table,
+// the kernel's count of the family's TCP sockets in the namespace
+// (/proc/net/sockstat or sockstat6), so that a large table is allocated
+// once rather than grown (which would hold two copies at the peak).
+func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
+	f := &p.fams[famIndex(fam)]
+	if f.last > 0 {
+		return f.last + f.last/8 + minRows
+	}
+	if mask != stateMask(tcptable.Query{}) || q.LocalPort != 0 || q.RemotePort != 0 || q.Port != 0 {
+		return minRows
+	}
+	name := "sockstat"
+	if fam == afInet6 {
+		name = "sockstat6"
+	}
+	n := 0
+	read := func(dir string) {
+		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			n = parseSockstat(b)
+		}
+	}
+	if p.nsFD < 0 {
+		read(filepath.Join(p.cfg.procRoot, "net"))
+	} else {
+		_ = inNetNS(p.nsFD, func() error { read("/proc/thread-self/net"); return nil })
+	}
+	return min(n, maxSizeHint) + minRows
+}
+
+// minRows is the smallest region allocated for a family.
+const minRows = 16
+
+// maxSizeHint caps the capacity taken from the kernel's socket count.
+const maxSizeHint = 4 << 20
+
+// adder returns the function that turns a kernel row into a Connection of
+// *rows if q's state and address conditions accept it.
+func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
+	return func(r *diagRow) {
+		if mask&(1<<r.State) == 0 {
+			return
+		}
+		c, ok := connFromRow(r, zone)
+		if ok && q.MatchAddr(&c) {
+			*rows = d.add(*rows, &c)
+		}
+	}
+}
+
+// zoner returns the zone namer for this call: interface names of the
+// caller's namespace, looked up once per index, or numeric zones for
+// another namespace (whose interface names this process cannot see).
+func (p *Provider) zoner() zoner {
+	if p.nsFD >= 0 {
+		return numericZone
+	}
+	names := map[uint32]string{}
+	return func(idx uint32) string {
+		if n, ok := names[idx]; ok {
+			return n
+		}
+		n := numericZone(idx)
+		if ifi, err := net.InterfaceByIndex(int(idx)); err == nil && ifi.Name != "" {
+			n = ifi.Name
+		}
+		names[idx] = n
+		return n
+	}
+}
+
+// famState is a family's sock_diag socket and what the provider remembers
+// between calls for it.
+type famState struct {
+	fam   uint8
+	conn  *diagConn
+	dedup *dedup
+	last  int // rows in the previous answer, to size the next one
+}
+
+// famIndex is fam's index in Provider.fams.
+func famIndex(fam uint8) int {
+	if fam == afInet6 {
+		return 1
+	}
+	return 0
+}
+
+// openDiag opens a family's sock_diag socket, inside the queried
+// namespace.
+func (p *Provider) openDiag(f *famState) error {
+	if p.nsFD < 0 {
+		d, err := openDiag()
+		f.conn = d
+		return err
+	}
+	var d *diagConn
+	err := inNetNS(p.nsFD, func() (err error) {
+		d, err = openDiag()
+		return err
+	})
+	if err != nil && d != nil {
+		d.close()
+		d = nil
+	}
+	f.conn = d
+	return err
+}
+
+// closeDiag closes the sock_diag sockets.
+func (p *Provider) closeDiag() error {
+	var errs []error
+	for i := range p.fams {
+		if c := p.fams[i].conn; c != nil {
+			errs = append(errs, c.close())
+			p.fams[i].conn = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// diagUnavailable reports whether err means sock_diag cannot be used here
+// at all, as opposed to a transient failure.
+func diagUnavailable(err error) bool {
+	for _, e := range []error{unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.EPERM, unix.EACCES,
+		unix.ENOENT, unix.EOPNOTSUPP, unix.EINVAL} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

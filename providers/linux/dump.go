@@ -50,7 +50,7 @@ func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, retries int, d
 		}
 	}
 	if inconsistent != nil {
-		return fmt.Errorf("tcptable/linux: sock_diag %v dump interrupted %d times: %w",
+		return fmt.Errorf("sock_diag %v dump interrupted %d times: %w",
 			inconsistent, retries+1, tcptable.ErrInconsistent)
 	}
 	return nil

@@ -2,7 +2,6 @@ package linux
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 )
 
@@ -37,39 +36,5 @@ func FuzzParseProcNet(f *testing.F) {
 			}
 			_, _ = connFromRow(r, numericZone)
 		})
-	})
-}
-
-// FuzzParseProcFiles feeds arbitrary bytes to the /proc/PID parsers.
-func FuzzParseProcFiles(f *testing.F) {
-	f.Add([]byte("4242 (a) b (c) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000\n"))
-	f.Add([]byte("socket:[12345]"))
-	f.Add(dirent("123"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = parseStatStart(b)
-		_, _ = parseInodeLink(b, "socket:")
-		_, _ = parsePID(b)
-		_ = parseDirents(b, func(name []byte, off int) {
-			if !bytes.Equal(b[off:off+len(name)], name) {
-				t.Fatalf("offset %d does not point at %q", off, name)
-			}
-		})
-	})
-}
-
-// FuzzParseIterLayout feeds arbitrary blobs to the BTF layout search (the
-// kernel's /sys/kernel/btf/vmlinux is input like any other): it must never
-// panic, and a layout it accepts must assemble.
-func FuzzParseIterLayout(f *testing.F) {
-	f.Add(kernelLike(binary.LittleEndian, nil))
-	f.Add(kernelLike(binary.BigEndian, nil))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := parseIterLayout(b)
-		if err != nil {
-			return
-		}
-		if _, err := fdIterProgram(l); err != nil {
-			t.Fatalf("accepted layout %+v does not assemble: %v", l, err)
-		}
 	})
 }

@@ -27,14 +27,14 @@ type diagConn struct {
 func openDiag() (*diagConn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return nil, fmt.Errorf("tcptable/linux: netlink sock_diag socket: %w", err)
+		return nil, fmt.Errorf("netlink sock_diag socket: %w", err)
 	}
 	// A receive timeout guards against a kernel that never answers.
 	tv := unix.Timeval{Sec: 30}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("tcptable/linux: bind sock_diag socket: %w", err)
+		return nil, fmt.Errorf("bind sock_diag socket: %w", err)
 	}
 	return &diagConn{fd: fd, buf: make([]byte, recvBufLen)}, nil
 }
@@ -52,7 +52,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn fun
 	d.seq++
 	d.req = buildDiagRequest(d.req, family, states, d.seq)
 	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return false, fmt.Errorf("tcptable/linux: send sock_diag request: %w", err)
+		return false, fmt.Errorf("send sock_diag request: %w", err)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -60,7 +60,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn fun
 		}
 		n, err := d.recv()
 		if err != nil {
-			return interrupted, fmt.Errorf("%w: tcptable/linux: receive sock_diag dump: %w", errDumpAborted, err)
+			return interrupted, fmt.Errorf("%w: receive sock_diag dump: %w", errDumpAborted, err)
 		}
 		st, err := parseDiag(d.buf[:n], d.seq, fn)
 		interrupted = interrupted || st.Interrupted
@@ -68,7 +68,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn fun
 			if !st.Done {
 				err = fmt.Errorf("%w: %w", errDumpAborted, err)
 			}
-			return interrupted, fmt.Errorf("tcptable/linux: %w", err)
+			return interrupted, err
 		}
 		if st.Done {
 			return interrupted, nil

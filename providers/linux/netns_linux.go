@@ -12,12 +12,12 @@ import (
 func openNetNS(path string) (fd int, ino uint64, err error) {
 	fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, 0, fmt.Errorf("tcptable/linux: open network namespace %s: %w", path, err)
+		return -1, 0, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, 0, fmt.Errorf("tcptable/linux: stat network namespace %s: %w", path, err)
+		return -1, 0, fmt.Errorf("stat network namespace %s: %w", path, err)
 	}
 	return fd, st.Ino, nil
 }
@@ -27,7 +27,7 @@ func selfNetNS() (uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
-			return 0, fmt.Errorf("tcptable/linux: stat own network namespace: %w", err)
+			return 0, fmt.Errorf("stat own network namespace: %w", err)
 		}
 	}
 	return st.Ino, nil
@@ -45,19 +45,19 @@ func inNetNS(nsFD int, fn func() error) error {
 		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("tcptable/linux: open own network namespace: %w", err)
+			errc <- fmt.Errorf("open own network namespace: %w", err)
 			return
 		}
 		defer unix.Close(orig)
 		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("tcptable/linux: enter network namespace: %w", err)
+			errc <- fmt.Errorf("enter network namespace: %w", err)
 			return
 		}
 		ferr := fn()
 		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
 			// Keep the thread locked: it ends with this goroutine.
-			errc <- fmt.Errorf("tcptable/linux: leave network namespace: %w", err)
+			errc <- fmt.Errorf("leave network namespace: %w", err)
 			return
 		}
 		runtime.UnlockOSThread()

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/tcptable/tcptable/providers/internal/option"
 )
 
 // Source selects where the provider reads the socket table from.
@@ -66,8 +68,10 @@ func (s OwnerScan) String() string {
 	return enumName([]string{"auto", "bpf", "procfs"}, "OwnerScan", uint8(s))
 }
 
-// Option configures New.
-type Option func(*config)
+// Option configures New. An option given an argument it cannot use makes
+// New fail with an error wrapping tcptable.ErrInvalid that names the
+// option. The Windows and gopsutil providers' options have the same shape.
+type Option func(*config) error
 
 type config struct {
 	procRoot    string
@@ -88,8 +92,13 @@ const defaultDumpRetries = 3
 // defaultRevalidate is how long a process's descriptor list is trusted.
 const defaultRevalidate = 5 * time.Second
 
-// maxWorkers caps the goroutines that read /proc in parallel.
-const maxWorkers = 4
+// defaultMaxWorkers caps the default number of goroutines that read /proc
+// in parallel.
+const defaultMaxWorkers = 4
+
+// maxWorkers caps what WithWorkers accepts: each worker may hold an
+// io_uring ring of its own.
+const maxWorkers = 64
 
 func defaultConfig() config {
 	root := "/proc"
@@ -103,9 +112,15 @@ func defaultConfig() config {
 // from the procfs mounted at root instead of /proc. Without this option
 // the provider honours the HOST_PROC environment variable, as gopsutil
 // does, so that an agent in a container can see the host's processes
-// through a bind mount such as /host/proc.
+// through a bind mount such as /host/proc. An empty root is invalid.
 func WithProcRoot(root string) Option {
-	return func(c *config) { c.procRoot = root }
+	return func(c *config) error {
+		if root == "" {
+			return option.Invalid(`WithProcRoot("")`, "empty path")
+		}
+		c.procRoot = root
+		return nil
+	}
 }
 
 // WithNetNS reads the TCP table of another network namespace, given by a
@@ -113,19 +128,40 @@ func WithProcRoot(root string) Option {
 // provider enters the namespace on a locked OS thread only to open its
 // netlink socket (or to read /proc/net/tcp), and that thread goes back to
 // its own namespace before any other goroutine may run on it. Owners are
-// searched first among the processes of that namespace.
+// searched first among the processes of that namespace. An empty path is
+// invalid.
 func WithNetNS(path string) Option {
-	return func(c *config) { c.netns = path }
+	return func(c *config) error {
+		if path == "" {
+			return option.Invalid(`WithNetNS("")`, "empty path")
+		}
+		c.netns = path
+		return nil
+	}
 }
 
-// WithSource forces a table source; the default is SourceAuto.
+// WithSource forces a table source; the default is SourceAuto. A value
+// other than the Source constants is invalid.
 func WithSource(s Source) Option {
-	return func(c *config) { c.source = s }
+	return func(c *config) error {
+		if s > SourceProcNet {
+			return option.Invalid("WithSource("+s.String()+")", "no such source")
+		}
+		c.source = s
+		return nil
+	}
 }
 
-// WithOwnerScan forces an owner scan; the default is OwnerScanAuto.
+// WithOwnerScan forces an owner scan; the default is OwnerScanAuto. A
+// value other than the OwnerScan constants is invalid.
 func WithOwnerScan(s OwnerScan) Option {
-	return func(c *config) { c.ownerScan = s }
+	return func(c *config) error {
+		if s > OwnerScanProcfs {
+			return option.Invalid("WithOwnerScan("+s.String()+")", "no such owner scan")
+		}
+		c.ownerScan = s
+		return nil
+	}
 }
 
 // WithoutOwnerCache makes every Table call read every descriptor of every
@@ -143,7 +179,7 @@ func WithOwnerScan(s OwnerScan) Option {
 // descriptors of a shared socket (it is still listed in OtherPIDs), or one
 // that received an existing socket over SCM_RIGHTS (it is not yet listed).
 func WithoutOwnerCache() Option {
-	return func(c *config) { c.noCache = true }
+	return func(c *config) error { c.noCache = true; return nil }
 }
 
 // WithDumpRetries sets how many times a sock_diag dump that the kernel
@@ -152,13 +188,21 @@ func WithoutOwnerCache() Option {
 // with an error wrapping tcptable.ErrInconsistent. The default is 3;
 // negative values count as 0.
 func WithDumpRetries(n int) Option {
-	return func(c *config) { c.dumpRetries = max(n, 0) }
+	return func(c *config) error { c.dumpRetries = max(n, 0); return nil }
 }
 
-// WithWorkers sets how many goroutines read /proc in parallel (default: the
-// number of CPUs Go may use, at most 4).
+// WithWorkers sets how many goroutines read /proc in parallel, at most 64
+// (default, and with 0: the number of CPUs Go may use, at most 4). A
+// negative number or one above 64 is invalid.
 func WithWorkers(n int) Option {
-	return func(c *config) { c.workers = n }
+	return func(c *config) error {
+		if n < 0 || n > maxWorkers {
+			return option.Invalid("WithWorkers("+strconv.Itoa(n)+")",
+				"want 1 to "+strconv.Itoa(maxWorkers)+", or 0 for the default")
+		}
+		c.workers = n
+		return nil
+	}
 }
 
 // WithOwnerRevalidate sets how long the owner cache trusts a process's
@@ -167,7 +211,7 @@ func WithWorkers(n int) Option {
 // getdents of every descriptor, and with OwnerScanBPF a run of the
 // kernel's iterator).
 func WithOwnerRevalidate(d time.Duration) Option {
-	return func(c *config) { c.revalidate = max(d, 0) }
+	return func(c *config) error { c.revalidate = max(d, 0); return nil }
 }
 
 // WithFirstOwnerOnly trades exactness of shared sockets for speed on a
@@ -184,5 +228,5 @@ func WithOwnerRevalidate(d time.Duration) Option {
 // incomplete and PID is the lowest holder found rather than the lowest of
 // all. Off by default: without it every holder in the namespace is found.
 func WithFirstOwnerOnly() Option {
-	return func(c *config) { c.firstOwner = true }
+	return func(c *config) error { c.firstOwner = true; return nil }
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tcptable/tcptable/providers/linux/internal/bytesconv"
 )
 
 // errProcNet is wrapped by every error about malformed /proc/net/tcp text.
@@ -76,17 +78,17 @@ func parseProcNetLine(line []byte, family uint8, r *diagRow) error {
 	if r.DPort, err = parseHexAddr(fields[2], r.Dst[:], family); err != nil {
 		return fmt.Errorf("%w: remote address: %w: %q", errProcNet, err, line)
 	}
-	st, ok := parseUint(fields[3], 16, 0xff)
+	st, ok := bytesconv.ParseUint(fields[3], 16, 0xff)
 	if !ok {
 		return fmt.Errorf("%w: state %q: %q", errProcNet, fields[3], line)
 	}
 	r.State = uint8(st)
-	uid, ok := parseUint(fields[7], 10, 0xffffffff)
+	uid, ok := bytesconv.ParseUint(fields[7], 10, 0xffffffff)
 	if !ok {
 		return fmt.Errorf("%w: uid %q: %q", errProcNet, fields[7], line)
 	}
 	r.UID = uint32(uid)
-	ino, ok := parseUint(fields[9], 10, 0xffffffff)
+	ino, ok := bytesconv.ParseUint(fields[9], 10, 0xffffffff)
 	if !ok {
 		return fmt.Errorf("%w: inode %q: %q", errProcNet, fields[9], line)
 	}
@@ -105,44 +107,17 @@ func parseHexAddr(f []byte, addr []byte, family uint8) (uint16, error) {
 		return 0, fmt.Errorf("address %q is not %d hex digits and a port", f, words*8)
 	}
 	for i := range words {
-		w, ok := parseUint(f[i*8:i*8+8], 16, 0xffffffff)
+		w, ok := bytesconv.ParseUint(f[i*8:i*8+8], 16, 0xffffffff)
 		if !ok {
 			return 0, fmt.Errorf("address %q is not hexadecimal", f)
 		}
 		binary.NativeEndian.PutUint32(addr[i*4:], uint32(w))
 	}
-	p, ok := parseUint(f[words*8+1:], 16, 0xffff)
+	p, ok := bytesconv.ParseUint(f[words*8+1:], 16, 0xffff)
 	if !ok {
 		return 0, fmt.Errorf("port in %q is not a 16-bit hexadecimal number", f)
 	}
 	return uint16(p), nil
-}
-
-// parseUint parses b as an unsigned number in base 10 or 16 no greater
-// than max, without allocating. ok is false for empty, non-digit or
-// too-large input.
-func parseUint(b []byte, base, max uint64) (v uint64, ok bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	for _, c := range b {
-		var d uint64
-		switch {
-		case c >= '0' && c <= '9':
-			d = uint64(c - '0')
-		case base == 16 && c >= 'a' && c <= 'f':
-			d = uint64(c-'a') + 10
-		case base == 16 && c >= 'A' && c <= 'F':
-			d = uint64(c-'A') + 10
-		default:
-			return 0, false
-		}
-		if v > (max-d)/base {
-			return 0, false
-		}
-		v = v*base + d
-	}
-	return v, true
 }
 
 // parseSockstat returns how many TCP sockets a /proc/net/sockstat or
@@ -157,7 +132,7 @@ func parseSockstat(b []byte) int {
 		n := 0
 		for i := 1; i+1 < len(f); i += 2 {
 			if k := string(f[i]); k == "inuse" || k == "tw" {
-				if v, ok := parseUint(f[i+1], 10, 1<<31-1); ok {
+				if v, ok := bytesconv.ParseUint(f[i+1], 10, 1<<31-1); ok {
 					n += int(v)
 				}
 			}

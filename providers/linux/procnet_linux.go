@@ -42,11 +42,11 @@ func readProcNetFile(path string, fam uint8, add func(*diagRow)) error {
 		if fam == afInet6 && os.IsNotExist(err) {
 			return nil
 		}
-		return fmt.Errorf("tcptable/linux: %w", err)
+		return err
 	}
 	defer f.Close()
 	if err := parseProcNet(f, fam, add); err != nil {
-		return fmt.Errorf("tcptable/linux: %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }

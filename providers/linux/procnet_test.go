@@ -89,31 +89,6 @@ func TestParseProcNetErrors(t *testing.T) {
 	}
 }
 
-func TestParseUint(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		base uint64
-		max  uint64
-		v    uint64
-		ok   bool
-	}{
-		{"0", 10, 10, 0, true},
-		{"4294967295", 10, 1<<32 - 1, 1<<32 - 1, true},
-		{"4294967296", 10, 1<<32 - 1, 0, false},
-		{"18446744073709551615", 10, 1<<64 - 1, 1<<64 - 1, true},
-		{"18446744073709551616", 10, 1<<64 - 1, 0, false},
-		{"fF", 16, 255, 255, true},
-		{"100", 16, 255, 0, false},
-		{"", 10, 10, 0, false},
-		{"1a", 10, 100, 0, false},
-		{"-1", 10, 100, 0, false},
-	} {
-		v, ok := parseUint([]byte(tc.in), tc.base, tc.max)
-		assert.Equal(t, tc.ok, ok, tc.in)
-		assert.Equal(t, tc.v, v, tc.in)
-	}
-}
-
 func TestParseSockstat(t *testing.T) {
 	assert.Equal(t, 200015, parseSockstat([]byte("sockets: used 15\nTCP: inuse 200000 orphan 0 tw 15 alloc 1 mem 126\nUDP: inuse 0 mem 0\n")))
 	assert.Equal(t, 7, parseSockstat([]byte("TCP6: inuse 7\nUDP6: inuse 1\n")))

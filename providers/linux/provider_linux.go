@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/internal/option"
+	"github.com/tcptable/tcptable/providers/linux/internal/owners"
 )
 
 // Provider reads the Linux TCP table. It is safe for concurrent use; calls
@@ -25,7 +24,7 @@ type Provider struct {
 	nsFD   int         // -1 without WithNetNS
 	netns  uint64      // inode of the queried namespace
 	fams   [2]famState // AF_INET, AF_INET6
-	res    *resolver
+	res    *owners.Resolver
 }
 
 var _ tcptable.ReusingProvider = (*Provider)(nil)
@@ -33,17 +32,21 @@ var _ tcptable.ReusingProvider = (*Provider)(nil)
 // New returns a provider for the network namespace of the calling thread,
 // or the one WithNetNS names.
 func New(opts ...Option) (*Provider, error) {
+	p, err := newProvider(opts)
+	if err != nil {
+		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
+	}
+	return p, nil
+}
+
+// newProvider is New, whose errors carry no package prefix.
+func newProvider(opts []Option) (*Provider, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
+	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, err
 	}
-	if cfg.source > SourceProcNet {
-		return nil, fmt.Errorf("tcptable/linux: %w: unknown source %v", tcptable.ErrInvalid, cfg.source)
-	}
-	if cfg.workers <= 0 {
-		cfg.workers = min(runtime.GOMAXPROCS(0), maxWorkers)
+	if cfg.workers == 0 {
+		cfg.workers = min(runtime.GOMAXPROCS(0), defaultMaxWorkers)
 	}
 	p := &Provider{cfg: cfg, nsFD: -1, source: cfg.source}
 	for i, fam := range [...]uint8{afInet, afInet6} {
@@ -57,11 +60,11 @@ func New(opts ...Option) (*Provider, error) {
 	} else if p.netns, err = selfNetNS(); err != nil {
 		return nil, err
 	}
-	if p.res, err = newResolver(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers, cfg.firstOwner); err != nil {
+	if p.res, err = owners.New(cfg.procRoot, !cfg.noCache, cfg.revalidate, cfg.workers, cfg.firstOwner); err != nil {
 		p.Close()
 		return nil, err
 	}
-	if err := p.res.useIter(cfg.ownerScan); err != nil {
+	if err := p.useIter(cfg.ownerScan); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -93,55 +96,24 @@ func (p *Provider) Source() Source {
 func (p *Provider) OwnerScan() OwnerScan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.res != nil && p.res.iter != nil {
+	if p.res != nil && p.res.BPF() {
 		return OwnerScanBPF
 	}
 	return OwnerScanProcfs
 }
 
-// openDiag opens a family's sock_diag socket, inside the queried
-// namespace.
-func (p *Provider) openDiag(f *famState) error {
-	if p.nsFD < 0 {
-		d, err := openDiag()
-		f.conn = d
-		return err
+// useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
+// With OwnerScanAuto a kernel or caller that cannot run it leaves the
+// resolver on /proc; with OwnerScanBPF that is an error wrapping
+// tcptable.ErrNotSupported.
+func (p *Provider) useIter(scan OwnerScan) error {
+	if scan == OwnerScanProcfs {
+		return nil
 	}
-	var d *diagConn
-	err := inNetNS(p.nsFD, func() (err error) {
-		d, err = openDiag()
-		return err
-	})
-	if err != nil && d != nil {
-		d.close()
-		d = nil
+	if err := p.res.UseIter(scan == OwnerScanBPF); err != nil && scan == OwnerScanBPF {
+		return fmt.Errorf("%v owner scan: %w: %w", scan, tcptable.ErrNotSupported, err)
 	}
-	f.conn = d
-	return err
-}
-
-// closeDiag closes the sock_diag sockets.
-func (p *Provider) closeDiag() error {
-	var errs []error
-	for i := range p.fams {
-		if c := p.fams[i].conn; c != nil {
-			errs = append(errs, c.close())
-			p.fams[i].conn = nil
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// diagUnavailable reports whether err means sock_diag cannot be used here
-// at all, as opposed to a transient failure.
-func diagUnavailable(err error) bool {
-	for _, e := range []error{unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT, unix.EPERM, unix.EACCES,
-		unix.ENOENT, unix.EOPNOTSUPP, unix.EINVAL} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return nil // OwnerScanAuto: an iterator that cannot load leaves the resolver on /proc
 }
 
 // Close releases the netlink socket and /proc descriptors. It is
@@ -155,12 +127,15 @@ func (p *Provider) Close() error {
 	p.closed = true
 	errs := []error{p.closeDiag()}
 	if p.res != nil {
-		errs = append(errs, p.res.close())
+		errs = append(errs, p.res.Close())
 	}
 	if p.nsFD >= 0 {
 		errs = append(errs, unix.Close(p.nsFD))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tcptable/linux: Close: %w", err)
+	}
+	return nil
 }
 
 // Table returns the rows of the TCP table that q matches. See
@@ -179,11 +154,22 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	rows, err := p.table(ctx, q, buf)
+	if err != nil {
+		err = fmt.Errorf("tcptable/linux: Table: %w", err)
+	}
+	return rows, err
+}
+
+// table is TableInto, whose errors carry no package prefix: it dumps the
+// sockets (collect) while the resolver lists the processes (Begin), then
+// finds the sockets' owners and joins them into the rows (Finish).
+func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	if p.closed {
-		return nil, fmt.Errorf("tcptable/linux: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("tcptable/linux: Table: %w", err)
+		return nil, err
 	}
 	detail := q.Detail()
 	var resErr error
@@ -193,7 +179,7 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resErr = p.res.begin(ctx, p.netns)
+			resErr = p.res.Begin(ctx, p.netns)
 		}()
 	}
 	rows, tableErr := p.collect(ctx, q, buf)
@@ -202,10 +188,10 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 		return nil, tableErr
 	}
 	if resErr == nil && detail.WantPIDs() {
-		resErr = p.res.finish(ctx, rows, detail.WantModules())
+		resErr = p.res.Finish(ctx, rows, detail.WantModules())
 	}
 	if resErr != nil {
-		return nil, fmt.Errorf("tcptable/linux: owners: %w", resErr)
+		return nil, fmt.Errorf("owners: %w", resErr)
 	}
 	markNotRequested(rows, detail)
 	if q.PID != 0 || q.Process != "" {
@@ -226,120 +212,3 @@ func markNotRequested(rows []tcptable.Connection, d tcptable.OwnerDetail) {
 		rows[i].ModuleStatus = tcptable.OwnerNotRequested
 	}
 }
-
-// collect reads the rows matching q's state and address conditions from
-// the table source into buf if it is large enough, falling back from
-// netlink to /proc/net in SourceAuto.
-func (p *Provider) collect(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
-	mask := stateMask(q)
-	if mask == 0 {
-		return []tcptable.Connection{}, nil
-	}
-	if p.source != SourceProcNet {
-		rows, err := p.collectNetlink(ctx, q, mask, buf)
-		if err == nil || p.source == SourceNetlink || !diagUnavailable(err) {
-			return rows, err
-		}
-		p.source = SourceProcNet // sock_diag refused: fall back for good
-		p.closeDiag()
-	}
-	return p.collectProcNet(ctx, q, mask, buf)
-}
-
-// rowsOf returns n rows backed by buf if its capacity allows, else new ones.
-func rowsOf(buf []tcptable.Connection, n int) []tcptable.Connection {
-	if cap(buf) >= n {
-		return buf[:n]
-	}
-	return makeRows(n)
-}
-
-// collectProcNet reads /proc/net/tcp{,6} into one slice.
-func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask uint32, buf []tcptable.Connection) ([]tcptable.Connection, error) {
-	fams := families(q)
-	n := 0
-	for _, fam := range fams {
-		n += p.sizeHint(q, mask, fam)
-	}
-	rows := makeRows(n)[:0]
-	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
-		rows = buf[:0] // the answer is appended: it grows if it must
-	}
-	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
-	p.fams[0].dedup.reset(n)
-	err := p.readProcNet(ctx, q, add)
-	p.fams[0].last, p.fams[1].last = len(rows), 0
-	return rows, err
-}
-
-// adder returns the function that turns a kernel row into a Connection of
-// *rows if q's state and address conditions accept it.
-func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
-	return func(r *diagRow) {
-		if mask&(1<<r.State) == 0 {
-			return
-		}
-		c, ok := connFromRow(r, zone)
-		if ok && q.MatchAddr(&c) {
-			*rows = d.add(*rows, &c)
-		}
-	}
-}
-
-// zoner returns the zone namer for this call: interface names of the
-// caller's namespace, looked up once per index, or numeric zones for
-// another namespace (whose interface names this process cannot see).
-func (p *Provider) zoner() zoner {
-	if p.nsFD >= 0 {
-		return numericZone
-	}
-	names := map[uint32]string{}
-	return func(idx uint32) string {
-		if n, ok := names[idx]; ok {
-			return n
-		}
-		n := numericZone(idx)
-		if ifi, err := net.InterfaceByIndex(int(idx)); err == nil && ifi.Name != "" {
-			n = ifi.Name
-		}
-		names[idx] = n
-		return n
-	}
-}
-
-// sizeHint is the capacity to allocate for a family's rows: the previous
-// answer's size and an eighth, or, for a first query of the whole table,
-// the kernel's count of the family's TCP sockets in the namespace
-// (/proc/net/sockstat or sockstat6), so that a large table is allocated
-// once rather than grown (which would hold two copies at the peak).
-func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
-	f := &p.fams[famIndex(fam)]
-	if f.last > 0 {
-		return f.last + f.last/8 + minRows
-	}
-	if mask != stateMask(tcptable.Query{}) || q.LocalPort != 0 || q.RemotePort != 0 || q.Port != 0 {
-		return minRows
-	}
-	name := "sockstat"
-	if fam == afInet6 {
-		name = "sockstat6"
-	}
-	n := 0
-	read := func(dir string) {
-		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-			n = parseSockstat(b)
-		}
-	}
-	if p.nsFD < 0 {
-		read(filepath.Join(p.cfg.procRoot, "net"))
-	} else {
-		_ = inNetNS(p.nsFD, func() error { read("/proc/thread-self/net"); return nil })
-	}
-	return min(n, maxSizeHint) + minRows
-}
-
-// minRows is the smallest region allocated for a family.
-const minRows = 16
-
-// maxSizeHint caps the capacity taken from the kernel's socket count.
-const maxSizeHint = 4 << 20

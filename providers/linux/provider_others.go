@@ -8,6 +8,7 @@ import (
 	"runtime"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/internal/option"
 )
 
 // Provider reads the Linux TCP table; on this OS it cannot be created.
@@ -16,8 +17,12 @@ type Provider struct{}
 var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns an error wrapping tcptable.ErrNotSupported: the Linux
-// provider needs Linux.
+// provider needs Linux. Invalid options are reported first, as on Linux.
 func New(opts ...Option) (*Provider, error) {
+	cfg := defaultConfig()
+	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
+	}
 	return nil, fmt.Errorf("tcptable/linux: New on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
 }
 

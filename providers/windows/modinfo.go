@@ -17,10 +17,10 @@ import (
 // its NUL inside b is an error, never a read beyond the buffer.
 func decodeOwnerModule(b []byte, base uintptr, ptrSize int) (tcptable.Module, error) {
 	if ptrSize != 4 && ptrSize != 8 {
-		return tcptable.Module{}, fmt.Errorf("tcptable/windows: %w: pointer size %d", tcptable.ErrInvalid, ptrSize)
+		return tcptable.Module{}, fmt.Errorf("%w: pointer size %d", tcptable.ErrInvalid, ptrSize)
 	}
 	if len(b) < 2*ptrSize {
-		return tcptable.Module{}, fmt.Errorf("tcptable/windows: %w: TCPIP_OWNER_MODULE_BASIC_INFO: buffer of %d bytes is shorter than its two pointers",
+		return tcptable.Module{}, fmt.Errorf("%w: TCPIP_OWNER_MODULE_BASIC_INFO: buffer of %d bytes is shorter than its two pointers",
 			tcptable.ErrInvalid, len(b))
 	}
 	name, err := utf16At(b, base, readPtr(b, ptrSize), "pModuleName")
@@ -47,7 +47,7 @@ func utf16At(b []byte, base, p uintptr, member string) (string, error) {
 		return "", nil
 	}
 	if p < base || p-base >= uintptr(len(b)) {
-		return "", fmt.Errorf("tcptable/windows: %w: TCPIP_OWNER_MODULE_BASIC_INFO.%s %#x points outside the %d-byte buffer at %#x",
+		return "", fmt.Errorf("%w: TCPIP_OWNER_MODULE_BASIC_INFO.%s %#x points outside the %d-byte buffer at %#x",
 			tcptable.ErrInvalid, member, p, len(b), base)
 	}
 	s := b[p-base:]
@@ -59,7 +59,7 @@ func utf16At(b []byte, base, p uintptr, member string) (string, error) {
 		}
 		units = append(units, u)
 	}
-	return "", fmt.Errorf("tcptable/windows: %w: TCPIP_OWNER_MODULE_BASIC_INFO.%s: string at offset %d has no NUL before the end of the %d-byte buffer",
+	return "", fmt.Errorf("%w: TCPIP_OWNER_MODULE_BASIC_INFO.%s: string at offset %d has no NUL before the end of the %d-byte buffer",
 		tcptable.ErrInvalid, member, p-base, len(b))
 }
 

@@ -39,13 +39,13 @@ func negotiate(what string, buf []byte, tries, limit int, fill fillFunc) ([]byte
 			return buf, nil
 		}
 		if !errors.Is(err, errBufferTooSmall) {
-			return buf, fmt.Errorf("tcptable/windows: %s: %w", what, err)
+			return buf, fmt.Errorf("%s: %w", what, err)
 		}
 		last = err
 		// int64: a size near 4 GiB must not wrap on 32-bit platforms.
 		asked, have := int64(size), int64(len(buf))
 		if asked > int64(limit) {
-			return buf, fmt.Errorf("tcptable/windows: %s: the OS asks for %d bytes, more than the %d-byte limit", what, asked, limit)
+			return buf, fmt.Errorf("%s: the OS asks for %d bytes, more than the %d-byte limit", what, asked, limit)
 		}
 		grown := asked + asked/4 + 4096
 		if asked <= have {
@@ -53,6 +53,6 @@ func negotiate(what string, buf []byte, tries, limit int, fill fillFunc) ([]byte
 		}
 		buf = make([]byte, min(grown, int64(limit)))
 	}
-	return buf, fmt.Errorf("tcptable/windows: %s: %w: still too small after %d tries (%d bytes; last: %v)",
+	return buf, fmt.Errorf("%s: %w: still too small after %d tries (%d bytes; last: %v)",
 		what, tcptable.ErrInconsistent, tries, len(buf), last)
 }

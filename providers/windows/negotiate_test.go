@@ -96,6 +96,6 @@ func TestOptions(t *testing.T) {
 
 	for _, o := range []Option{WithInitialBufferSize(7), WithInitialBufferSize(maxBufferSize + 1), WithRetries(0)} {
 		_, err := apply([]Option{o})
-		assert.Error(t, err)
+		assert.ErrorIs(t, err, tcptable.ErrInvalid)
 	}
 }

@@ -1,6 +1,10 @@
 package windows
 
-import "fmt"
+import (
+	"strconv"
+
+	"github.com/tcptable/tcptable/providers/internal/option"
+)
 
 // Defaults for the size negotiation with GetExtendedTcpTable.
 const (
@@ -16,7 +20,9 @@ const (
 	maxBufferSize = 256 << 20
 )
 
-// Option configures New.
+// Option configures New. An option given an argument it cannot use makes
+// New fail with an error wrapping tcptable.ErrInvalid that names the
+// option. The Linux and gopsutil providers' options have the same shape.
 type Option func(*config) error
 
 type config struct {
@@ -35,7 +41,8 @@ func defaultConfig() config {
 func WithInitialBufferSize(n int) Option {
 	return func(c *config) error {
 		if n < tableHeaderSize || n > maxBufferSize {
-			return fmt.Errorf("tcptable/windows: initial buffer size %d is outside [%d, %d]", n, tableHeaderSize, maxBufferSize)
+			return option.Invalid("WithInitialBufferSize("+strconv.Itoa(n)+")",
+				"want "+strconv.Itoa(tableHeaderSize)+" to "+strconv.Itoa(maxBufferSize)+" bytes")
 		}
 		c.initialSize = n
 		return nil
@@ -47,7 +54,7 @@ func WithInitialBufferSize(n int) Option {
 func WithRetries(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("tcptable/windows: retries %d: need at least 1", n)
+			return option.Invalid("WithRetries("+strconv.Itoa(n)+")", "need at least 1")
 		}
 		c.tries = n
 		return nil
@@ -57,13 +64,5 @@ func WithRetries(n int) Option {
 // apply builds the configuration from opts.
 func apply(opts []Option) (config, error) {
 	c := defaultConfig()
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&c); err != nil {
-			return c, err
-		}
-	}
-	return c, nil
+	return c, option.Apply(&c, opts)
 }

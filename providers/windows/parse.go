@@ -62,9 +62,18 @@ func ParseTable(b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 // non-zero OwningModuleInfo members and link-local zones. On error it returns
 // dst unchanged.
 func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
+	out, err := appendTable(dst, b, f)
+	if err != nil {
+		return dst, fmt.Errorf("tcptable/windows: %w", err)
+	}
+	return out, nil
+}
+
+// appendTable is AppendTable, whose errors carry no package prefix.
+func appendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	l, ok := layoutOf(f)
 	if !ok {
-		return dst, fmt.Errorf("tcptable/windows: %w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
+		return dst, fmt.Errorf("%w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)
 	}
 	n, err := rowCount(b, &l)
 	if err != nil {
@@ -92,7 +101,7 @@ func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcpt
 // rowCount returns dwNumEntries after checking that so many rows fit in b.
 func rowCount(b []byte, l *rowLayout) (int, error) {
 	if len(b) < 4 {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
+		return 0, fmt.Errorf("%w: %s: buffer of %d bytes is too short for dwNumEntries (4 bytes)",
 			tcptable.ErrInvalid, l.name, len(b))
 	}
 	count := binary.LittleEndian.Uint32(b)
@@ -100,12 +109,12 @@ func rowCount(b []byte, l *rowLayout) (int, error) {
 		return 0, nil
 	}
 	if count > maxRows {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d is absurd (more than %d rows); buffer holds %d bytes",
 			tcptable.ErrInvalid, l.name, count, maxRows, len(b))
 	}
 	need := uint64(tableHeaderSize) + uint64(count)*uint64(l.size)
 	if need > uint64(len(b)) {
-		return 0, fmt.Errorf("tcptable/windows: %w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
+		return 0, fmt.Errorf("%w: %s: dwNumEntries %d needs %d bytes (%d-byte header + %d-byte rows) but the buffer holds %d",
 			tcptable.ErrInvalid, l.name, count, need, tableHeaderSize, l.size, len(b))
 	}
 	return int(count), nil

@@ -155,6 +155,8 @@ func TestParseTableErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, tcptable.ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "tcptable/windows: invalid input: "), "%q", err)
+			assert.Equal(t, 1, strings.Count(err.Error(), "tcptable/windows"), "%q names the package once", err)
 			assert.Nil(t, got)
 		})
 	}

@@ -19,7 +19,7 @@ type Provider struct{}
 // exists only on Windows. ParseTable works on every OS.
 func New(opts ...Option) (*Provider, error) {
 	if _, err := apply(opts); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	return nil, errNotWindows("New")
 }

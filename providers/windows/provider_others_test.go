@@ -21,7 +21,8 @@ func TestNewNotSupported(t *testing.T) {
 	assert.Contains(t, err.Error(), runtime.GOOS)
 
 	_, err = New(WithRetries(0))
-	assert.ErrorContains(t, err, "retries 0", "bad options are reported first")
+	assert.ErrorIs(t, err, tcptable.ErrInvalid, "bad options are reported first")
+	assert.ErrorContains(t, err, "tcptable/windows: New: invalid input: WithRetries(0): ")
 
 	var zero Provider
 	_, err = zero.Table(context.Background(), tcptable.Query{})

@@ -33,11 +33,11 @@ type Provider struct {
 func New(opts ...Option) (*Provider, error) {
 	cfg, err := apply(opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	p := &Provider{cfg: cfg, wine: isWine()}
 	if p.procs, err = loadProcs(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tcptable/windows: New: %w", err)
 	}
 	p.res = newResolver(&p.procs)
 	return p, nil
@@ -45,13 +45,22 @@ func New(opts ...Option) (*Provider, error) {
 
 // Table returns the rows q matches. See tcptable.Provider.
 func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
-	if err := ctx.Err(); err != nil {
+	out, err := p.table(ctx, q)
+	if err != nil {
 		return nil, fmt.Errorf("tcptable/windows: Table: %w", err)
+	}
+	return out, nil
+}
+
+// table is Table, whose errors carry no package prefix.
+func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, fmt.Errorf("tcptable/windows: Table: %w", tcptable.ErrClosed)
+		return nil, tcptable.ErrClosed
 	}
 	p.res.begin()
 	defer p.res.sweep()
@@ -71,7 +80,7 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 // family appends the rows of one family's table that q matches.
 func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcptable.Family, out []tcptable.Connection) ([]tcptable.Connection, error) {
 	if err := ctx.Err(); err != nil {
-		return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+		return out, err
 	}
 	af, class := uint32(afInet), uint32(tcpTableOwnerModuleAll)
 	if fam == tcptable.IPv6 {
@@ -91,7 +100,7 @@ func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcpt
 	if err != nil {
 		return out, err
 	}
-	rows, err := AppendTable(p.scratch[:0], buf, fam)
+	rows, err := appendTable(p.scratch[:0], buf, fam)
 	p.scratch = rows
 	if err != nil {
 		return out, err
@@ -105,7 +114,7 @@ func (p *Provider) family(ctx context.Context, q tcptable.Query, i int, fam tcpt
 		}
 		if j%256 == 255 {
 			if err := ctx.Err(); err != nil {
-				return out, fmt.Errorf("tcptable/windows: Table: %w", err)
+				return out, err
 			}
 		}
 		p.owner(&c, detail, unsafe.Pointer(&buf[tableHeaderSize+j*l.size]), fam == tcptable.IPv6)

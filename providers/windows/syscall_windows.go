@@ -36,7 +36,7 @@ func loadProcs() (procs, error) {
 	dll := windows.NewLazySystemDLL("iphlpapi.dll")
 	p := procs{getExtendedTCPTable: dll.NewProc("GetExtendedTcpTable")}
 	if err := p.getExtendedTCPTable.Find(); err != nil {
-		return procs{}, fmt.Errorf("tcptable/windows: iphlpapi.dll!GetExtendedTcpTable: %w (%w)", tcptable.ErrNotSupported, err)
+		return procs{}, fmt.Errorf("iphlpapi.dll!GetExtendedTcpTable: %w (%w)", tcptable.ErrNotSupported, err)
 	}
 	if proc := dll.NewProc("GetOwnerModuleFromTcpEntry"); proc.Find() == nil {
 		p.ownerModule4 = proc

@@ -1,6 +1,6 @@
 //go:build linux && (386 || arm || mips || mipsle || ppc || sparc64)
 
-package linux
+package owners
 
 import "golang.org/x/sys/unix"
 

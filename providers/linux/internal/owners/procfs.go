@@ -1,9 +1,11 @@
-package linux
+package owners
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/tcptable/tcptable/providers/linux/internal/bytesconv"
 )
 
 // errProcFile is wrapped by every error about a malformed /proc/PID file.
@@ -18,7 +20,7 @@ func parseInodeLink(link []byte, prefix string) (inode uint64, ok bool) {
 		link[len(prefix)] != '[' || link[len(link)-1] != ']' {
 		return 0, false
 	}
-	return parseUint(link[len(prefix)+1:len(link)-1], 10, 1<<64-1)
+	return bytesconv.ParseUint(link[len(prefix)+1:len(link)-1], 10, 1<<64-1)
 }
 
 // parsePID decodes a /proc directory entry name that is a process ID.
@@ -26,7 +28,7 @@ func parsePID(name []byte) (uint32, bool) {
 	if len(name) == 0 || name[0] == '0' {
 		return 0, false
 	}
-	v, ok := parseUint(name, 10, 1<<32-1)
+	v, ok := bytesconv.ParseUint(name, 10, 1<<32-1)
 	return uint32(v), ok
 }
 
@@ -51,7 +53,7 @@ func parseStatStart(b []byte) (uint64, error) {
 			sp = len(rest)
 		}
 		if field == statStartField {
-			v, ok := parseUint(bytes.TrimRight(rest[:sp], "\n"), 10, 1<<64-1)
+			v, ok := bytesconv.ParseUint(bytes.TrimRight(rest[:sp], "\n"), 10, 1<<64-1)
 			if !ok {
 				return 0, fmt.Errorf("%w: stat starttime %q: %q", errProcFile, rest[:sp], truncate(b))
 			}

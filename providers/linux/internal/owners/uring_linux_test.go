@@ -1,4 +1,4 @@
-package linux
+package owners
 
 import (
 	"net"
@@ -117,9 +117,9 @@ func TestProbe(t *testing.T) {
 	}
 	defer unix.Close(far)
 	want[int32(far)] = uint32(st.Ino)
-	r, err := newResolver("/proc", false, 0, 1, false)
+	r, err := New("/proc", false, 0, 1, false)
 	require.NoError(t, err)
-	defer r.close()
+	defer r.Close()
 	e := &procEntry{pid: uint32(os.Getpid()), dir: strconv.Itoa(os.Getpid())}
 	r.scan(e, false, r.scanners[0], 0)
 	require.False(t, e.gone)

@@ -1,4 +1,4 @@
-package linux
+package owners
 
 import (
 	"context"
@@ -61,18 +61,18 @@ func fakeRows(inodes ...uint64) []tcptable.Connection {
 	return rows
 }
 
-func resolve(t *testing.T, r *resolver, rows []tcptable.Connection) []tcptable.Connection {
+func resolve(t *testing.T, r *Resolver, rows []tcptable.Connection) []tcptable.Connection {
 	t.Helper()
-	require.NoError(t, r.begin(context.Background(), testNS))
-	require.NoError(t, r.finish(context.Background(), rows, true))
+	require.NoError(t, r.Begin(context.Background(), testNS))
+	require.NoError(t, r.Finish(context.Background(), rows, true))
 	return rows
 }
 
-func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *resolver {
+func newFakeResolver(t *testing.T, f *fakeProc, cache bool) *Resolver {
 	t.Helper()
-	r, err := newResolver(f.root, cache, 0, 2, false)
+	r, err := New(f.root, cache, 0, 2, false)
 	require.NoError(t, err)
-	t.Cleanup(func() { r.close() })
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -166,11 +166,11 @@ func TestResolverCancel(t *testing.T) {
 	r := newFakeResolver(t, f, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.ErrorIs(t, r.begin(ctx, testNS), context.Canceled)
+	assert.ErrorIs(t, r.Begin(ctx, testNS), context.Canceled)
 }
 
 func TestResolverBadRoot(t *testing.T) {
-	_, err := newResolver(filepath.Join(t.TempDir(), "missing"), true, 0, 1, false)
+	_, err := New(filepath.Join(t.TempDir(), "missing"), true, 0, 1, false)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -178,9 +178,9 @@ func TestResolverRevalidation(t *testing.T) {
 	f := newFakeProc(t)
 	f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
 	f.proc(200, 510, "worker", testNS, map[int]string{5: sock(1001)})
-	r, err := newResolver(f.root, true, time.Hour, 2, false)
+	r, err := New(f.root, true, time.Hour, 2, false)
 	require.NoError(t, err)
-	t.Cleanup(func() { r.close() })
+	t.Cleanup(func() { r.Close() })
 	now := time.Unix(1e9, 0)
 	r.now = func() time.Time { return now }
 
@@ -217,9 +217,9 @@ func TestResolverFirstOwnerOnly(t *testing.T) {
 			}
 			f.proc(100, 500, "srv", testNS, map[int]string{3: sock(1001)})
 			f.proc(200, 510, "worker", testNS, busy)
-			r, err := newResolver(f.root, cache, time.Hour, 2, true)
+			r, err := New(f.root, cache, time.Hour, 2, true)
 			require.NoError(t, err)
-			t.Cleanup(func() { r.close() })
+			t.Cleanup(func() { r.Close() })
 
 			rows := resolve(t, r, fakeRows(1001))
 			assert.Equal(t, uint32(100), rows[0].PID)

@@ -1,4 +1,4 @@
-package linux
+package fditer
 
 import (
 	"encoding/binary"
@@ -235,7 +235,7 @@ func (r *btfReader) named(want []btfName) (map[string]uint32, error) {
 	for i, off := range r.index {
 		t := r.types[off:]
 		kind, name := btfKind(r.order.Uint32(t[4:])), r.order.Uint32(t)
-		if (kind != btfKindStruct && kind != btfKindFunc) || int(name) >= len(r.strs) || !first[r.strs[name]] {
+		if (kind != btfKindStruct && kind != btfKindUnion && kind != btfKindFunc) || int(name) >= len(r.strs) || !first[r.strs[name]] {
 			continue
 		}
 		for j, w := range want {
@@ -264,6 +264,8 @@ func btfKindName(kind uint32) string {
 		return "function"
 	case btfKindStruct:
 		return "struct"
+	case btfKindUnion:
+		return "union"
 	}
 	return fmt.Sprintf("kind %d", kind)
 }

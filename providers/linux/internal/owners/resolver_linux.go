@@ -1,4 +1,4 @@
-package linux
+package owners
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/bytesconv"
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
 )
 
 // fdSock is one descriptor of a process: its number and, if it is a
@@ -44,9 +46,9 @@ type procEntry struct {
 	mod       tcptable.Module
 }
 
-// resolver maps socket inodes to owning processes through /proc. It is
+// Resolver maps socket inodes to owning processes through /proc. It is
 // not safe for concurrent use; the provider serializes calls.
-type resolver struct {
+type Resolver struct {
 	root     string
 	rootFD   int
 	cache    bool          // trust descriptors seen by earlier polls
@@ -59,12 +61,13 @@ type resolver struct {
 	statBuf  []byte
 	dr       dirReader
 
-	iter       *fdIter   // the descriptor iterator (OwnerScanBPF), nil for /proc
-	iterStrict bool      // OwnerScanBPF was asked for: its failure is an error
-	iterAt     time.Time // when the iterator last read every process
-	iterated   bool      // it read every process in this poll
-	iterRuns   int       // iterator runs (over every process, or one) so far
-	netns      uint64    // the queried namespace, for this poll
+	iter       *fditer.Iter // the descriptor iterator (OwnerScanBPF), nil for /proc
+	perProcess bool         // the iterator can read one process at a time
+	iterStrict bool         // OwnerScanBPF was asked for: its failure is an error
+	iterAt     time.Time    // when the iterator last read every process
+	iterated   bool         // it read every process in this poll
+	iterRuns   int          // iterator runs (over every process, or one) so far
+	netns      uint64       // the queried namespace, for this poll
 
 	// Per poll.
 	inNS, others []*procEntry
@@ -74,13 +77,13 @@ type resolver struct {
 	unresolvable map[uint32]struct{} // inodes a full walk did not find last time
 }
 
-// newResolver opens the /proc root.
-func newResolver(root string, cache bool, ttl time.Duration, workers int, first bool) (*resolver, error) {
+// New opens the /proc root.
+func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*Resolver, error) {
 	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open proc root", Path: root, Err: err}
 	}
-	r := &resolver{
+	r := &Resolver{
 		root:         root,
 		rootFD:       fd,
 		cache:        cache,
@@ -98,24 +101,26 @@ func newResolver(root string, cache bool, ttl time.Duration, workers int, first 
 	return r, nil
 }
 
-func (r *resolver) close() error {
+// Close releases the /proc root, the io_uring rings and the descriptor
+// iterator.
+func (r *Resolver) Close() error {
 	for _, sc := range r.scanners {
 		sc.close()
 	}
 	if r.iter != nil {
-		r.iter.close()
+		r.iter.Close()
 	}
 	return unix.Close(r.rootFD)
 }
 
-// begin lists the processes, sorts them into those of network namespace
+// Begin lists the processes, sorts them into those of network namespace
 // netns and the others, and reads the descriptors that the poll needs
 // before the table is known: with the descriptor iterator see beginKernel;
 // from /proc those of the namespace's processes that are new or whose list
 // is older than the revalidation interval (all of them without the cache).
 // It needs no table, so the provider runs it while the kernel dumps the
 // sockets.
-func (r *resolver) begin(ctx context.Context, netns uint64) error {
+func (r *Resolver) Begin(ctx context.Context, netns uint64) error {
 	r.gen++
 	r.goneInodes = r.goneInodes[:0]
 	r.inNS, r.others = r.inNS[:0], r.others[:0]
@@ -139,7 +144,7 @@ func (r *resolver) begin(ctx context.Context, netns uint64) error {
 // in this poll: all without the cache; otherwise those never read, those
 // read longer than the revalidation interval ago, and those the caller
 // could not read before; and, unless partialOK, those read only in part.
-func (r *resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
+func (r *Resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 	if !r.cache {
 		return procs
 	}
@@ -154,7 +159,7 @@ func (r *resolver) stale(procs []*procEntry, partialOK bool) []*procEntry {
 }
 
 // unscanned returns the processes of procs not read in full in this poll.
-func (r *resolver) unscanned(procs []*procEntry) []*procEntry {
+func (r *Resolver) unscanned(procs []*procEntry) []*procEntry {
 	var out []*procEntry
 	for _, e := range procs {
 		if e.scanGen != r.gen || e.partial {
@@ -165,7 +170,7 @@ func (r *resolver) unscanned(procs []*procEntry) []*procEntry {
 }
 
 // refresh updates the process list.
-func (r *resolver) refresh(netns uint64) error {
+func (r *Resolver) refresh(netns uint64) error {
 	fd, err := openDir(unix.AT_FDCWD, r.root)
 	if err != nil {
 		return &fs.PathError{Op: "list", Path: r.root, Err: err}
@@ -189,7 +194,7 @@ func (r *resolver) refresh(netns uint64) error {
 }
 
 // see records that process pid exists in this poll.
-func (r *resolver) see(pid uint32, netns uint64) {
+func (r *Resolver) see(pid uint32, netns uint64) {
 	dir := strconv.FormatUint(uint64(pid), 10)
 	stat, err := readSmall(r.rootFD, dir+"/stat", r.statBuf)
 	if err != nil {
@@ -222,12 +227,12 @@ func (r *resolver) see(pid uint32, netns uint64) {
 }
 
 // forget drops an exited process, remembering the sockets it held.
-func (r *resolver) forget(pid uint32, e *procEntry) {
+func (r *Resolver) forget(pid uint32, e *procEntry) {
 	r.noteGone(e)
 	delete(r.procs, pid)
 }
 
-func (r *resolver) noteGone(e *procEntry) {
+func (r *Resolver) noteGone(e *procEntry) {
 	for _, f := range e.fds {
 		if f.ino != 0 {
 			r.goneInodes = append(r.goneInodes, f.ino)
@@ -237,7 +242,7 @@ func (r *resolver) noteGone(e *procEntry) {
 
 // scanAll scans procs with all workers, reading at most limit descriptors
 // of each (0: all).
-func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool, limit int) error {
+func (r *Resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool, limit int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for _, sc := range r.scanners {
@@ -270,7 +275,7 @@ func (r *resolver) scanAll(ctx context.Context, procs []*procEntry, trust bool, 
 // lowest numbers; its list is marked partial. An unlimited scan of a large
 // process with nothing to trust probes the low numbers first (see probe)
 // and lists only the rest.
-func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
+func (r *Resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 	dfd, err := openDir(r.rootFD, e.dir+"/fd")
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
@@ -302,7 +307,7 @@ func (r *resolver) scan(e *procEntry, trust bool, sc *scanner, limit int) {
 			e.partial = true
 			return false
 		}
-		v, ok := parseUint(name, 10, math.MaxInt32)
+		v, ok := bytesconv.ParseUint(name, 10, math.MaxInt32)
 		if !ok {
 			return true
 		}
@@ -345,7 +350,7 @@ func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err er
 	return ino, isSock, nil
 }
 
-// finish assigns owners to rows (all of which matched the query's
+// Finish assigns owners to rows (all of which matched the query's
 // non-owner conditions). With the descriptor iterator see finishKernel.
 // From /proc, owners come first from the descriptor lists of the
 // queried namespace's processes (cached or just read); if sockets remain
@@ -354,7 +359,7 @@ func fdSocket(dfd int, cname *byte, buf []byte) (ino uint64, isSock bool, err er
 // processes are searched until every socket has an owner, and as a last
 // resort every list is read again trusting nothing. Modules are loaded
 // when wantModules.
-func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantModules bool) error {
+func (r *Resolver) Finish(ctx context.Context, rows []tcptable.Connection, wantModules bool) error {
 	if len(rows) > r.wantedSize { // made for the largest answer, then reused
 		r.wantedSize = len(rows) + len(rows)/8
 		r.wanted = make(map[uint32]int32, r.wantedSize)
@@ -416,7 +421,7 @@ func (r *resolver) finish(ctx context.Context, rows []tcptable.Connection, wantM
 
 // conclude records what stayed unresolved and fills the statuses and,
 // when wantModules, the modules.
-func (r *resolver) conclude(ctx context.Context, rows []tcptable.Connection, left int, wantModules bool) error {
+func (r *Resolver) conclude(ctx context.Context, rows []tcptable.Connection, left int, wantModules bool) error {
 	r.rememberUnresolved(rows, left)
 	r.setStatuses(rows)
 	if wantModules {
@@ -437,7 +442,7 @@ const firstRoundFDs = 64
 // sockets does not delay the others), and reports done when every wanted
 // socket then has an owner. Otherwise it completes the lists it cut short
 // and the caller goes on with the exhaustive search.
-func (r *resolver) firstOwners(ctx context.Context, rows []tcptable.Connection) (done bool, err error) {
+func (r *Resolver) firstOwners(ctx context.Context, rows []tcptable.Connection) (done bool, err error) {
 	if err := r.scanAll(ctx, r.stale(r.inNS, true), r.cache, firstRoundFDs); err != nil {
 		return false, err
 	}
@@ -462,7 +467,7 @@ func clearOwners(rows []tcptable.Connection) {
 
 // reassign clears every owner and assigns them again from the namespace's
 // processes and the other processes read in this poll.
-func (r *resolver) reassign(rows []tcptable.Connection) int {
+func (r *Resolver) reassign(rows []tcptable.Connection) int {
 	clearOwners(rows)
 	left := r.assign(rows, r.inNS, len(r.wanted))
 	for _, e := range r.others {
@@ -478,7 +483,7 @@ func (r *resolver) reassign(rows []tcptable.Connection) int {
 
 // assign records the owners found in procs and returns how many wanted
 // sockets are still without one (left, before the call, is that count).
-func (r *resolver) assign(rows []tcptable.Connection, procs []*procEntry, left int) int {
+func (r *Resolver) assign(rows []tcptable.Connection, procs []*procEntry, left int) int {
 	for _, e := range procs {
 		for _, f := range e.fds {
 			if f.ino == 0 {
@@ -524,7 +529,7 @@ func insertSorted(s []uint32, v uint32) []uint32 {
 // searchOthers reads processes outside the queried namespace, as many at
 // a time as there are workers, until no wanted socket is left without an
 // owner.
-func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection, left int, trust bool) (int, error) {
+func (r *Resolver) searchOthers(ctx context.Context, rows []tcptable.Connection, left int, trust bool) (int, error) {
 	for batch := r.others; len(batch) > 0 && left > 0; {
 		n := min(len(batch), len(r.scanners))
 		if err := r.scanAll(ctx, batch[:n], trust, 0); err != nil {
@@ -540,7 +545,7 @@ func (r *resolver) searchOthers(ctx context.Context, rows []tcptable.Connection,
 // was also unresolved after the last full walk (a kernel socket, one held
 // in another PID namespace or by a process the caller may not inspect):
 // walking everything again would find nothing new.
-func (r *resolver) knownUnresolvable(rows []tcptable.Connection) bool {
+func (r *Resolver) knownUnresolvable(rows []tcptable.Connection) bool {
 	for i := range rows {
 		c := &rows[i]
 		if c.Socket == 0 || c.PID != 0 {
@@ -554,7 +559,7 @@ func (r *resolver) knownUnresolvable(rows []tcptable.Connection) bool {
 }
 
 // rememberUnresolved keeps the inodes no walk could resolve.
-func (r *resolver) rememberUnresolved(rows []tcptable.Connection, left int) {
+func (r *Resolver) rememberUnresolved(rows []tcptable.Connection, left int) {
 	clear(r.unresolvable)
 	if left == 0 {
 		return
@@ -567,7 +572,7 @@ func (r *resolver) rememberUnresolved(rows []tcptable.Connection, left int) {
 }
 
 // setStatuses fills OwnerStatus from what the walk found.
-func (r *resolver) setStatuses(rows []tcptable.Connection) {
+func (r *Resolver) setStatuses(rows []tcptable.Connection) {
 	exited := map[uint32]bool{}
 	for _, ino := range r.goneInodes {
 		if _, ok := r.wanted[ino]; ok {
@@ -602,7 +607,7 @@ func (r *resolver) setStatuses(rows []tcptable.Connection) {
 
 // setModules fills Module from /proc/PID/comm and /proc/PID/exe, read once
 // per process lifetime.
-func (r *resolver) setModules(rows []tcptable.Connection) {
+func (r *Resolver) setModules(rows []tcptable.Connection) {
 	for i := range rows {
 		c := &rows[i]
 		if c.PID == 0 {
@@ -625,7 +630,7 @@ func (r *resolver) setModules(rows []tcptable.Connection) {
 }
 
 // loadModule reads a process's name and executable path.
-func (r *resolver) loadModule(e *procEntry) {
+func (r *Resolver) loadModule(e *procEntry) {
 	comm, err := readSmall(r.rootFD, e.dir+"/comm", r.statBuf)
 	switch {
 	case err == nil:

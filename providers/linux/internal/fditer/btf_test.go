@@ -1,4 +1,4 @@
-package linux
+package fditer
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package linux
+package fditer
 
 import (
 	"context"
@@ -9,26 +9,23 @@ import (
 	"os/exec"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/tcptable/tcptable"
 )
 
 // openFDIterOrSkip loads the descriptor iterator or skips with a hint.
-func openFDIterOrSkip(t *testing.T) *fdIter {
+func openFDIterOrSkip(t *testing.T) *Iter {
 	t.Helper()
 	procFD, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(procFD)
-	it, err := openFDIter(procFD)
+	it, err := Open(procFD)
 	if err != nil {
 		t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
 	}
-	t.Cleanup(func() { assert.NoError(t, it.close()) })
+	t.Cleanup(func() { assert.NoError(t, it.Close()) })
 	return it
 }
 
@@ -40,11 +37,11 @@ func inodeOf(t *testing.T, fd int) uint64 {
 }
 
 // mySockets scans and returns this process's socket descriptors.
-func mySockets(t *testing.T, it *fdIter) map[uint32][]uint64 {
+func mySockets(t *testing.T, it *Iter) map[uint32][]uint64 {
 	t.Helper()
 	me := uint32(os.Getpid())
 	got := map[uint32][]uint64{}
-	require.NoError(t, it.scan(context.Background(), func(pid, fd uint32, ino uint64) {
+	require.NoError(t, it.Scan(context.Background(), func(pid, fd uint32, ino uint64) {
 		if pid == me {
 			got[fd] = append(got[fd], ino)
 		}
@@ -79,7 +76,7 @@ func TestFDIterKernel(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.ErrorIs(t, it.scan(ctx, func(uint32, uint32, uint64) {}), context.Canceled)
+	assert.ErrorIs(t, it.Scan(ctx, func(uint32, uint32, uint64) {}), context.Canceled)
 }
 
 // envThreadFiles makes the test binary run threadFilesChild instead of the
@@ -161,7 +158,7 @@ func TestFDIterThreadFiles(t *testing.T) {
 
 	child := uint32(cmd.Process.Pid)
 	var got []uint64
-	require.NoError(t, it.scan(context.Background(), func(pid, f uint32, i uint64) {
+	require.NoError(t, it.Scan(context.Background(), func(pid, f uint32, i uint64) {
 		if pid == child && f == fd {
 			got = append(got, i)
 		}
@@ -175,95 +172,6 @@ func TestFDIterThreadFiles(t *testing.T) {
 			assert.NotEqual(t, fmt.Sprintf("socket:[%d]", ino), link, "the main thread's table does not hold it")
 		}
 	}
-}
-
-// TestResolverKernelCache checks the BPF scan's use of the owner cache, in
-// both modes: with every process in the queried namespace (one iterator
-// run over every process), and with a process in another namespace (the
-// namespace's processes one at a time, the others only when needed). The
-// first poll scans, an unchanged poll trusts the lists, a socket the lists
-// do not know makes the poll scan again, and so does the end of the
-// revalidation interval.
-func TestResolverKernelCache(t *testing.T) {
-	openFDIterOrSkip(t) // skips where the iterator is unavailable
-	for _, perProcess := range []bool{false, true} {
-		t.Run(fmt.Sprintf("perProcess=%v", perProcess), func(t *testing.T) {
-			testResolverKernelCache(t, perProcess)
-		})
-	}
-}
-
-func testResolverKernelCache(t *testing.T, perProcess bool) {
-	r, err := newResolver("/proc", true, time.Hour, 2, false)
-	require.NoError(t, err)
-	defer r.close()
-	require.NoError(t, r.useIter(OwnerScanBPF))
-	require.NotNil(t, r.iter)
-	now := time.Now()
-	r.now = func() time.Time { return now }
-	netns, err := selfNetNS()
-	require.NoError(t, err)
-	var other *exec.Cmd
-	if perProcess {
-		if !r.iter.perProcess {
-			t.Skip("the kernel cannot iterate one process (Linux 6.1+)")
-		}
-		other = exec.Command("unshare", "--net", "sleep", "60")
-		if err := other.Start(); err != nil {
-			t.Skipf("cannot start a process in another network namespace (unshare, util-linux): %v", err)
-		}
-		defer func() { other.Process.Kill(); other.Wait() }()
-		for range 100 { // until it is in its namespace
-			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", other.Process.Pid)); l != "" && l != fmt.Sprintf("net:[%d]", netns) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	} else {
-		r.iter.perProcess = false
-	}
-
-	sockets := func(n int) []uint64 {
-		var inos []uint64
-		for range n {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			require.NoError(t, err)
-			t.Cleanup(func() { unix.Close(fd) })
-			inos = append(inos, inodeOf(t, fd))
-		}
-		return inos
-	}
-	poll := func(inos []uint64) (runs int) {
-		t.Helper()
-		before := r.iterRuns
-		rows := fakeRows(inos...)
-		require.NoError(t, r.begin(context.Background(), netns))
-		require.NoError(t, r.finish(context.Background(), rows, true))
-		for _, c := range rows {
-			require.Equal(t, uint32(os.Getpid()), c.PID, "socket %d", c.Socket)
-			require.Equal(t, tcptable.OwnerOK, c.OwnerStatus)
-			require.Equal(t, tcptable.OwnerOK, c.ModuleStatus)
-		}
-		return r.iterRuns - before
-	}
-	a := sockets(3)
-	assert.Positive(t, poll(a), "the first poll scans")
-	if perProcess {
-		e := r.procs[uint32(other.Process.Pid)]
-		require.NotNil(t, e)
-		assert.True(t, e.listed.IsZero(), "a process of another namespace is not read when the namespace's own suffice")
-		assert.Greater(t, r.iterRuns, 1, "one run per process of the namespace")
-	} else {
-		assert.Equal(t, 1, r.iterRuns, "one run over every process")
-	}
-	assert.Zero(t, poll(a), "an unchanged table is served from the lists")
-	b := append(a, sockets(1)...)
-	assert.Positive(t, poll(b), "a socket opened since makes the poll scan")
-	assert.Zero(t, poll(b))
-	now = now.Add(time.Hour)
-	assert.Positive(t, poll(b), "the revalidation interval ends the trust")
-	r.cache = false
-	assert.Positive(t, poll(b), "without the cache every poll scans")
 }
 
 // TestBPFCapable drops, on a locked thread, the capabilities a tracing
@@ -291,30 +199,27 @@ func TestBPFCapable(t *testing.T) {
 	assert.ErrorContains(t, err, "CAP_BPF and CAP_PERFMON")
 }
 
-// TestResolverKernelProbesHidden checks that a socket the iterator did not
-// report (as for a process the kernel hides from BPF iterators) is looked
-// for in /proc among the processes the iterator reported no socket for.
-func TestResolverKernelProbesHidden(t *testing.T) {
-	openFDIterOrSkip(t)
-	r, err := newResolver("/proc", true, time.Hour, 2, false)
+// TestLoadProgramVerifierLog loads a program the verifier rejects (it
+// returns without setting R0) and checks that the error quotes the
+// verifier's log, which the loader asks for through the log members of
+// progLoadAttr; and that the iterator's own program loads.
+func TestLoadProgramVerifierLog(t *testing.T) {
+	openFDIterOrSkip(t) // root with BTF
+	b, release, err := readBTF()
 	require.NoError(t, err)
-	defer r.close()
-	require.NoError(t, r.useIter(OwnerScanBPF))
-	r.iter.perProcess = false // one run over every process, in begin
-	netns, err := selfNetNS()
+	l, err := parseIterLayout(b)
+	release()
 	require.NoError(t, err)
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	defer unix.Close(fd)
-	rows := fakeRows(inodeOf(t, fd))
+	bad := assemble([]bpfInsn{{op: bpfJMP | bpfEXIT}}, 0, l.order)
+	_, err = loadProgram(bad, l.funcID)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, unix.EACCES)
+	assert.Contains(t, err.Error(), "verifier:")
+	assert.Contains(t, err.Error(), "R0 !read_ok")
 
-	require.NoError(t, r.begin(context.Background(), netns))
-	require.True(t, r.iterated)
-	me := r.procs[uint32(os.Getpid())]
-	require.NotNil(t, me)
-	require.NotEmpty(t, me.fds, "the iterator reported this process's socket")
-	me.fds = me.fds[:0] // as if the kernel had hidden this process from it
-	require.NoError(t, r.finish(context.Background(), rows, true))
-	assert.Equal(t, uint32(os.Getpid()), rows[0].PID, "found in /proc")
-	assert.Equal(t, tcptable.OwnerOK, rows[0].OwnerStatus)
+	good, err := fdIterProgram(l)
+	require.NoError(t, err)
+	fd, err := loadProgram(good, l.funcID)
+	require.NoError(t, err)
+	require.NoError(t, unix.Close(fd))
 }

@@ -1,36 +1,30 @@
-package linux
+package owners
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
 )
 
-// useIter loads the descriptor iterator unless scan is OwnerScanProcfs.
-// With OwnerScanAuto a kernel or caller that cannot run it leaves the
-// resolver on /proc; with OwnerScanBPF that is an error wrapping
-// tcptable.ErrNotSupported.
-func (r *resolver) useIter(scan OwnerScan) error {
-	switch scan {
-	case OwnerScanProcfs:
-		return nil
-	case OwnerScanAuto, OwnerScanBPF:
-	default:
-		return fmt.Errorf("tcptable/linux: %w: unknown owner scan %v", tcptable.ErrInvalid, scan)
-	}
-	it, err := openFDIter(r.rootFD)
+// UseIter loads the descriptor iterator and makes the resolver scan with
+// it. Where the kernel or the caller cannot run it, it returns why and the
+// resolver stays on /proc. With strict, a later failure of the iterator
+// is an error of the poll; without, the resolver goes back to /proc for
+// good.
+func (r *Resolver) UseIter(strict bool) error {
+	it, err := fditer.Open(r.rootFD)
 	if err != nil {
-		if scan == OwnerScanBPF {
-			return fmt.Errorf("tcptable/linux: %v owner scan on linux: %w: %w", scan, tcptable.ErrNotSupported, err)
-		}
-		return nil // stay on /proc
+		return err
 	}
-	r.iter, r.iterStrict = it, scan == OwnerScanBPF
+	r.iter, r.iterStrict, r.perProcess = it, strict, it.PerProcess()
 	return nil
 }
+
+// BPF reports whether the resolver scans with the descriptor iterator.
+func (r *Resolver) BPF() bool { return r.iter != nil }
 
 // beginKernel reads the descriptor lists a poll needs before the table is
 // known. Where processes of other network namespaces exist and the kernel
@@ -41,7 +35,7 @@ func (r *resolver) useIter(scan OwnerScan) error {
 // (finishKernel). Otherwise it runs the iterator over every process when
 // kernelScanDue. It reports false if the iterator failed and the resolver
 // went back to /proc.
-func (r *resolver) beginKernel(ctx context.Context) (bool, error) {
+func (r *Resolver) beginKernel(ctx context.Context) (bool, error) {
 	if r.nsFirst() {
 		stale := r.stale(r.inNS, false)
 		if len(stale) == 0 {
@@ -57,14 +51,14 @@ func (r *resolver) beginKernel(ctx context.Context) (bool, error) {
 
 // nsFirst reports whether this poll reads the queried namespace's
 // processes first, one at a time.
-func (r *resolver) nsFirst() bool { return r.iter.perProcess && len(r.others) > 0 }
+func (r *Resolver) nsFirst() bool { return r.perProcess && len(r.others) > 0 }
 
 // kernelScanDue reports whether a poll must run the iterator over every
 // process: without the cache, on the first poll, once the revalidation
 // interval has passed since the last such scan, and when a process
 // appeared since (it may hold a socket inherited from one already listed).
 // Otherwise the lists of the last scan are trusted.
-func (r *resolver) kernelScanDue() bool {
+func (r *Resolver) kernelScanDue() bool {
 	if !r.cache || r.iterAt.IsZero() || r.now().Sub(r.iterAt) >= r.ttl {
 		return true
 	}
@@ -84,7 +78,7 @@ func (r *resolver) kernelScanDue() bool {
 // how many sockets are left without an owner. If the iterator fails
 // (OwnerScanAuto), r.iter is nil on return and the caller goes on from
 // /proc.
-func (r *resolver) finishKernel(ctx context.Context, rows []tcptable.Connection) (int, error) {
+func (r *Resolver) finishKernel(ctx context.Context, rows []tcptable.Connection) (int, error) {
 	left := r.assignKernel(rows)
 	if left == 0 || r.knownUnresolvable(rows) {
 		return left, nil
@@ -110,7 +104,7 @@ func (r *resolver) finishKernel(ctx context.Context, rows []tcptable.Connection)
 // rows say permission denied rather than not found. It costs a read of
 // /proc per process without sockets, once: the sockets left are then
 // known unresolvable and later polls do not probe again.
-func (r *resolver) probeHidden(ctx context.Context, rows []tcptable.Connection) (int, error) {
+func (r *Resolver) probeHidden(ctx context.Context, rows []tcptable.Connection) (int, error) {
 	var quiet []*procEntry
 	for _, e := range r.procs {
 		if len(e.fds) == 0 {
@@ -126,7 +120,7 @@ func (r *resolver) probeHidden(ctx context.Context, rows []tcptable.Connection) 
 // assignKernel clears every owner and assigns them again from the lists
 // of the queried namespace's processes and, unless only those were read
 // (nsFirst), from the others' lists.
-func (r *resolver) assignKernel(rows []tcptable.Connection) int {
+func (r *Resolver) assignKernel(rows []tcptable.Connection) int {
 	clearOwners(rows)
 	left := r.assign(rows, r.inNS, len(r.wanted))
 	if r.iterated || !r.nsFirst() {
@@ -141,25 +135,25 @@ func (r *resolver) assignKernel(rows []tcptable.Connection) int {
 // iterator failed and the resolver, in OwnerScanAuto, has gone back to
 // /proc for good (the lists are then emptied and marked unread, so that
 // the /proc walk reads them in full).
-func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, error) {
+func (r *Resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, error) {
 	var err error
 	if procs == nil {
 		for _, e := range r.procs {
 			e.fds = e.fds[:0]
 		}
 		r.iterRuns++
-		err = r.iter.scan(ctx, r.kernelRecorder())
+		err = r.iter.Scan(ctx, r.kernelRecorder())
 	} else {
 		for _, e := range procs {
 			e.fds = e.fds[:0]
 			r.iterRuns++
-			if err = r.iter.scanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
+			if err = r.iter.ScanProcess(ctx, e.pid, r.kernelRecorder()); err != nil {
 				break
 			}
 		}
 	}
 	if err != nil && ctx.Err() == nil && !r.iterStrict {
-		r.iter.close()
+		r.iter.Close()
 		r.iter = nil
 		for _, e := range r.procs {
 			e.fds, e.listed = e.fds[:0], time.Time{}
@@ -185,7 +179,7 @@ func (r *resolver) scanKernel(ctx context.Context, procs []*procEntry) (bool, er
 // scanned marks a process's list as read by the iterator in this poll. It
 // leaves denied as the last read from /proc found it (probeHidden): the
 // iterator cannot tell a process without sockets from one hidden from it.
-func (r *resolver) scanned(e *procEntry, now time.Time) {
+func (r *Resolver) scanned(e *procEntry, now time.Time) {
 	e.scanGen, e.listed = r.gen, now
 	e.partial, e.gone = false, false
 	// A thread with a file table of its own comes as a task of its own.
@@ -196,7 +190,7 @@ func (r *resolver) scanned(e *procEntry, now time.Time) {
 
 // kernelRecorder returns the function that appends the iterator's records
 // to the processes' lists, adding a process started since the listing.
-func (r *resolver) kernelRecorder() func(pid, fd uint32, ino uint64) {
+func (r *Resolver) kernelRecorder() func(pid, fd uint32, ino uint64) {
 	var cur *procEntry
 	curPID, curSet := uint32(0), false
 	return func(pid, fd uint32, ino uint64) {

@@ -1,7 +1,6 @@
-package linux
+package fditer
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,10 +21,10 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 // tgid is the PID that /proc shows.
 const initPIDNS = "pid:[4026531836]"
 
-// fdIter is a loaded descriptor iterator: the program and the link that
+// Iter is a loaded descriptor iterator: the program and the link that
 // attaches it to the task_file iterator. Each scan creates an iterator
 // instance from the link and reads it to the end.
-type fdIter struct {
+type Iter struct {
 	order      binary.ByteOrder
 	prog       int
 	link       int
@@ -38,12 +36,12 @@ type fdIter struct {
 // buffer (eight pages) per read.
 const fdIterBuf = 64 << 10
 
-// openFDIter loads the descriptor iterator. It fails where the kernel or
+// Open loads the descriptor iterator. It fails where the kernel or
 // the caller cannot run it: not 64-bit, no BTF or no task_file iterator,
 // no CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), a PID namespace other
 // than the initial one (the iterator reports global PIDs), or a procfs at
 // procFD (the resolver's root) that is not the initial namespace's.
-func openFDIter(procFD int) (*fdIter, error) {
+func Open(procFD int) (*Iter, error) {
 	if strconv.IntSize != 64 {
 		return nil, fmt.Errorf("descriptor iterator: needs a 64-bit kernel and process (%s)", runtime.GOARCH)
 	}
@@ -71,12 +69,12 @@ func openFDIter(procFD int) (*fdIter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("descriptor iterator: %w", err)
 	}
-	it := &fdIter{order: layout.order, prog: -1, link: -1}
+	it := &Iter{order: layout.order, prog: -1, link: -1}
 	if it.prog, err = loadProgram(insns, layout.funcID); err != nil {
 		return nil, fmt.Errorf("descriptor iterator: load program: %w", err)
 	}
 	if it.link, err = linkIter(it.prog, 0); err != nil {
-		it.close()
+		it.Close()
 		return nil, fmt.Errorf("descriptor iterator: attach to task_file: %w", err)
 	}
 	if fd, err := linkIter(it.prog, uint32(os.Getpid())); err == nil {
@@ -85,6 +83,10 @@ func openFDIter(procFD int) (*fdIter, error) {
 	}
 	return it, nil
 }
+
+// PerProcess reports whether the kernel can iterate the tasks of one
+// process (Linux 6.1+), which ScanProcess needs.
+func (it *Iter) PerProcess() bool { return it.perProcess }
 
 // Capabilities that loading a tracing program needs (linux/capability.h).
 const (
@@ -136,90 +138,15 @@ func readBTF() (b []byte, release func(), err error) {
 // maxBTFSize caps what is read of the kernel's BTF (5.5 MB on Linux 6.18).
 const maxBTFSize = 64 << 20
 
-// bpf issues the bpf(2) system call with attr, whose bytes the kernel
-// reads (the size it is told) and may write back.
-func bpf(cmd uintptr, attr []byte) (int, error) {
-	r, _, errno := unix.Syscall(unix.SYS_BPF, cmd, uintptr(unsafe.Pointer(&attr[0])), uintptr(len(attr)))
-	runtime.KeepAlive(attr)
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(r), nil
-}
-
-// loadProgram loads the instructions as a BPF_TRACE_ITER program attached
-// to BTF function funcID of vmlinux. A program the verifier rejects is
-// loaded again with its log on, and the error quotes the log's end.
-func loadProgram(insns []byte, funcID uint32) (int, error) {
-	license := []byte("Dual MIT/GPL\x00") // bpf_seq_write is GPL-only
-	name := "tcptable_fds"
-	load := func(logBuf []byte) (int, error) {
-		// union bpf_attr, BPF_PROG_LOAD part.
-		attr := make([]byte, 128)
-		o := binary.NativeEndian
-		o.PutUint32(attr[0:], unix.BPF_PROG_TYPE_TRACING)
-		o.PutUint32(attr[4:], uint32(len(insns)/8))
-		o.PutUint64(attr[8:], uint64(uintptr(unsafe.Pointer(&insns[0]))))
-		o.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&license[0]))))
-		if logBuf != nil {
-			o.PutUint32(attr[24:], 1) // log_level
-			o.PutUint32(attr[28:], uint32(len(logBuf)))
-			o.PutUint64(attr[32:], uint64(uintptr(unsafe.Pointer(&logBuf[0]))))
-		}
-		copy(attr[48:64], name)
-		o.PutUint32(attr[68:], unix.BPF_TRACE_ITER) // expected_attach_type
-		o.PutUint32(attr[108:], funcID)             // attach_btf_id (vmlinux: attach_btf_obj_fd 0)
-		fd, err := bpf(unix.BPF_PROG_LOAD, attr)
-		runtime.KeepAlive(insns)
-		runtime.KeepAlive(license)
-		runtime.KeepAlive(logBuf)
-		return fd, err
-	}
-	fd, err := load(nil)
-	if err == nil || errors.Is(err, unix.EPERM) {
-		return fd, err
-	}
-	logBuf := make([]byte, 64<<10)
-	if _, err2 := load(logBuf); err2 != nil {
-		msg := bytes.TrimRight(logBuf[:max(bytes.IndexByte(logBuf, 0), 0)], "\n")
-		if len(msg) > 512 {
-			msg = msg[len(msg)-512:]
-		}
-		if len(msg) > 0 {
-			return -1, fmt.Errorf("%w; verifier: %q", err, msg)
-		}
-	}
-	return -1, err
-}
-
-// linkIter attaches a loaded iterator program (BPF_LINK_CREATE): to every
-// task with pid 0, else to the tasks of process pid (union
-// bpf_iter_link_info's task.pid, Linux 6.1+).
-func linkIter(prog int, pid uint32) (int, error) {
-	attr := make([]byte, 64)
-	o := binary.NativeEndian
-	o.PutUint32(attr[0:], uint32(prog))
-	o.PutUint32(attr[8:], unix.BPF_TRACE_ITER)
-	info := make([]byte, 16) // tid, pid, pid_fd
-	if pid != 0 {
-		o.PutUint32(info[4:], pid)
-		o.PutUint64(attr[16:], uint64(uintptr(unsafe.Pointer(&info[0]))))
-		o.PutUint32(attr[24:], uint32(len(info)))
-	}
-	fd, err := bpf(unix.BPF_LINK_CREATE, attr)
-	runtime.KeepAlive(info)
-	return fd, err
-}
-
-// scan runs the iterator over every process and calls fn for every socket
+// Scan runs the iterator over every process and calls fn for every socket
 // descriptor.
-func (it *fdIter) scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
+func (it *Iter) Scan(ctx context.Context, fn func(pid, fd uint32, ino uint64)) error {
 	return it.read(ctx, it.link, fn)
 }
 
-// scanProcess runs the iterator over the tasks of process pid only, if
-// perProcess.
-func (it *fdIter) scanProcess(ctx context.Context, pid uint32, fn func(pid, fd uint32, ino uint64)) error {
+// ScanProcess runs the iterator over the tasks of process pid only, if
+// PerProcess.
+func (it *Iter) ScanProcess(ctx context.Context, pid uint32, fn func(pid, fd uint32, ino uint64)) error {
 	link, err := linkIter(it.prog, pid)
 	if err != nil {
 		return fmt.Errorf("descriptor iterator: attach to process %d: %w", pid, err)
@@ -229,10 +156,8 @@ func (it *fdIter) scanProcess(ctx context.Context, pid uint32, fn func(pid, fd u
 }
 
 // read creates an iterator instance from link and reads it to the end.
-func (it *fdIter) read(ctx context.Context, link int, fn func(pid, fd uint32, ino uint64)) error {
-	attr := make([]byte, 8)
-	binary.NativeEndian.PutUint32(attr, uint32(link))
-	fd, err := bpf(unix.BPF_ITER_CREATE, attr)
+func (it *Iter) read(ctx context.Context, link int, fn func(pid, fd uint32, ino uint64)) error {
+	fd, err := createIter(link)
 	if err != nil {
 		return fmt.Errorf("descriptor iterator: create: %w", err)
 	}
@@ -264,8 +189,8 @@ func (it *fdIter) read(ctx context.Context, link int, fn func(pid, fd uint32, in
 	}
 }
 
-// close releases the link and the program.
-func (it *fdIter) close() error {
+// Close releases the link and the program.
+func (it *Iter) Close() error {
 	var errs []error
 	for _, fd := range []int{it.link, it.prog} {
 		if fd >= 0 {
