@@ -61,6 +61,9 @@ type app struct {
 // run executes the command line args (without the program name) and
 // returns the exit code.
 func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return a.serve(ctx, args[1:]) // serve.go
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "tcptable: %v (see tcptable --help)\n", err)

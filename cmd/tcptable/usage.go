@@ -8,6 +8,7 @@ import (
 
 // usageText is what --help prints.
 const usageText = `Usage: tcptable [flags]
+       tcptable serve [--listen ADDR]   Prometheus metrics (serve --help)
 
 Prints this host's TCP endpoints - state, local and remote address, owning
 PID and process, and creation time where the OS records it - like
