@@ -186,7 +186,7 @@ const indexPage = `<!DOCTYPE html>
 `
 
 // scrapeContext returns the request's context, bounded by the scrape
-// timeout Prometheus sent, less a margin (a tenth, at most half a second)
+// timeout Prometheus sent, less a margin (a quarter, at most half a second)
 // for encoding and the network, so that a slow table read ends in an
 // answer that says so (tcptable_scrape_success 0) instead of a scrape
 // Prometheus abandons. Without a valid header the collector's own timeout
@@ -197,7 +197,7 @@ func scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
 		return context.WithCancel(r.Context())
 	}
 	d := time.Duration(s * float64(time.Second))
-	d -= min(d/10, 500*time.Millisecond)
+	d -= min(d/4, 500*time.Millisecond)
 	return context.WithTimeout(r.Context(), d)
 }
 

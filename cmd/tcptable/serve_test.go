@@ -51,6 +51,12 @@ var servingLine = regexp.MustCompile(`serving metrics on (http://[^/\s]+)/metric
 func startServe(t *testing.T, p tcptable.Provider, args ...string) *server {
 	t.Helper()
 	a, _, _ := testApp(p)
+	return startServeApp(t, a, args...)
+}
+
+// startServeApp is startServe with the app given.
+func startServeApp(t *testing.T, a *app, args ...string) *server {
+	t.Helper()
 	stderr := &syncBuffer{}
 	a.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
@@ -167,8 +173,9 @@ func TestScrapeContext(t *testing.T) {
 		want   time.Duration // 0: no deadline
 	}{
 		{"10", 9500 * time.Millisecond},
-		{"2", 1800 * time.Millisecond},
-		{"0.25", 225 * time.Millisecond},
+		{"2", 1500 * time.Millisecond},
+		{"1", 750 * time.Millisecond},
+		{"0.25", 187500 * time.Microsecond},
 		{"", 0}, {"0", 0}, {"-1", 0}, {"NaN", 0}, {"+Inf", 0}, {"1e300", 0}, {"ten", 0},
 	} {
 		r, err := http.NewRequest(http.MethodGet, "/metrics", nil)
