@@ -215,28 +215,13 @@ func TestReadErrors(t *testing.T) {
 	c := newCollector(t, p, metrics.WithTimeout(20*time.Millisecond))
 	p.FailNext(errors.New("boom"), fmt.Errorf("partial: %w", tcptable.ErrInconsistent))
 	// A failed read: no table series, success 0, the error counted.
-	want := `
-# HELP tcptable_scrape_errors_total Scrapes whose table read failed, by reason: "timeout", "canceled", "inconsistent" (the table changed while read; the partial table is still exported) or "error".
-# TYPE tcptable_scrape_errors_total counter
-tcptable_scrape_errors_total{reason="canceled"} 0
-tcptable_scrape_errors_total{reason="error"} 1
-tcptable_scrape_errors_total{reason="inconsistent"} 0
-tcptable_scrape_errors_total{reason="timeout"} 0
-# HELP tcptable_scrape_success Whether this scrape got a table (1) or not (0: the read failed or timed out, see tcptable_scrape_errors_total).
-# TYPE tcptable_scrape_success gauge
-tcptable_scrape_success 0
-# HELP tcptable_scrape_table_reads_total Table reads; concurrent scrapes share one read.
-# TYPE tcptable_scrape_table_reads_total counter
-tcptable_scrape_table_reads_total 1
-`
+	want := scrapeStatus(map[string]int{"error": 1}, 0) + readsWant(1)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), tableSeries...))
 	// The mock's inconsistent fault returns no rows: nothing to export.
 	assert.Equal(t, 0, testutil.CollectAndCount(c, "tcptable_connections"))
 
 	p.SetLatency(time.Minute)
-	want = strings.Replace(want, `reason="timeout"} 0`, `reason="timeout"} 1`, 1)
-	want = strings.Replace(want, `reason="inconsistent"} 0`, `reason="inconsistent"} 1`, 1)
-	want = strings.Replace(want, "reads_total 1", "reads_total 3", 1)
+	want = scrapeStatus(map[string]int{"error": 1, "inconsistent": 1, "timeout": 1}, 0) + readsWant(3)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), tableSeries...))
 
 	p.SetLatency(0)
@@ -262,18 +247,33 @@ func TestInconsistentExportsPartialTable(t *testing.T) {
 # TYPE tcptable_connections gauge
 tcptable_connections{family="ipv4",state="listen"} 1
 tcptable_connections{family="ipv6",state="listen"} 1
-# HELP tcptable_scrape_errors_total Scrapes whose table read failed, by reason: "timeout", "canceled", "inconsistent" (the table changed while read; the partial table is still exported) or "error".
-# TYPE tcptable_scrape_errors_total counter
-tcptable_scrape_errors_total{reason="canceled"} 0
-tcptable_scrape_errors_total{reason="error"} 0
-tcptable_scrape_errors_total{reason="inconsistent"} 1
-tcptable_scrape_errors_total{reason="timeout"} 0
-# HELP tcptable_scrape_success Whether this scrape got a table (1) or not (0: the read failed or timed out, see tcptable_scrape_errors_total).
-# TYPE tcptable_scrape_success gauge
-tcptable_scrape_success 1
-`
+` + scrapeStatus(map[string]int{"inconsistent": 1}, 1)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want),
 		"tcptable_connections", "tcptable_scrape_errors_total", "tcptable_scrape_success"))
+}
+
+// scrapeStatus is the expected exposition of tcptable_scrape_errors_total
+// (errors by reason, the others 0) and tcptable_scrape_success.
+func scrapeStatus(errors map[string]int, success int) string {
+	s := `
+# HELP tcptable_scrape_errors_total Scrapes whose table read failed, by reason: "timeout", "canceled", "inconsistent" (the table changed while read; the partial table is still exported) or "error".
+# TYPE tcptable_scrape_errors_total counter
+`
+	for _, r := range []string{"canceled", "error", "inconsistent", "timeout"} {
+		s += fmt.Sprintf("tcptable_scrape_errors_total{reason=%q} %d\n", r, errors[r])
+	}
+	return s + fmt.Sprintf(`# HELP tcptable_scrape_success Whether this scrape got a table (1) or not (0: the read failed or timed out, see tcptable_scrape_errors_total).
+# TYPE tcptable_scrape_success gauge
+tcptable_scrape_success %d
+`, success)
+}
+
+// readsWant is the expected exposition of tcptable_scrape_table_reads_total.
+func readsWant(n int) string {
+	return fmt.Sprintf(`# HELP tcptable_scrape_table_reads_total Table reads; concurrent scrapes share one read.
+# TYPE tcptable_scrape_table_reads_total counter
+tcptable_scrape_table_reads_total %d
+`, n)
 }
 
 func TestNilProvider(t *testing.T) {

@@ -21,14 +21,14 @@ import (
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader in parallel.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	lockedWriter
+	b bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func newSyncBuffer() *syncBuffer {
+	s := &syncBuffer{}
+	s.w = &s.b
+	return s
 }
 
 func (s *syncBuffer) String() string {
@@ -57,7 +57,7 @@ func startServe(t *testing.T, p tcptable.Provider, args ...string) *server {
 // startServeApp is startServe with the app given.
 func startServeApp(t *testing.T, a *app, args ...string) *server {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := newSyncBuffer()
 	a.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
