@@ -42,7 +42,7 @@ func newDescs() descs {
 		opened: d("process_connections_opened_total",
 			"TCP connections opened (connect or accept), by the opening process, as the kernel trace reports them.", "process"),
 		closed: d("process_connections_closed_total",
-			"TCP connections closed, by the process that opened them where the trace saw it, else by the closing row's owner.", "process"),
+			"TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).", "process"),
 		sent: d("process_sent_bytes_total",
 			"Payload bytes sent over TCP (retransmissions included), by owning process, since the exporter's first table read.", "process"),
 		received: d("process_received_bytes_total",

@@ -9,10 +9,6 @@ import (
 	"github.com/tcptable/tcptable"
 )
 
-// traceQuery is what the collector traces: connections, not listeners
-// (new listeners show in tcptable_listener_info), with owners.
-var traceQuery = tcptable.Query{Class: tcptable.ClassConnections}
-
 // Retry delays after a trace fails for a reason other than missing support.
 const (
 	traceRetryMin = time.Second
@@ -44,7 +40,8 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 		c.mu.Lock()
 		c.trace.up = true
 		c.mu.Unlock()
-		err := tr.Trace(ctx, traceQuery, c.traced)
+		// Connections, not listeners (tcptable_listener_info shows those), with owners.
+		err := tr.Trace(ctx, tcptable.Query{Class: tcptable.ClassConnections}, c.traced)
 		c.mu.Lock()
 		c.trace.up = false
 		if ctx.Err() == nil {

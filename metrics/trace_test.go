@@ -130,7 +130,7 @@ func TestTraceCounts(t *testing.T) {
 		opened(tcptable.Connection{State: tcptable.StateListen, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), PID: 9, Module: tcptable.Module{Name: "app"}}),
 	)
 	want := `
-# HELP tcptable_process_connections_closed_total TCP connections closed, by the process that opened them where the trace saw it, else by the closing row's owner.
+# HELP tcptable_process_connections_closed_total TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).
 # TYPE tcptable_process_connections_closed_total counter
 tcptable_process_connections_closed_total{process="[kernel]"} 1
 tcptable_process_connections_closed_total{process="app"} 2
@@ -234,4 +234,28 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// TestTraceOwnerChange: a connection handed to another process (fork,
+// SCM_RIGHTS) closes for the process that held it last; a hand-over to
+// the kernel (TIME-WAIT) does not change that.
+func TestTraceOwnerChange(t *testing.T) {
+	tr := newScriptedTracer()
+	c := newCollector(t, tr)
+	a := client(1001, "accepter")
+	w := a
+	w.PID, w.Module = 2002, tcptable.Module{Name: "worker"}
+	tr.emit(t,
+		opened(a),
+		tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: a.Key(), Before: a, After: w},
+		tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: a.Key(), Before: w, After: kernelOwned(a)},
+		closed(kernelOwned(a)),
+	)
+	want := `
+# HELP tcptable_process_connections_closed_total TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).
+# TYPE tcptable_process_connections_closed_total counter
+tcptable_process_connections_closed_total{process="accepter"} 0
+tcptable_process_connections_closed_total{process="worker"} 1
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "tcptable_process_connections_closed_total"))
 }
