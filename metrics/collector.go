@@ -19,7 +19,7 @@ import (
 // every series.
 //
 // Every Collect reads the table once; Collects that overlap share one
-// read. When the provider implements tcptable.Tracer, the collector
+// read, which ends at the deadline of the Collect that started it. When the provider implements tcptable.Tracer, the collector
 // follows its trace in the background from NewCollector until Close.
 // A Collector is safe for concurrent use.
 type Collector struct {
@@ -140,6 +140,7 @@ type flight struct {
 // shared returns the result of the read in progress, or of a new one,
 // or, when ctx ends first, a failed result.
 func (c *Collector) shared(ctx context.Context) *result {
+	start := time.Now()
 	c.fmu.Lock()
 	f := c.cur
 	if f == nil {
@@ -177,7 +178,7 @@ func (c *Collector) shared(ctx context.Context) *result {
 	case <-f.done:
 		return f.res
 	case <-ctx.Done():
-		return &result{err: ctx.Err()}
+		return &result{err: ctx.Err(), duration: time.Since(start)}
 	}
 }
 

@@ -54,7 +54,7 @@ func newDescs() descs {
 		traceLost: d("trace_lost_events_total",
 			"Trace events the OS or provider dropped (at least one per loss reported without a count); the opened and closed counters miss them."),
 		scrapeDuration: d("scrape_duration_seconds",
-			"How long the last table read and its aggregation took."),
+			"How long this scrape's table read and its reduction took (how long the scrape waited, when it gave up first)."),
 		scrapeSuccess: d("scrape_success",
 			"Whether this scrape got a table (1) or not (0: the read failed or timed out, see tcptable_scrape_errors_total)."),
 		scrapeRows: d("scrape_rows",
