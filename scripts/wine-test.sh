@@ -15,11 +15,13 @@
 # GOARCH=amd64, runs it with wine64 from the package's directory (so that
 # testdata/ is found) and exits with its status. Extra arguments go to the
 # test binary (e.g. -test.run TestConformance). Then, as root, it runs the
-# Wine-vs-Linux differential test (providers/windows, TestWineDifferential),
-# which needs the DLL it built.
+# Wine-vs-Linux tests in a network namespace (providers/windows,
+# TestWineDifferential: the table with a link-local address, and a poll
+# under connection churn), which need the DLL it built.
 #
-# Without wine64 or x86_64-w64-mingw32-gcc it prints SKIP and a hint and
-# exits 0, unless CI=true, where a missing tool is a failure.
+# Without wine64 or x86_64-w64-mingw32-gcc (or root, for the namespace
+# tests) it prints SKIP and a hint and exits 0, unless CI=true or
+# TCPTABLE_REQUIRE_PRIVILEGED=1, where a missing tool is a failure.
 #
 # Environment: WINE (default /usr/lib/wine/wine64), WINESERVER (default
 # /usr/lib/wine/wineserver), MINGW_CC (default x86_64-w64-mingw32-gcc),
@@ -32,9 +34,10 @@ wineserver=${WINESERVER:-/usr/lib/wine/wineserver}
 cc=${MINGW_CC:-x86_64-w64-mingw32-gcc}
 read -r -a pkgs <<<"${WINE_TEST_PKGS:-./providers/windows ./providers/native ./conformance ./cmd/tcptable}"
 
+required() { [ "${CI:-}" = true ] || [ "${TCPTABLE_REQUIRE_PRIVILEGED:-}" = 1 ]; }
 missing() {
-	if [ "${CI:-}" = true ]; then
-		echo "wine-test: FAIL: $1 (CI=true: the Windows tests must run; apt-get install wine64 gcc-mingw-w64-x86-64)" >&2
+	if required; then
+		echo "wine-test: FAIL: $1 (CI=true or TCPTABLE_REQUIRE_PRIVILEGED=1: the Windows tests must run; apt-get install wine64 gcc-mingw-w64-x86-64)" >&2
 		exit 1
 	fi
 	echo "wine-test: SKIP: $1 (hint: apt-get install wine64 gcc-mingw-w64-x86-64)"
@@ -94,9 +97,12 @@ done
 "$wineserver" -w >/dev/null 2>&1 || true
 
 if [ "$(id -u)" = 0 ]; then
-	echo "wine-test: Wine-vs-Linux differential test in a network namespace"
+	echo "wine-test: Wine-vs-Linux differential and churn tests in a network namespace"
 	TCPTABLE_WINE_DLL="$dll" WINE="$wine" WINESERVER="$wineserver" \
 		go test -count=1 -v -run 'TestWineDifferential' ./providers/windows/ || rc=$?
+elif required; then
+	echo "wine-test: FAIL: the differential test needs root (ip netns)" >&2
+	rc=1
 else
 	echo "wine-test: SKIP: the differential test needs root (ip netns)"
 fi

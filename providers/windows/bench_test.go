@@ -61,3 +61,20 @@ func BenchmarkParseTable4(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*benchRows/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkDedupe finds duplicates in a decoded 10k-row table with a
+// reused deduper, as the provider does on every poll.
+func BenchmarkDedupe(b *testing.B) {
+	rows, err := decodeTable(nil, benchTable(false), tcptable.IPv4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDeduper()
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := d.dedupe(rows, nil); len(got) != benchRows {
+			b.Fatalf("%d rows", len(got))
+		}
+	}
+	b.ReportMetric(float64(b.N)*benchRows/b.Elapsed().Seconds(), "rows/s")
+}

@@ -11,6 +11,13 @@
 // on Windows can be decoded anywhere. New works only on Windows; elsewhere it
 // returns an error wrapping tcptable.ErrNotSupported.
 //
+// With Query.Stats the provider fills each connection's Stats from
+// GetPerTcp(6)ConnectionEStats, switching collection on the first time it
+// sees a connection (Administrator; counting starts then, see
+// Stats.Since). Provider implements tcptable.Killer for IPv4 connections
+// with SetTcpEntry and MIB_TCP_STATE_DELETE_TCB (Administrator), and
+// verifies every kill by reading the table again.
+//
 // The provider also runs under Wine, with the deviations that docs/windows.md
 // lists; scripts/wine-test.sh runs this package's tests there.
 package windows

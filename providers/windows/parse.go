@@ -20,7 +20,7 @@ const maxRows = 1 << 24
 // ParseTable decodes a raw MIB_TCPTABLE_OWNER_MODULE (f == tcptable.IPv4) or
 // MIB_TCP6TABLE_OWNER_MODULE (f == tcptable.IPv6) buffer, exactly as
 // GetExtendedTcpTable fills it with TCP_TABLE_OWNER_MODULE_ALL (or _LISTENER,
-// _CONNECTIONS). The rows come back in buffer order.
+// _CONNECTIONS).
 //
 // The buffer is read at the fixed offsets docs/windows.md lists, which are the
 // same on 386, amd64 and arm64; it may be longer than the rows (slack is
@@ -53,24 +53,37 @@ const maxRows = 1 << 24
 //     is non-zero, and is nil when all are zero: nil and sixteen zeros carry
 //     the same information, and the nil saves a row 128 bytes. The copies of
 //     one call share one allocation.
+//
+// No two rows returned share a tcptable.Key. Windows never lists a socket
+// twice, but Wine builds the table from non-atomic reads of Linux's
+// /proc/net/tcp and tcp6, which list a socket twice when it moves in the
+// kernel's hash table during the read. Of the rows with one Key the last
+// (the more recent report) is kept, in the place of the first; the rows
+// come back otherwise in buffer order.
 func ParseTable(b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	return AppendTable(nil, b, f)
 }
 
 // AppendTable is ParseTable appending to dst, for callers that poll and want
 // to reuse one slice: with dst of enough capacity it allocates only for
-// non-zero OwningModuleInfo members and link-local zones. On error it returns
-// dst unchanged.
+// non-zero OwningModuleInfo members, link-local zones and, in tables of
+// more than 256 rows, the index that finds duplicate rows. On error it
+// returns dst unchanged.
 func AppendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
-	out, err := appendTable(dst, b, f)
+	d := newDeduper()
+	start := len(dst)
+	out, err := decodeTable(dst, b, f)
 	if err != nil {
 		return dst, fmt.Errorf("tcptable/windows: %w", err)
 	}
-	return out, nil
+	kept := d.dedupe(out[start:], nil)
+	return out[:start+len(kept)], nil
 }
 
-// appendTable is AppendTable, whose errors carry no package prefix.
-func appendTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
+// decodeTable is AppendTable without the removal of duplicate rows (the
+// i-th appended row is the buffer's i-th row) and whose errors carry no
+// package prefix.
+func decodeTable(dst []tcptable.Connection, b []byte, f tcptable.Family) ([]tcptable.Connection, error) {
 	l, ok := layoutOf(f)
 	if !ok {
 		return dst, fmt.Errorf("%w: family %v: a TCP table is either IPv4 or IPv6", tcptable.ErrInvalid, f)

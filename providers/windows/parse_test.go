@@ -104,10 +104,15 @@ func TestParseTable(t *testing.T) {
 			if tt.ipv6 {
 				f = tcptable.IPv6
 			}
+			// A second row, the same but for its local port, so that it is
+			// another socket.
+			row2, want2 := tt.row, tt.want
+			row2.localPort = portDWORD(tt.want.Local.Port()+1, 0)
+			want2.Local = netip.AddrPortFrom(tt.want.Local.Addr(), tt.want.Local.Port()+1)
 			for _, slack := range []int{0, 1, 300} {
-				got, err := ParseTable(encodeTable(tt.ipv6, slack, tt.row, tt.row), f)
+				got, err := ParseTable(encodeTable(tt.ipv6, slack, tt.row, row2), f)
 				require.NoError(t, err, "slack %d", slack)
-				require.Equal(t, []tcptable.Connection{tt.want, tt.want}, got, "slack %d", slack)
+				require.Equal(t, []tcptable.Connection{tt.want, want2}, got, "slack %d", slack)
 				if tt.want.OwningModuleInfo != nil {
 					assert.NotSame(t, got[0].OwningModuleInfo, got[1].OwningModuleInfo, "rows share no module info")
 				}

@@ -29,6 +29,11 @@ func (*Provider) Table(context.Context, tcptable.Query) ([]tcptable.Connection, 
 	return nil, errNotWindows("Table")
 }
 
+// Kill reports tcptable.ErrNotSupported.
+func (*Provider) Kill(context.Context, tcptable.Connection) error {
+	return errNotWindows("Kill")
+}
+
 // Close does nothing.
 func (*Provider) Close() error { return nil }
 
@@ -36,4 +41,7 @@ func errNotWindows(op string) error {
 	return fmt.Errorf("tcptable/windows: %s on %s: %w (GetExtendedTcpTable exists only on Windows)", op, runtime.GOOS, tcptable.ErrNotSupported)
 }
 
-var _ tcptable.Provider = (*Provider)(nil)
+var (
+	_ tcptable.Provider = (*Provider)(nil)
+	_ tcptable.Killer   = (*Provider)(nil)
+)

@@ -27,5 +27,6 @@ func TestNewNotSupported(t *testing.T) {
 	var zero Provider
 	_, err = zero.Table(context.Background(), tcptable.Query{})
 	assert.ErrorIs(t, err, tcptable.ErrNotSupported)
+	assert.ErrorIs(t, zero.Kill(context.Background(), tcptable.Connection{}), tcptable.ErrNotSupported)
 	assert.NoError(t, zero.Close())
 }

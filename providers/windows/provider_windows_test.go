@@ -4,11 +4,14 @@ package windows
 
 import (
 	"context"
+	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unsafe"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,7 +59,7 @@ func TestNegotiationGrowsBuffer(t *testing.T) {
 	rows, err := p.Table(context.Background(), tcptable.Query{Family: tcptable.IPv4, Class: tcptable.ClassListeners})
 	require.NoError(t, err)
 	assert.NotNil(t, findRow(rows, ln.Addr().String(), "0.0.0.0:0"), "listener %v missing from %d rows", ln.Addr(), len(rows))
-	assert.Greater(t, len(p.bufs[0]), tableHeaderSize+row4Size, "grown buffer is kept for the next call")
+	assert.Greater(t, len(p.e.bufs[0]), tableHeaderSize+row4Size, "grown buffer is kept for the next call")
 }
 
 // TestNegotiationGivesUp allows one call with a buffer too small for the
@@ -96,12 +99,12 @@ func TestOwnModule(t *testing.T) {
 	assert.Contains(t, want, c.ModuleSource)
 
 	// The module is cached for the live row and dropped once the row is gone.
-	key := moduleKey{pid: c.PID, created: timeKey(c)}
-	require.Contains(t, p.res.cache, key)
+	key := moduleKey{pid: c.PID, created: timeKey(c.Created)}
+	require.Contains(t, p.e.res.cache, key)
 	require.NoError(t, pair.Close())
 	_, err = p.Table(context.Background(), tcptable.Query{PID: c.PID})
 	require.NoError(t, err)
-	assert.NotContains(t, p.res.cache, key, "cache entries of vanished rows are swept")
+	assert.NotContains(t, p.e.res.cache, key, "cache entries of vanished rows are swept")
 }
 
 // foldModule returns m with the spelling of exe where they differ only in
@@ -116,27 +119,72 @@ func foldModule(m tcptable.Module, exe string) tcptable.Module {
 	return m
 }
 
-// TestResolveSpecialPIDs: PID 0 has no module, PID 4 is "System", without
-// asking the OS.
-func TestResolveSpecialPIDs(t *testing.T) {
-	p := newProvider(t)
-	var row [row4Size]byte
-	idle := tcptable.Connection{OwnerStatus: tcptable.OwnerKernel}
-	p.res.resolve(&idle, unsafe.Pointer(&row[0]), false)
-	assert.Equal(t, tcptable.OwnerKernel, idle.ModuleStatus)
-	assert.True(t, idle.Module.IsZero())
-
-	sys := tcptable.Connection{PID: pidSystem, OwnerStatus: tcptable.OwnerOK}
-	p.res.resolve(&sys, unsafe.Pointer(&row[0]), false)
-	assert.Equal(t, tcptable.Module{Name: "System"}, sys.Module)
-	assert.Equal(t, tcptable.OwnerOK, sys.ModuleStatus)
-}
-
 // TestProcessImageOfMissingProcess: a PID that is no process gives a status,
 // not an error.
 func TestProcessImageOfMissingProcess(t *testing.T) {
 	p := newProvider(t)
-	res := p.res.processImage(0xFFFFFFF0)
+	res := p.mods.processImage(0xFFFFFFF0)
 	assert.NotEqual(t, tcptable.OwnerOK, res.status)
 	assert.True(t, res.mod.IsZero())
+}
+
+// TestKillOS: what Kill refuses, on Windows and Wine alike, and an IPv4 kill,
+// which needs Administrator on Windows and which Wine only pretends to do
+// (TestWineDeviations).
+func TestKillOS(t *testing.T) {
+	env := conformance.OSEnv()
+	p := newProvider(t)
+	ctx := context.Background()
+	ln, err := env.Listen("tcp4")
+	require.NoError(t, err)
+	defer ln.Close()
+	pair6, err := env.Dial("tcp6")
+	require.NoError(t, err)
+	defer pair6.Close()
+	rows, err := p.Table(ctx, tcptable.Query{Owners: tcptable.OwnerPIDs})
+	require.NoError(t, err)
+
+	lrow := findRow(rows, ln.Addr().String(), "0.0.0.0:0")
+	require.NotNil(t, lrow)
+	err = p.Kill(ctx, *lrow)
+	assert.ErrorIs(t, err, tcptable.ErrNotSupported, "listeners")
+	c6 := findRow(rows, pair6.Client().String(), pair6.Server().String())
+	require.NotNil(t, c6)
+	assert.ErrorIs(t, p.Kill(ctx, *c6), tcptable.ErrNotSupported, "IPv6")
+	gone := *lrow
+	gone.State, gone.Remote = tcptable.StateEstablished, netip.MustParseAddrPort("127.0.0.1:9")
+	assert.ErrorIs(t, p.Kill(ctx, gone), tcptable.ErrNotFound)
+
+	if isWine() {
+		return // the IPv4 kill is TestWineDeviations' "SetTcpEntry is a stub"
+	}
+	_, server, row := dialedRow(t, p)
+	err = p.Kill(ctx, row)
+	if errors.Is(err, tcptable.ErrPermission) {
+		t.Skipf("not elevated: %v", err)
+	}
+	require.NoError(t, err)
+	require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
+	var b [1]byte
+	_, err = server.Read(b[:])
+	assert.Error(t, err, "the peer sees the connection end")
+}
+
+// dialedRow dials an IPv4 pair with package net and returns its ends
+// (closed when t ends) and the client's row.
+func dialedRow(t *testing.T, p *Provider) (client, server net.Conn, row tcptable.Connection) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	client, err = net.Dial("tcp4", ln.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close() })
+	rows, err := p.Table(context.Background(), tcptable.Query{LocalPort: uint16(client.LocalAddr().(*net.TCPAddr).Port)})
+	require.NoError(t, err)
+	require.Len(t, rows, 1)
+	return client, server, rows[0]
 }

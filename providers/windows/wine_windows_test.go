@@ -32,7 +32,13 @@ const (
 // tens of seconds on a loaded machine. The call cannot be cancelled, so
 // without the warm-up the suite's first Table call would overrun its
 // context deadline.
+//
+// With envWineHelper set, the binary is the Wine side of a Linux test
+// (wine_helper_windows_test.go) and runs no tests.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(envWineHelper); mode != "" {
+		os.Exit(runWineHelper(mode))
+	}
 	if isWine() {
 		start := time.Now()
 		if p, err := New(); err == nil {
@@ -155,6 +161,50 @@ func TestWineDeviations(t *testing.T) {
 		got, err := p.Table(context.Background(), tcptable.Query{Class: tcptable.ClassConnections, Family: tcptable.IPv4})
 		require.NoError(t, err)
 		assert.NotNil(t, findRow(got, half.Client().String(), half.Server().String()), "provider keeps FIN-WAIT-2 in ClassConnections")
+	})
+
+	t.Run("no extended TCP statistics", func(t *testing.T) {
+		assert.Nil(t, p.procs.getEStats4, "Wine now exports GetPerTcpConnectionEStats: check what it returns and retire this deviation")
+		assert.Nil(t, p.procs.getEStats6, "Wine now exports GetPerTcp6ConnectionEStats")
+		c := row(pair4.Client().String(), pair4.Server().String())
+		j, err := p.e.find(c.Key())
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, j, 0)
+		var mib mibBuf
+		row := mibRow(&mib, p.e.rawRow(0, row4Size, j), false)
+		require.NotNil(t, p.procs.setEStats4, "Wine 8.0 exports SetPerTcpConnectionEStats")
+		err = p.procs.enableEStats(row, false, estatsData)
+		t.Logf("Wine's SetPerTcpConnectionEStats: %v", err)
+		assert.ErrorIs(t, err, tcptable.ErrNotSupported, "Wine's SetPerTcpConnectionEStats is a stub that says so")
+
+		got, err := p.Table(context.Background(), tcptable.Query{Stats: true, LocalPort: pair4.Client().Port()})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, tcptable.StatsNotSupported, got[0].StatsStatus)
+		assert.Nil(t, got[0].Stats)
+	})
+
+	t.Run("SetTcpEntry is a stub", func(t *testing.T) {
+		client, server, c := dialedRow(t, p)
+		j, err := p.e.find(c.Key())
+		require.NoError(t, err)
+		var mib mibBuf
+		row := mibRow(&mib, p.e.rawRow(0, row4Size, j), false)
+		binary.LittleEndian.PutUint32(row, mibTCPStateDeleteTCB)
+		assert.NoError(t, p.procs.setTCPEntry(row), "Wine's SetTcpEntry reports success")
+
+		err = p.Kill(context.Background(), c)
+		require.Error(t, err, "Kill must not trust the stub")
+		assert.ErrorContains(t, err, "reported success but the row is still in the table")
+		assert.ErrorIs(t, err, tcptable.ErrNotSupported)
+
+		// The connection is untouched.
+		_, err = client.Write([]byte("x"))
+		require.NoError(t, err)
+		var b [1]byte
+		require.NoError(t, server.SetReadDeadline(time.Now().Add(10*time.Second)))
+		_, err = server.Read(b[:])
+		require.NoError(t, err, "the connection still carries data")
 	})
 
 	t.Run("IPv6 scope ids are not interface indexes", func(t *testing.T) {
