@@ -38,8 +38,12 @@
 // [Connection.Key] identifies a connection across polls and state changes and
 // tells SO_REUSEPORT listeners apart. [Diff] turns two snapshots into
 // [Event] values (opened, closed, state changed, owner changed); [Watcher]
-// and [Watch] poll any provider and stamp [Connection.FirstSeen], the only
-// creation time an OS without one (Linux) can offer.
+// and [Watch] follow any provider and stamp [Connection.FirstSeen], the
+// only creation time an OS without one can offer. They trace where the
+// provider is a [Tracer] and the OS permits it, so that a connection that
+// lives a millisecond is reported opened and closed, and poll otherwise;
+// a trace that loses events says so ([EventLost]) and the watcher
+// resynchronises from a snapshot.
 //
 // # Proving a provider
 //

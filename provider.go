@@ -54,6 +54,14 @@ type ReusingProvider interface {
 // before any later event. A provider that cannot trace here (missing
 // privilege, kernel too old) returns an error wrapping ErrNotSupported that
 // says why, before calling fn.
+//
+// fn is called from one goroutine at a time. A change that takes a row
+// into or out of q's selection may be reported as EventOpened or
+// EventClosed, or as the change itself. A row carries the Key that Table
+// gives the same socket (a listener's Socket included), so that a Watcher
+// can match traced events to snapshot rows. A Tracer that can say when its
+// trace is live implements ReadyTracer too; the conformance suite's Trace
+// check holds every Tracer to these rules.
 type Tracer interface {
 	Trace(ctx context.Context, q Query, fn func(Event) error) error
 }

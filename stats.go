@@ -76,7 +76,10 @@ type Stats struct {
 	RTT time.Duration
 	// Since is when counting began when that is later than the
 	// connection's birth (Connection.StatsStatus is StatsPartial); zero
-	// when the counters cover the connection's whole life.
+	// when the counters cover the connection's whole life. Where the OS
+	// cannot say when counting began (Windows collection that another
+	// program had already enabled), it is the latest time counting can
+	// have begun: the counters cover at least the time since Since.
 	Since time.Time
 }
 

@@ -16,11 +16,24 @@ import (
 
 // wrapper is a provider around the mock whose Table does something else
 // (a defect, or something odd but legal). Close is the mock's unless
-// closeFn replaces it.
+// closeFn replaces it, and so are Trace and TraceReady unless trace
+// replaces them.
 type wrapper struct {
 	*mock.Provider
 	table   func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error)
 	closeFn func() error
+	trace   func(ctx context.Context, q tcptable.Query, ready func(string), fn func(tcptable.Event) error) error
+}
+
+func (w *wrapper) TraceReady(ctx context.Context, q tcptable.Query, ready func(string), fn func(tcptable.Event) error) error {
+	if w.trace != nil {
+		return w.trace(ctx, q, ready, fn)
+	}
+	return w.Provider.TraceReady(ctx, q, ready, fn)
+}
+
+func (w *wrapper) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
+	return w.TraceReady(ctx, q, nil, fn)
 }
 
 func (w *wrapper) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
@@ -95,7 +108,7 @@ func swapBytes(ap netip.AddrPort) netip.AddrPort {
 // defect is a provider that is wrong in one way, and where the suite must
 // say so.
 type defect struct {
-	wrap    func(p *mock.Provider) *wrapper
+	wrap    func(p *mock.Provider) tcptable.Provider
 	env     func(p *mock.Provider) conformance.Env // nil: the mock itself
 	opts    []conformance.Option
 	subtest string // the subtest that must fail; "" if the run must pass
@@ -138,19 +151,19 @@ func (hangingEnv) Listen(string) (conformance.Listener, error) {
 // suite must skip around with its reason.
 var defects = map[string]defect{
 	"env-hangs": {
-		wrap:  func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
+		wrap:  func(p *mock.Provider) tcptable.Provider { return &wrapper{Provider: p, table: p.Table} },
 		env:   func(p *mock.Provider) conformance.Env { return hangingEnv{p} },
 		opts:  []conformance.Option{conformance.WithTimeout(50 * time.Millisecond)},
 		crash: true, message: "conformance: watchdog: subtest TestDefectChild/Listener/tcp4 still running after 500ms",
 	},
 	"env-without-ipv6": {
-		wrap:    func(p *mock.Provider) *wrapper { return &wrapper{Provider: p, table: p.Table} },
+		wrap:    func(p *mock.Provider) tcptable.Provider { return &wrapper{Provider: p, table: p.Table} },
 		env:     func(p *mock.Provider) conformance.Env { return noIPv6{p} },
 		message: "Env cannot Listen(tcp6): test: no ::1 here", passes: "Listener/tcp4",
 		logs: "--- SKIP: TestDefectChild/HalfClose/tcp6",
 	},
 	"drop-listeners": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return dropRows(p, func(c tcptable.Connection) bool { return c.State == tcptable.StateListen })
 		},
 		subtest: "Listener/tcp4", message: "no row",
@@ -158,7 +171,7 @@ var defects = map[string]defect{
 	"swap-ends": {
 		// Only connected rows: an ESTABLISHED pair looks right swapped, so
 		// only the half-closed states can catch it.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) {
 				if c.Remote.Port() != 0 {
 					c.Local, c.Remote = c.Remote, c.Local
@@ -168,19 +181,19 @@ var defects = map[string]defect{
 		subtest: "HalfClose/tcp4", message: "want FIN-WAIT-2", passes: "Pair/tcp4",
 	},
 	"byteswap-ports": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) { c.Local, c.Remote = swapBytes(c.Local), swapBytes(c.Remote) })
 		},
 		subtest: "Listener/tcp4", message: "no row",
 	},
 	"shift-states": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) { c.State = c.State%tcptable.StateDeleteTCB + 1 })
 		},
 		subtest: "Listener/tcp4", message: "want LISTEN",
 	},
 	"zero-pids": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) {
 				c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, tcptable.OwnerNotSupported
 			})
@@ -188,31 +201,31 @@ var defects = map[string]defect{
 		subtest: "Listener/tcp4", message: "want this process",
 	},
 	"drop-ipv6": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return dropRows(p, func(c tcptable.Connection) bool { return c.Family() == tcptable.IPv6 })
 		},
 		subtest: "Listener/tcp6", message: "no row", passes: "Listener/tcp4",
 	},
 	"duplicate-rows": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editAnswer(p, func(rows []tcptable.Connection) []tcptable.Connection { return append(rows, rows...) })
 		},
 		subtest: "Listener/tcp4", message: "duplicate Key",
 	},
 	"ignore-class": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editQuery(p, func(q *tcptable.Query) { q.Class = tcptable.ClassAll })
 		},
 		subtest: "Filters", message: "does not match the query {Class=listeners}",
 	},
 	"ignore-family": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editQuery(p, func(q *tcptable.Query) { q.Family = tcptable.AnyFamily })
 		},
 		subtest: "Filters", message: "does not match the query {Family=ipv4}",
 	},
 	"ignore-context": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: func(_ context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 				return p.Table(context.Background(), q)
 			}}
@@ -220,7 +233,7 @@ var defects = map[string]defect{
 		subtest: "Cancel", message: "want one wrapping context.Canceled",
 	},
 	"stale-snapshot": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			var (
 				once  sync.Once
 				first []tcptable.Connection
@@ -234,7 +247,7 @@ var defects = map[string]defect{
 	},
 	// Beyond the list: each of these breaks one more rule.
 	"filter-drops-rows": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 				rows, err := p.Table(ctx, q)
 				if len(q.States) > 0 {
@@ -246,19 +259,19 @@ var defects = map[string]defect{
 		subtest: "Filters", message: "Query.Filter on an unfiltered answer",
 	},
 	"owners-ignored": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editQuery(p, func(q *tcptable.Query) { q.Owners = tcptable.OwnerModules })
 		},
 		subtest: "Owners", message: "asked for no owners",
 	},
 	"no-modules": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) { c.Module = tcptable.Module{} })
 		},
 		subtest: "Listener/tcp4", message: "no Module.Name",
 	},
 	"time-wait-owned": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) {
 				if c.State == tcptable.StateTimeWait {
 					c.PID, c.OwnerStatus = 1, tcptable.OwnerOK
@@ -268,13 +281,13 @@ var defects = map[string]defect{
 		subtest: "TimeWait/tcp4", message: "want PID 0 and OwnerStatus kernel",
 	},
 	"close-noop": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: p.Table, closeFn: func() error { return nil }}
 		},
 		subtest: "Close", message: "want one wrapping tcptable.ErrClosed",
 	},
 	"panics": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: func(context.Context, tcptable.Query) ([]tcptable.Connection, error) {
 				panic("defect: index out of range")
 			}}
@@ -284,7 +297,7 @@ var defects = map[string]defect{
 	"always-inconsistent": {
 		// One ErrInconsistent is bad luck (see TestInconsistentOnce); an
 		// answer that never settles is a failure.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
 				rows, _ := p.Table(ctx, q)
 				return rows, tcptable.ErrInconsistent
@@ -294,14 +307,14 @@ var defects = map[string]defect{
 	},
 	"drop-time-wait-with-gap": {
 		// NoTimeWait excuses a missing TIME-WAIT row, not a wrong one.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return dropRows(p, isTimeWait)
 		},
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTimeWait, "test: lsof lists no TIME-WAIT")},
 		message: "TIME-WAIT row 127.0.0.1:", logs: "not reported (gap no-time-wait)",
 	},
 	"drop-other-pids": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) { c.OtherPIDs = nil })
 		},
 		subtest: "SharedListener", message: "(declare no-other-pids if the platform names one owner per socket)",
@@ -309,7 +322,7 @@ var defects = map[string]defect{
 	},
 	"drop-other-pids-with-gap": {
 		// NoOtherPIDs excuses a missing holder; the output says so.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return editRows(p, func(c *tcptable.Connection) { c.OtherPIDs = nil })
 		},
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoOtherPIDs, "test: one owner per socket")},
@@ -317,7 +330,7 @@ var defects = map[string]defect{
 	},
 	"stale-other-pids": {
 		// Keeps reporting a holder after it exited.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			var mu sync.Mutex
 			seen := map[tcptable.Key][]uint32{}
 			return editRows(p, func(c *tcptable.Connection) {
@@ -333,7 +346,7 @@ var defects = map[string]defect{
 		subtest: "SharedListener", message: "which does not hold it",
 	},
 	"drop-time-wait": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return dropRows(p, isTimeWait)
 		},
 		subtest: "TimeWait/tcp4", message: "in TIME-WAIT", passes: "HalfClose/tcp4",
@@ -341,7 +354,7 @@ var defects = map[string]defect{
 	"zero-pids-despite-gap": {
 		// A gap relaxes exactly its check: listeners may have PID 0, the
 		// pair's ends may not.
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return zeroPIDs(p, func(*tcptable.Connection) bool { return true })
 		},
 		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoListenerPID, "test: listeners have no PID")},
@@ -349,7 +362,7 @@ var defects = map[string]defect{
 		logs: "declared gap no-listener-pid: test: listeners have no PID",
 	},
 	"hangs": {
-		wrap: func(p *mock.Provider) *wrapper {
+		wrap: func(p *mock.Provider) tcptable.Provider {
 			return &wrapper{Provider: p, table: func(context.Context, tcptable.Query) ([]tcptable.Connection, error) {
 				time.Sleep(time.Hour)
 				return nil, nil

@@ -52,6 +52,18 @@
 //   - SharedListener (tcp4, only with a SharingEnv): a listener that another
 //     process holds too lists exactly both processes among its Owners, and
 //     only the caller once the other process has exited.
+//   - Trace (only for a tcptable.Tracer): two traces run, of the whole
+//     table and of the network's listeners; a listener opened and closed,
+//     and a pair dialed and closed at once (a life of milliseconds, shorter
+//     than any poll), are reported: the listener opened and closed in both,
+//     every end of the pair opened and closed (the dialing end may stay in
+//     TIME-WAIT) in the first, with this process' PID where connect, listen
+//     and accept run, under the Key Table gives, at times within the
+//     check's run, per connection in an order Diff could report (after an
+//     EventLost anything may have been missed), never for a row the query
+//     excludes, from one goroutine at a time; Trace returns an error
+//     wrapping context.Canceled when its context ends. A Tracer that is no
+//     tcptable.ReadyTracer is first waited for until it reports a listener.
 //
 // and, for the table as a whole:
 //
@@ -83,7 +95,10 @@
 //
 // A provider that cannot do something on its platform says so with
 // DeclareGap and a reason; Run logs every declared gap at its start and
-// relaxes exactly the checks the gap names. An Env that cannot offer
+// relaxes exactly the checks the gap names. A provider whose Trace is not
+// supported here (an error wrapping tcptable.ErrNotSupported) declares
+// NoTrace, or the Trace check fails; one that is no tcptable.Tracer at all
+// needs no declaration: the check skips and says so. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
 // error as the reason.

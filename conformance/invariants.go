@@ -54,7 +54,10 @@ type problems struct {
 }
 
 // add records that row violates rule.
-func (p *problems) add(rule string, c *tcptable.Connection) {
+func (p *problems) add(rule string, c *tcptable.Connection) { p.note(rule, describe(c)) }
+
+// note records an example, described, of what violates rule.
+func (p *problems) note(rule, example string) {
 	if p.rows == nil {
 		p.rows, p.count = map[string][]string{}, map[string]int{}
 	}
@@ -63,11 +66,11 @@ func (p *problems) add(rule string, c *tcptable.Connection) {
 	}
 	p.count[rule]++
 	if len(p.rows[rule]) < maxExamples {
-		p.rows[rule] = append(p.rows[rule], describe(c))
+		p.rows[rule] = append(p.rows[rule], example)
 	}
 }
 
-// list returns one line per violated rule, quoting a few rows.
+// list returns one line per violated rule, quoting a few examples.
 func (p *problems) list() []string {
 	out := make([]string, 0, len(p.order))
 	for _, rule := range p.order {

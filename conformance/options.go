@@ -34,6 +34,12 @@ const (
 	// one of them (no OtherPIDs). The SharedListener check then accepts
 	// either holder alone.
 	NoOtherPIDs
+	// NoTrace: the provider implements tcptable.Tracer, but Trace returns
+	// an error wrapping tcptable.ErrNotSupported here (no privilege, an
+	// old kernel). The Trace check then skips with that error; a trace
+	// that does start is checked in full. (A provider that is no Tracer
+	// needs no declaration: the check skips and says so.)
+	NoTrace
 )
 
 var gapNames = [...]string{
@@ -44,6 +50,7 @@ var gapNames = [...]string{
 	NoModule:      "no-module",
 	NoTimeWait:    "no-time-wait",
 	NoOtherPIDs:   "no-other-pids",
+	NoTrace:       "no-trace",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

@@ -24,6 +24,7 @@ var checks = [...]check{
 	{"HalfClose", true, checkHalfClose},
 	{"TimeWait", true, checkTimeWait},
 	{"SharedListener", false, checkSharedListener},
+	{"Trace", true, checkTrace},
 	{"Filters", false, checkFilters},
 	{"Owners", false, checkOwners},
 	{"Cancel", false, checkCancel},

@@ -90,6 +90,7 @@ func oddProvider(p *mock.Provider) *wrapper {
 // observe from outside) and checks that it fails where it should. The
 // children mostly wait for polls to time out, so they all run at once.
 func TestDefectiveProviders(t *testing.T) {
+	defects := allDefects()
 	names := slices.Sorted(maps.Keys(defects))
 	results := make(map[string]chan childResult, len(names))
 	for _, name := range names {
@@ -124,6 +125,14 @@ func TestDefectiveProviders(t *testing.T) {
 	}
 }
 
+// allDefects returns the defects of the Table checks and of the Trace
+// check.
+func allDefects() map[string]defect {
+	all := maps.Clone(defects)
+	maps.Copy(all, traceDefects)
+	return all
+}
+
 // childResult is what a child process left.
 type childResult struct {
 	out    string
@@ -148,7 +157,7 @@ func TestDefectChild(t *testing.T) {
 	if name == "" {
 		t.Skip("run by TestDefectiveProviders with " + defectEnv + " set")
 	}
-	d, ok := defects[name]
+	d, ok := allDefects()[name]
 	if !ok {
 		t.Fatalf("%s=%q: no such defect", defectEnv, name)
 	}

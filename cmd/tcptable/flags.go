@@ -33,6 +33,7 @@ type options struct {
 	query   tcptable.Query
 	format  format
 	watch   time.Duration // 0: print the table once
+	poll    bool          // --poll: --watch polls even where the OS reports events
 	summary bool
 	resolve bool
 	sort    sortKey
@@ -139,6 +140,7 @@ func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
 	fs.StringVar(&o.query.Process, "process", "", "owning process name")
 	fs.StringVar(&raw.sort, "sort", "", "sort column")
 	fs.Var(watchFlag{&o.watch, &raw.watchErr}, "watch", "print changes every INTERVAL")
+	fs.BoolVar(&o.poll, "poll", false, "--watch polls instead of using kernel events")
 	return fs
 }
 
@@ -343,6 +345,8 @@ func (r *rawFlags) applyFormat(o *options) error {
 		return usagef("--watch does not print CSV: use --ndjson or the default text")
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
+	case o.poll && o.watch == 0:
+		return usagef("--poll says how --watch follows changes: add --watch")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
 	"github.com/tcptable/tcptable/providers/native"
 )
 
@@ -128,4 +129,78 @@ func TestUnprivileged(t *testing.T) {
 	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
 	assert.Regexp(t, `(?m)^LISTEN +127\.0\.0\.1:`+port+` +0\.0\.0\.0:\* +- +\[permission-denied\]$`, stdout.String())
 	assert.Equal(t, hiddenAs(1, 1, false), stderr.String(), "the child runs as nobody")
+}
+
+// TestWatchTracedRealOS runs "tcptable --watch --ndjson" over the native
+// provider where it has kernel events: stderr names them, and a pair that
+// lives a few milliseconds is printed opened and closed.
+func TestWatchTracedRealOS(t *testing.T) {
+	p, err := native.New()
+	if errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("no native provider on %s yet (%v)", runtime.GOOS, err)
+	}
+	require.NoError(t, err)
+	_, traces := p.(tcptable.Tracer)
+	require.NoError(t, p.Close())
+	if !traces {
+		t.Skipf("the native provider on %s has no kernel events; --watch with them is covered against the mock", runtime.GOOS)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, stdout, stderr := tracedApp(nil)
+	a.newProvider, a.now = native.New, time.Now
+	var client, server string
+	go func() {
+		defer cancel()
+		stderr.waitFor(t, "Ctrl-C stops")
+		if !strings.Contains(stderr.String(), "with kernel events") {
+			return
+		}
+		pair, err := conformance.OSEnv().Dial("tcp4")
+		if !assert.NoError(t, err) {
+			return
+		}
+		client, server = pair.Client().String(), pair.Server().String()
+		assert.NoError(t, pair.CloseActive())
+		assert.NoError(t, pair.Close())
+		stdout.waitFor(t, `"event":"closed","before":{"state":"`)
+		for !closedIn(stdout.String(), server, client) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	require.Equal(t, exitOK, a.run(ctx, []string{"--watch", "--ndjson", "-4"}), stderr.String())
+	if strings.Contains(stderr.String(), "polling every") {
+		if os.Getenv("TCPTABLE_REQUIRE_PRIVILEGED") == "1" {
+			t.Fatalf("TCPTABLE_REQUIRE_PRIVILEGED=1 but --watch polls: %s", stderr.String())
+		}
+		t.Skipf("no kernel events here (hint: run as root on Linux 5.8+ with BTF): %s", stderr.String())
+	}
+	assert.Regexp(t, `^tcptable: watching \d+ endpoints with kernel events \(\w+\); Ctrl-C stops\n`, stderr.String())
+	var opened []string
+	for line := range strings.Lines(stdout.String()) {
+		var e tcptable.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+		local, remote := e.After.Local.String(), e.After.Remote.String()
+		if e.Kind == tcptable.EventOpened && (local == client && remote == server || local == server && remote == client) {
+			opened = append(opened, local)
+			if local == client {
+				assert.Equal(t, uint32(os.Getpid()), e.After.PID, "connect runs in this process: %s", line)
+			}
+		}
+	}
+	assert.ElementsMatch(t, []string{client, server}, opened, stdout.String())
+	assert.True(t, closedIn(stdout.String(), server, client), "the accepted end is printed closed:\n%s", stdout.String())
+}
+
+// closedIn reports whether ndjson holds a "closed" event for local ->
+// remote.
+func closedIn(ndjson, local, remote string) bool {
+	for line := range strings.Lines(ndjson) {
+		var e tcptable.Event
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == tcptable.EventClosed &&
+			e.Before.Local.String() == local && e.Before.Remote.String() == remote {
+			return true
+		}
+	}
+	return false
 }

@@ -36,8 +36,12 @@ Output:
       --csv               CSV with a header row (the JSON keys)
   -s, --summary           counts by state instead of rows (like ss -s)
       --watch [INTERVAL]  print changes as they happen until Ctrl-C: opened,
-                          closed, state-changed, owner-changed (every 1s by
-                          default; INTERVAL as 500ms, 2s, or seconds: 2)
+                          closed, state-changed, owner-changed; from kernel
+                          events where the OS permits (Linux with BPF), so
+                          that connections living a millisecond show, else
+                          by polling every INTERVAL (1s by default; 500ms,
+                          2s, or seconds: 2); stderr says which
+      --poll              with --watch: poll even where kernel events work
   -h, --help              this help
   -V, --version           version and build information
   -t, -p                  accepted for ss habits (TCP and owners always shown)

@@ -7,54 +7,85 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tcptable/tcptable"
 )
 
 // watch prints every change until ctx ends (Ctrl-C): one line an event, or
 // one JSON object a line with --ndjson, and with --summary a line of counts
-// after the first poll and after every poll that changed something.
+// after the baseline and after every batch of changes. It follows kernel
+// events where the provider and the OS offer them (unless --poll), polls
+// otherwise, and says which on stderr.
 func (a *app) watch(ctx context.Context, p tcptable.Provider, o *options, d *display) int {
-	w := tcptable.NewWatcher(p, o.query, tcptable.WithClock(a.now))
-	tick := time.NewTicker(o.watch)
-	defer tick.Stop()
+	opts := []tcptable.WatcherOption{tcptable.WithClock(a.now), tcptable.WithInterval(o.watch)}
+	if o.poll {
+		opts = append(opts, tcptable.WithoutTrace())
+	}
+	w := tcptable.NewWatcher(p, o.query, opts...)
+	defer w.Close()
+	var said tcptable.WatchSource // the source stderr last named
 	first, hidden := true, false
 	for {
-		events, err := w.Poll(ctx)
+		events, err := w.Next(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return exitOK
 		case errors.Is(err, tcptable.ErrInconsistent):
 			// Skipped: the next poll diffs against the last good snapshot.
+			continue
 		case err != nil:
 			a.errorf("%v", err)
 			return exitFail
-		default:
-			if first {
-				fmt.Fprintf(a.stderr, "tcptable: watching %d endpoints every %v; Ctrl-C stops\n", len(w.Table()), o.watch)
-			}
-			if !hidden {
-				hidden = a.noteHidden(w.Table())
-			}
-			if err := a.printEvents(ctx, events, o, d); err != nil {
+		}
+		if src := w.Source(); src != said {
+			a.sayingSource(src, said, len(w.Table()), o)
+			said = src
+		}
+		if !hidden {
+			hidden = a.noteHidden(w.Table())
+		}
+		if err := a.printEvents(ctx, events, o, d); err != nil {
+			a.errorf("writing output: %v", err)
+			return exitFail
+		}
+		if o.summary && (first || len(events) > 0) {
+			if err := a.printSummary(w.Table(), w.PolledAt(), o, d); err != nil {
 				a.errorf("writing output: %v", err)
 				return exitFail
 			}
-			if o.summary && (first || len(events) > 0) {
-				if err := a.printSummary(w.Table(), w.PolledAt(), o, d); err != nil {
-					a.errorf("writing output: %v", err)
-					return exitFail
-				}
-			}
-			first = false
 		}
-		select {
-		case <-ctx.Done():
-			return exitOK
-		case <-tick.C:
-		}
+		first = false
 	}
+}
+
+// sayingSource tells on stderr where the events come from: once at the
+// start, and again if a trace gives way to polling.
+func (a *app) sayingSource(src, before tcptable.WatchSource, endpoints int, o *options) {
+	reason := src.Reason
+	if o.poll {
+		reason = "--poll"
+	}
+	switch {
+	case src.Traced:
+		a.errorf("watching %d endpoints with kernel events (%s); Ctrl-C stops", endpoints, printable(src.Name))
+	case before.Traced:
+		a.errorf("kernel events ended (%s): polling every %v from now on", printable(reason), o.watch)
+	default:
+		a.errorf("watching %d endpoints, polling every %v: %s; Ctrl-C stops", endpoints, o.watch, printable(reason))
+	}
+}
+
+// printable returns s as it is, or quoted with Go escapes if it holds
+// anything a terminal would not print as text (an OS's error message may).
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // printEvents prints one poll's events.
@@ -65,8 +96,10 @@ func (a *app) printEvents(ctx context.Context, events []tcptable.Event, o *optio
 	if d.names != nil {
 		addrs := make([]netip.Addr, 0, 2*len(events))
 		for i := range events {
-			r := events[i].Row()
-			addrs = append(addrs, r.Local.Addr(), r.Remote.Addr())
+			if events[i].Kind != tcptable.EventLost {
+				r := events[i].Row()
+				addrs = append(addrs, r.Local.Addr(), r.Remote.Addr())
+			}
 		}
 		resolveNames(ctx, a.lookup, a.resolveTimeout, d.names, addrs)
 	}
@@ -103,8 +136,15 @@ func (d *display) stamp(t time.Time) string {
 
 // eventLine is one --watch line: time, event, state, local, remote, PID,
 // process. A change shows before and after with '>' ("ESTABLISHED>TIME-WAIT",
-// "4242>-").
+// "4242>-"). A loss says how many events were lost.
 func (d *display) eventLine(e *tcptable.Event) string {
+	if e.Kind == tcptable.EventLost {
+		n := "some"
+		if e.Lost > 0 {
+			n = strconv.FormatUint(e.Lost, 10)
+		}
+		return fmt.Sprintf("%s %-13s %s kernel events were lost; the changes they carried follow from a new snapshot\n", d.stamp(e.Time), e.Kind, n)
+	}
 	r := e.Row()
 	state, pid, process := r.State.String(), pidCell(r), processCell(r)
 	switch e.Kind {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,10 +68,10 @@ func watchScript() []func(p *mock.Provider) {
 
 func TestWatchGolden(t *testing.T) {
 	for _, tt := range []struct{ name, args, stderr string }{
-		{"watch", "--watch 10ms", "tcptable: watching 4 endpoints every 10ms; Ctrl-C stops\n" +
+		{"watch", "--watch 10ms --poll", "tcptable: watching 4 endpoints, polling every 10ms: --poll; Ctrl-C stops\n" +
 			hidden(1, 5)},
-		{"watch-ndjson", "--watch=10ms --ndjson -s", ""},
-		{"watch-listeners", "-l --watch 0.01 -s", ""},
+		{"watch-ndjson", "--watch=10ms --ndjson -s --poll", ""},
+		{"watch-listeners", "-l --watch 0.01 -s --poll", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -91,7 +93,7 @@ func TestWatchErrors(t *testing.T) {
 		p := mock.New(linuxRows()...)
 		p.FailNext(nil, errors.New("netlink: gone"))
 		a, _, stderr := testApp(p)
-		assert.Equal(t, exitFail, a.run(context.Background(), []string{"--watch=10ms"}))
+		assert.Equal(t, exitFail, a.run(context.Background(), []string{"--watch=10ms", "--poll"}))
 		assert.Contains(t, stderr.String(), "tcptable: netlink: gone\n")
 	})
 	t.Run("an inconsistent poll is skipped", func(t *testing.T) {
@@ -104,7 +106,7 @@ func TestWatchErrors(t *testing.T) {
 			func(p *mock.Provider) { p.Add(rows[1]) },
 		}}
 		a, stdout, stderr := testApp(p)
-		assert.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms"}), stderr.String())
+		assert.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms", "--poll"}), stderr.String())
 		assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), stdout.String())
 		assert.Contains(t, stdout.String(), " opened ")
 	})
@@ -134,4 +136,152 @@ func TestResolveTimeout(t *testing.T) {
 	assert.Positive(t, started.Load(), "lookups were made")
 	// Every lookup sees the deadline and returns: nothing is left behind.
 	assert.Eventually(t, func() bool { return running.Load() == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// syncBuffer is an output that the command and a test's script may use at
+// once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the output holds s, for at most a minute.
+func (b *syncBuffer) waitFor(t *testing.T, s string) {
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(b.String(), s); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the output never said %q; it says:\n%s", s, b.String())
+			return
+		}
+	}
+}
+
+// waitLines waits until the output holds n lines, for at most a minute.
+func (b *syncBuffer) waitLines(t *testing.T, n int) {
+	for deadline := time.Now().Add(time.Minute); strings.Count(b.String(), "\n") < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("the output never had %d lines; it has:\n%s", n, b.String())
+			return
+		}
+	}
+}
+
+// tracedApp is testApp with outputs a script may watch, and a clock that
+// stands still (how often a traced watch reads it depends on timing).
+func tracedApp(p tcptable.Provider) (*app, *syncBuffer, *syncBuffer) {
+	a, _, _ := testApp(p)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	a.stdout, a.stderr = stdout, stderr
+	a.now = func() time.Time { return t0.Add(time.Second) }
+	return a, stdout, stderr
+}
+
+// TestWatchTracedGolden: --watch follows the mock's trace: a connection
+// that lives two milliseconds is printed opened, changed and closed, and
+// a loss is printed, followed by what a new snapshot shows.
+func TestWatchTracedGolden(t *testing.T) {
+	for _, tt := range []struct{ name, args string }{
+		{"watch-traced", "--watch 10ms"},
+		{"watch-traced-ndjson", "--watch=10ms --ndjson"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := linuxRows()
+			p := mock.New(rows[0], rows[2])
+			tick := t0
+			p.SetClock(func() time.Time { tick = tick.Add(time.Millisecond); return tick })
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			a, stdout, stderr := tracedApp(p)
+			go func() {
+				defer cancel()
+				stderr.waitFor(t, "Ctrl-C stops") // the baseline is taken
+				curl := rows[4]
+				p.Add(curl)
+				p.SetState(curl.Key(), tcptable.StateFinWait1)
+				p.Remove(curl.Key())
+				stdout.waitLines(t, 3)
+				p.LoseEvents(2)
+				p.Set(rows[0], rows[1], rows[2], rows[3]) // two opened, both lost
+				stdout.waitLines(t, 3+1+2)
+			}()
+			assert.Equal(t, exitOK, a.run(ctx, strings.Fields(tt.args)), stderr.String())
+			golden(t, tt.name, []byte(stdout.String()))
+			assert.Equal(t, "tcptable: watching 2 endpoints with kernel events (mock); Ctrl-C stops\n", stderr.String())
+		})
+	}
+}
+
+// TestWatchSources: stderr names the source once, and again when a trace
+// gives way to polling.
+func TestWatchSources(t *testing.T) {
+	notHere := fmt.Errorf("mock: trace: %w: needs CAP_BPF", tcptable.ErrNotSupported)
+	rows := linuxRows()
+	for _, tt := range []struct {
+		name   string
+		args   string
+		p      func(m *mock.Provider) tcptable.Provider
+		script func(t *testing.T, m *mock.Provider, stderr *syncBuffer)
+		stderr string
+	}{
+		{"not permitted", "--watch 10ms", func(m *mock.Provider) tcptable.Provider {
+			m.FailTrace(notHere)
+			return m
+		}, nil, "tcptable: watching 1 endpoints, polling every 10ms: mock: trace: not supported: needs CAP_BPF; Ctrl-C stops\n"},
+		{"--poll", "--watch 20ms --poll", func(m *mock.Provider) tcptable.Provider { return m }, nil,
+			"tcptable: watching 1 endpoints, polling every 20ms: --poll; Ctrl-C stops\n"},
+		{"no tracer", "--watch 10ms", func(m *mock.Provider) tcptable.Provider { return struct{ tcptable.Provider }{m} }, nil,
+			"tcptable: watching 1 endpoints, polling every 10ms: struct { tcptable.Provider } has no kernel events (no tcptable.Tracer); Ctrl-C stops\n"},
+		{"trace gives way", "--watch 10ms", func(m *mock.Provider) tcptable.Provider { return m },
+			func(t *testing.T, m *mock.Provider, stderr *syncBuffer) {
+				m.EndTraces(notHere)
+				stderr.waitFor(t, "kernel events ended")
+			}, "tcptable: watching 1 endpoints with kernel events (mock); Ctrl-C stops\n" +
+				"tcptable: kernel events ended (mock: trace: not supported: needs CAP_BPF): polling every 10ms from now on\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			m := mock.New(rows[0])
+			a, stdout, stderr := tracedApp(tt.p(m))
+			go func() {
+				defer cancel()
+				stderr.waitFor(t, "Ctrl-C stops")
+				if tt.script != nil {
+					tt.script(t, m, stderr)
+				}
+				// Whatever the source, a new listener is printed.
+				m.Add(rows[1])
+				stdout.waitLines(t, 1)
+			}()
+			assert.Equal(t, exitOK, a.run(ctx, strings.Fields(tt.args)))
+			assert.Equal(t, tt.stderr, stderr.String())
+			assert.Contains(t, stdout.String(), " opened ")
+		})
+	}
+	t.Run("trace fails", func(t *testing.T) {
+		p := mock.New(rows[0])
+		a, _, stderr := tracedApp(p)
+		go func() {
+			stderr.waitFor(t, "Ctrl-C stops")
+			p.EndTraces(errors.New("mock: ring buffer: bad record"))
+		}()
+		assert.Equal(t, exitFail, a.run(context.Background(), []string{"--watch"}))
+		assert.Contains(t, stderr.String(), "tcptable: tcptable: trace ended: mock: ring buffer: bad record\n")
+	})
+	t.Run("--poll without --watch", func(t *testing.T) {
+		a, _, stderr := tracedApp(mock.New())
+		assert.Equal(t, exitUsage, a.run(context.Background(), []string{"--poll"}))
+		assert.Contains(t, stderr.String(), "--poll says how --watch follows changes: add --watch")
+	})
 }

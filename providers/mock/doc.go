@@ -34,6 +34,33 @@
 // cancellation in the code under test can be exercised. Queries returns
 // every Query received, for asserting what the code under test asked.
 //
+// # Traces
+//
+// *Provider is a tcptable.ReadyTracer: Trace reports every edit as a kernel
+// reports changes, with exactly the events tcptable.Diff gives between the
+// answers to the trace's query just before and just after the edit, so
+// that a tcptable.Watcher or tcptable.Watch over the mock follows a trace
+// (the source is named "mock"). Events reach the trace's function
+// asynchronously, from the goroutine that called Trace; Flush waits until
+// they have. FailTrace makes Trace fail at once (an error wrapping
+// tcptable.ErrNotSupported makes a Watcher poll instead), EndTraces ends
+// the running traces with an error, LoseEvents and SetTraceBuffer drop
+// events and report them with tcptable.EventLost, and SetClock fixes the
+// events' times:
+//
+//	p := mock.New()
+//	w := tcptable.NewWatcher(p, tcptable.Query{})
+//	defer w.Close()
+//	_ = w.Start(ctx)  // the trace, then the baseline
+//	pair, _ := p.Dial("tcp4")
+//	pair.Close()      // opened and closed between two polls
+//	p.Flush()
+//	events, _ := w.Poll(ctx) // two opened, two closed
+//
+// A test that serves the mock through a wrapper overriding Table should
+// override Trace and TraceReady too, or hide them, as a Watcher traces
+// whenever the provider can.
+//
 // # Snapshots
 //
 // Save writes the table as JSON, the same objects `tcptable --json`

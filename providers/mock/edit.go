@@ -27,6 +27,21 @@ func (p *Provider) Add(conns ...tcptable.Connection) {
 
 // addLocked is Add with p.mu held.
 func (p *Provider) addLocked(conns ...tcptable.Connection) {
+	var before, after []tcptable.Connection
+	p.storeLocked(conns, func(old *tcptable.Connection, c tcptable.Connection) {
+		if len(p.traces) > 0 {
+			if old != nil {
+				before = append(before, *old)
+			}
+			after = append(after, c)
+		}
+	})
+	p.publishLocked(before, after)
+}
+
+// storeLocked adds conns as Add says, calling stored with the row each
+// replaces (nil if none) and the completed row, before storing it.
+func (p *Provider) storeLocked(conns []tcptable.Connection, stored func(old *tcptable.Connection, c tcptable.Connection)) {
 	if p.index == nil {
 		p.index = make(map[tcptable.Key]int, len(conns))
 	}
@@ -34,8 +49,10 @@ func (p *Provider) addLocked(conns ...tcptable.Connection) {
 		c = complete(c.Clone())
 		k := c.Key()
 		if i, ok := p.index[k]; ok {
+			stored(&p.rows[i], c)
 			p.rows[i] = c
 		} else {
+			stored(nil, c)
 			p.index[k] = len(p.rows)
 			p.rows = append(p.rows, c)
 		}
@@ -89,8 +106,10 @@ func (p *Provider) indexLocked(k tcptable.Key) int {
 func (p *Provider) Set(conns ...tcptable.Connection) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	old := p.rows
 	p.rows, p.index = nil, nil
-	p.addLocked(conns...)
+	p.storeLocked(conns, func(*tcptable.Connection, tcptable.Connection) {})
+	p.publishLocked(old, p.rows)
 }
 
 // Remove deletes the rows with these Keys and returns how many it found.
@@ -104,8 +123,15 @@ func (p *Provider) Remove(keys ...tcptable.Key) int {
 		}
 	}
 	if len(gone) > 0 {
-		p.rows = slices.DeleteFunc(p.rows, func(c tcptable.Connection) bool { return gone[c.Key()] })
+		var before []tcptable.Connection
+		p.rows = slices.DeleteFunc(p.rows, func(c tcptable.Connection) bool {
+			if gone[c.Key()] && len(p.traces) > 0 {
+				before = append(before, c)
+			}
+			return gone[c.Key()]
+		})
 		p.reindexLocked()
+		p.publishLocked(before, nil)
 	}
 	return len(gone)
 }
@@ -131,6 +157,8 @@ func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) boo
 	c := p.rows[i].Clone()
 	edit(&c)
 	c = complete(c)
+	before := []tcptable.Connection{p.rows[i]}
+	defer func() { p.publishLocked(before, []tcptable.Connection{c}) }()
 	if c.Key() == p.rows[i].Key() {
 		p.rows[i] = c
 		return true
@@ -140,6 +168,7 @@ func (p *Provider) Update(k tcptable.Key, edit func(c *tcptable.Connection)) boo
 		if j > i {
 			j--
 		}
+		before = append(before, p.rows[j])
 		p.rows[j] = c
 	} else {
 		p.rows = slices.Insert(p.rows, i, c)

@@ -119,3 +119,57 @@ func ExampleLoad() {
 	// [sshd (pid 812) on 0.0.0.0:22]
 	// mock: snapshot row 1: unknown key "locl": invalid input
 }
+
+// The mock traces its edits as a kernel reports changes: a Watcher over it
+// sees a connection that opens and closes between two of its polls, and a
+// loss is reported, never silent, then made good from a snapshot.
+func Example_tracedWatch() {
+	web := tcptable.Module{Name: "web"}
+	listener := tcptable.Connection{State: tcptable.StateListen, Local: netip.MustParseAddrPort("127.0.0.1:8080"), PID: 4242, Module: web}
+	p := mock.New(listener)
+	ctx := context.Background()
+	w := tcptable.NewWatcher(p, tcptable.Query{})
+	defer w.Close()
+	if err := w.Start(ctx); err != nil { // the trace starts, then the baseline is read
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("source:", w.Source())
+
+	// A client that connects and is gone a millisecond later.
+	curl := tcptable.Connection{
+		State: tcptable.StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:51234"),
+		Remote: netip.MustParseAddrPort("127.0.0.1:8080"), PID: 5000, Module: tcptable.Module{Name: "curl"},
+	}
+	p.Add(curl)
+	p.Remove(curl.Key())
+
+	// The kernel's buffer overflows while two clients connect.
+	p.LoseEvents(2)
+	accepted := func(port uint16) tcptable.Connection {
+		return tcptable.Connection{
+			State: tcptable.StateEstablished, Local: listener.Local,
+			Remote: netip.AddrPortFrom(listener.Local.Addr(), port), PID: 4242, Module: web,
+		}
+	}
+	p.Set(listener, accepted(51300), accepted(51301))
+	p.Flush() // the trace has handed over every event (a kernel's come when they come)
+
+	for range 2 { // the second Poll resynchronises after the loss
+		events, err := w.Poll(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		for _, e := range events {
+			fmt.Println(e)
+		}
+	}
+	// Output:
+	// source: trace (mock)
+	// opened 127.0.0.1:51234 127.0.0.1:8080 ESTABLISHED pid 5000 "curl"
+	// closed 127.0.0.1:51234 127.0.0.1:8080 ESTABLISHED pid 5000 "curl"
+	// lost 2 events
+	// opened 127.0.0.1:8080 127.0.0.1:51300 ESTABLISHED pid 4242 "web"
+	// opened 127.0.0.1:8080 127.0.0.1:51301 ESTABLISHED pid 4242 "web"
+}

@@ -28,6 +28,12 @@ type Provider struct {
 	self     tcptable.Module
 	pid      uint32
 	shares   uint32 // how many simulated processes Share has made up
+
+	traces      []*trace         // the running traces
+	traceFaults []error          // errors for the next Trace calls, first first
+	traceBuffer int              // SetTraceBuffer; 0: unbounded
+	clock       func() time.Time // stamps traced events
+	flushed     *sync.Cond       // on mu: a trace delivered events or ended
 }
 
 // firstPort is where simulated ports start: 40000, 0x9c40.
@@ -36,7 +42,8 @@ const firstPort = 40000
 // New returns a provider that serves conns (deep-copied and completed as
 // Add describes).
 func New(conns ...tcptable.Connection) *Provider {
-	p := &Provider{nextPort: firstPort, pid: uint32(os.Getpid())}
+	p := &Provider{nextPort: firstPort, pid: uint32(os.Getpid()), clock: time.Now}
+	p.flushed = sync.NewCond(&p.mu)
 	if exe, err := os.Executable(); err == nil {
 		p.self = tcptable.Module{Name: filepath.Base(exe), Path: exe}
 	}
@@ -118,12 +125,17 @@ func strip(c tcptable.Connection, d tcptable.OwnerDetail) tcptable.Connection {
 	return c
 }
 
-// Close makes every later Table call fail with tcptable.ErrClosed. It is
-// idempotent and always returns nil. The rows stay, for Rows and Save.
+// Close makes every later Table and Trace call fail with
+// tcptable.ErrClosed, and ends the running traces with that error once they
+// have delivered what they hold. It is idempotent and always returns nil.
+// The rows stay, for Rows and Save.
 func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
+	if !p.closed {
+		p.closed = true
+		p.endTracesLocked(fmt.Errorf("mock: trace: %w", tcptable.ErrClosed))
+	}
 	return nil
 }
 
