@@ -37,11 +37,7 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 	defer c.wg.Done()
 	delay := traceRetryMin
 	for {
-		c.mu.Lock()
-		c.trace.up = true
-		c.mu.Unlock()
-		// Connections, not listeners (tcptable_listener_info shows those), with owners.
-		err := tr.Trace(ctx, tcptable.Query{Class: tcptable.ClassConnections}, c.traced)
+		err := c.trace1(ctx, tr)
 		c.mu.Lock()
 		c.trace.up = false
 		if ctx.Err() == nil {
@@ -54,6 +50,9 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 		case errors.Is(err, tcptable.ErrNotSupported):
 			c.log(slog.LevelWarn, "tracing not available; per-process opened and closed counters stay empty", "err", err)
 			return
+		case errors.Is(err, tcptable.ErrClosed):
+			c.log(slog.LevelWarn, "the provider was closed; tracing ends", "err", err)
+			return
 		}
 		c.log(slog.LevelWarn, "trace failed; retrying", "err", err, "retry", delay)
 		select {
@@ -63,6 +62,26 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 		}
 		delay = min(2*delay, traceRetryMax)
 	}
+}
+
+// trace1 runs one trace of tr. A ReadyTracer's trace is up once it says
+// it is live; a plain Tracer's from the call.
+func (c *Collector) trace1(ctx context.Context, tr tcptable.Tracer) error {
+	up := func() {
+		c.mu.Lock()
+		c.trace.up = true
+		c.mu.Unlock()
+	}
+	// Connections, not listeners (tcptable_listener_info shows those), with owners.
+	q := tcptable.Query{Class: tcptable.ClassConnections}
+	if rt, ok := tr.(tcptable.ReadyTracer); ok {
+		return rt.TraceReady(ctx, q, func(source string) {
+			up()
+			c.log(slog.LevelDebug, "tracing", "source", source)
+		}, c.traced)
+	}
+	up()
+	return tr.Trace(ctx, q, c.traced)
 }
 
 // traced counts one traced event.

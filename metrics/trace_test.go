@@ -20,12 +20,14 @@ import (
 	"github.com/tcptable/tcptable/providers/mock"
 )
 
-// scriptedTracer is a mock provider that also traces: each batch sent
-// with emit reaches the trace callback in order, and emit returns once the
-// callback has taken all of it. Each Trace call first returns the next of
-// fails, if any.
+// scriptedTracer is a provider (a mock's table) with a plain Tracer whose
+// events the test writes: each batch sent with emit reaches the trace
+// callback in order, and emit returns once the callback has taken all of
+// it. Each Trace call first returns the next of fails, if any. It hides
+// the mock's own trace (a ReadyTracer).
 type scriptedTracer struct {
-	*mock.Provider
+	tcptable.Provider
+	m       *mock.Provider
 	batches chan []tcptable.Event
 	taken   chan struct{}
 
@@ -36,7 +38,8 @@ type scriptedTracer struct {
 }
 
 func newScriptedTracer(fails ...error) *scriptedTracer {
-	return &scriptedTracer{Provider: mock.New(), batches: make(chan []tcptable.Event), taken: make(chan struct{}), fails: fails}
+	m := mock.New()
+	return &scriptedTracer{Provider: m, m: m, batches: make(chan []tcptable.Event), taken: make(chan struct{}), fails: fails}
 }
 
 func (s *scriptedTracer) Trace(ctx context.Context, q tcptable.Query, fn func(tcptable.Event) error) error {
@@ -171,7 +174,7 @@ func TestTraceBytesAtClose(t *testing.T) {
 	tr := newScriptedTracer()
 	a := client(1001, "app")
 	a.Stats = &tcptable.Stats{BytesSent: 100, BytesReceived: 1000}
-	tr.Add(a)
+	tr.m.Add(a)
 	c := newCollector(t, tr)
 	testutil.CollectAndCount(c) // baseline
 	final := kernelOwned(a)
@@ -179,7 +182,7 @@ func TestTraceBytesAtClose(t *testing.T) {
 	final.Stats = &tcptable.Stats{BytesSent: 130, BytesReceived: 1100}
 	short := client(1002, "app")
 	short.Stats = &tcptable.Stats{BytesSent: 5, BytesReceived: 6}
-	tr.Remove(a.Key())
+	tr.m.Remove(a.Key())
 	tr.emit(t, closed(final), opened(short), closed(short))
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(bytesWant("app 35 106")), byteSeries...))
 }
