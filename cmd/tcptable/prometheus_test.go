@@ -89,7 +89,7 @@ scrape_configs:
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &promServer{api: "http://" + addr, out: newSyncBuffer()}
+	s := &promServer{api: "http://" + addr, out: &syncBuffer{}}
 	cmd := exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -233,6 +233,30 @@ func TestPrometheusScrapesServe(t *testing.T) {
 		PID: 77, Module: tcptable.Module{Name: "newcomer"}})
 	prom.eventually(t, `tcptable_listener_info unless tcptable_listener_info offset 3s`,
 		map[string]float64{`address="0.0.0.0",port="9090",process="newcomer"`: 1})
+
+	// Connections the mock's trace reports opened and closed between
+	// scrapes are counted, and the documented query names the process
+	// that opens the most per minute.
+	prom.eventually(t, `tcptable_trace_up`, map[string]float64{"": 1})
+	self, err := os.Executable()
+	require.NoError(t, err)
+	me := `process="` + filepath.Base(self) + `"`
+	churn := func() {
+		for range 3 {
+			pair, err := p.Dial("tcp4")
+			require.NoError(t, err)
+			require.NoError(t, pair.CloseActive())
+			require.NoError(t, pair.Close())
+		}
+		p.Flush()
+	}
+	churn()
+	prom.eventually(t, `tcptable_process_connections_opened_total`, map[string]float64{me: 6})
+	churn()
+	prom.eventually(t, `tcptable_process_connections_closed_total`, map[string]float64{me: 12})
+	top := prom.query(t, `topk(5, sum by (process) (rate(tcptable_process_connections_opened_total[1m])) * 60)`)
+	require.Len(t, top, 1, "%v", top)
+	assert.Positive(t, top[me], "%v", top)
 
 	// A read slower than the scrape timeout: serve answers within the
 	// timeout Prometheus sends, so every scrape succeeds (up stays 1) and

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -18,24 +17,6 @@ import (
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/providers/mock"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in parallel.
-type syncBuffer struct {
-	lockedWriter
-	b bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer {
-	s := &syncBuffer{}
-	s.w = &s.b
-	return s
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // server is a running `tcptable serve`.
 type server struct {
@@ -57,7 +38,7 @@ func startServe(t *testing.T, p tcptable.Provider, args ...string) *server {
 // startServeApp is startServe with the app given.
 func startServeApp(t *testing.T, a *app, args ...string) *server {
 	t.Helper()
-	stderr := newSyncBuffer()
+	stderr := &syncBuffer{}
 	a.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
