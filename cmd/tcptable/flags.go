@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/metrics"
 )
 
 // format is an output format.
@@ -34,6 +35,7 @@ type options struct {
 	watch    time.Duration // 0: print the table once
 	top      time.Duration // 0: no live view
 	dryRun   bool          // kill --dry-run: print what would be ended
+	serve    serveOptions  // tcptable serve
 	poll     bool          // --poll: --watch polls even where the OS reports events
 	summary  bool
 	resolve  bool
@@ -84,10 +86,9 @@ type flagDef struct {
 	// empty says what the value should have been, for the error an empty
 	// value gives ("a process ID").
 	empty string
-	// only names the subcommand the flag belongs to (cmdKill); "" for the
-	// listing's flags, which subcommands accept too (each refuses those
-	// that make no sense for it, saying why).
-	only string
+	// cmds are the commands that take the flag (see takes); none for the
+	// listing's flags, which kill takes too.
+	cmds cmdSet
 }
 
 // The --help sections, in order.
@@ -96,6 +97,7 @@ const (
 	groupOutput = "Output"
 	groupOther  = "Other"
 	groupKill   = "Kill"
+	groupServe  = "Serve"
 )
 
 // setBool returns a boolean flag's set function, storing into the field p
@@ -166,12 +168,25 @@ var flagDefs = [...]flagDef{
 		help: "live view of the busiest processes and connections\nby bytes per second, redrawn every INTERVAL (1s) on\na terminal until Ctrl-C; blocks of text when the\noutput is not a terminal; with --ndjson a JSON line\na poll",
 		set:  setInterval("--top", func(o *options) *time.Duration { return &o.top })},
 
-	{names: []string{"dry-run"}, help: "print what would be ended, end nothing", group: groupKill, only: cmdKill,
+	{names: []string{"dry-run"}, help: "print what would be ended, end nothing", group: groupKill, cmds: cmdKill,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.dryRun })},
 
-	{names: []string{"h", "help"}, help: "this help", group: groupOther,
+	{names: []string{"listen"}, kind: valueFlag, arg: "ADDR", group: groupServe, cmds: cmdServe, empty: "an address, such as " + defaultServeListen,
+		help: "address to serve on (default " + defaultServeListen + ";\nuse :9814 to serve on every interface)",
+		set:  func(o *options, _ *rawFlags, v string) error { o.serve.listen = v; return nil }},
+	{names: []string{"top-processes"}, kind: valueFlag, arg: "N", group: groupServe, cmds: cmdServe, empty: "a number of processes",
+		help: "processes with series of their own (default " + strconv.Itoa(metrics.DefaultTopProcesses) + ")",
+		set:  setCount("--top-processes", func(o *options) *int { return &o.serve.top })},
+	{names: []string{"max-listeners"}, kind: valueFlag, arg: "N", group: groupServe, cmds: cmdServe, empty: "a number of listeners",
+		help: "listener series at most (default " + strconv.Itoa(metrics.DefaultMaxListeners) + ")",
+		set:  setCount("--max-listeners", func(o *options) *int { return &o.serve.maxListeners })},
+	{names: []string{"timeout"}, kind: valueFlag, arg: "DURATION", group: groupServe, cmds: cmdServe, empty: "a duration such as 10s",
+		help: "longest table read when Prometheus sends no\nscrape timeout (default " + metrics.DefaultTimeout.String() + ")",
+		set:  setServeTimeout},
+
+	{names: []string{"h", "help"}, help: "this help", group: groupOther, cmds: cmdAll,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
-	{names: []string{"V", "version"}, help: "version and build information", group: groupOther,
+	{names: []string{"V", "version"}, help: "version and build information", group: groupOther, cmds: cmdAll,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.version })},
 }
 
@@ -253,14 +268,14 @@ func flagName(d *flagDef) string {
 	return "--" + n
 }
 
-// newFlagSet declares the flags of flagDefs that command cmd ("" for the
-// listing, cmdKill) takes, each under all its names, to set o and raw.
-func newFlagSet(o *options, raw *rawFlags, cmd string) *flag.FlagSet {
+// newFlagSet declares the flags of flagDefs that command cmd takes, each
+// under all its names, to set o and raw.
+func newFlagSet(o *options, raw *rawFlags, cmd cmdSet) *flag.FlagSet {
 	fs := flag.NewFlagSet("tcptable", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	for i := range flagDefs {
-		if only := flagDefs[i].only; only != "" && only != cmd {
+		if !flagDefs[i].takes(cmd) {
 			continue
 		}
 		v := &flagValue{def: &flagDefs[i], o: o, r: raw, n: new(int)}
@@ -357,12 +372,12 @@ func parseInterval(flag, s string) (time.Duration, error) {
 }
 
 // parseArgs parses the command line (without the program name).
-func parseArgs(args []string) (*options, error) { return parseCommand("", args) }
+func parseArgs(args []string) (*options, error) { return parseCommand(cmdList, args) }
 
-// parseCommand parses the arguments of command cmd ("" for the listing,
-// cmdKill after "kill"): the listing's flags and cmd's own.
-func parseCommand(cmd string, args []string) (*options, error) {
-	o := &options{}
+// parseCommand parses the arguments of command cmd (after its name, for a
+// subcommand): the flags flagDefs gives it.
+func parseCommand(cmd cmdSet, args []string) (*options, error) {
+	o := &options{serve: defaultServeOptions()}
 	var raw rawFlags
 	fs := newFlagSet(o, &raw, cmd)
 	norm, err := normalizeArgs(fs, args)
@@ -376,7 +391,7 @@ func parseCommand(cmd string, args []string) (*options, error) {
 		return nil, flagError(err, args)
 	}
 	if fs.NArg() > 0 {
-		return nil, usagef("unexpected argument %q (%s takes flags only)", fs.Arg(0), strings.TrimSpace("tcptable "+cmd))
+		return nil, usagef("unexpected argument %q (%s takes flags only)", fs.Arg(0), cmd.name())
 	}
 	if o.help || o.version {
 		return o, nil

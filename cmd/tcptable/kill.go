@@ -8,10 +8,6 @@ import (
 	"github.com/tcptable/tcptable"
 )
 
-// cmdKill is the subcommand that ends connections; flagDefs' only names
-// it for its own flags.
-const cmdKill = "kill"
-
 // killUsageIntro and killUsageOutro frame kill's own flags (from
 // flagDefs) in "tcptable kill --help".
 const (
@@ -85,7 +81,7 @@ func selects(q tcptable.Query) bool {
 // code.
 func (a *app) kill(ctx context.Context, args []string) int {
 	o, err := parseKillArgs(args)
-	inner, code := a.open(o, err, "tcptable kill --help", killUsageText)
+	inner, code := a.open(cmdKill, o, err)
 	if inner == nil {
 		return code
 	}

@@ -68,14 +68,19 @@ type app struct {
 }
 
 // run executes the command line args (without the program name) and
-// returns the exit code. A first argument naming a subcommand ("kill")
-// runs it.
+// returns the exit code. A first argument naming a subcommand ("kill",
+// "serve") runs it.
 func (a *app) run(ctx context.Context, args []string) int {
-	if len(args) > 0 && args[0] == cmdKill {
-		return a.kill(ctx, args[1:]) // kill.go
+	if len(args) > 0 {
+		switch subcommands[args[0]] {
+		case cmdKill:
+			return a.kill(ctx, args[1:]) // kill.go
+		case cmdServe:
+			return a.serve(ctx, args[1:]) // serve.go
+		}
 	}
 	o, err := parseArgs(args)
-	inner, code := a.open(o, err, "tcptable --help", usageText)
+	inner, code := a.open(cmdList, o, err)
 	if inner == nil {
 		return code
 	}
@@ -91,18 +96,18 @@ func (a *app) run(ctx context.Context, args []string) int {
 	return a.table(ctx, p, o, d)
 }
 
-// open does what a command does before its work: it reports a bad command
-// line (err, pointing at help), prints the help text (help()) or the
+// open does what command cmd does before its work: it reports a bad
+// command line (err, pointing at cmd's help), prints cmd's help or the
 // version when asked, and opens the provider (of the namespaces o's
 // --netns or --all-netns names, if any). A nil provider means the command
 // is done, with code.
-func (a *app) open(o *options, err error, seeHelp string, help func() string) (tcptable.Provider, int) {
+func (a *app) open(cmd cmdSet, o *options, err error) (tcptable.Provider, int) {
 	switch {
 	case err != nil:
-		fmt.Fprintf(a.stderr, "tcptable: %v (see %s)\n", err, seeHelp)
+		fmt.Fprintf(a.stderr, "tcptable: %v (see %s)\n", err, cmd.seeHelp())
 		return nil, exitUsage
 	case o.help:
-		fmt.Fprint(a.stdout, help())
+		fmt.Fprint(a.stdout, cmd.help())
 		return nil, exitOK
 	case o.version:
 		fmt.Fprintln(a.stdout, versionLine())

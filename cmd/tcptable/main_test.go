@@ -364,7 +364,7 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func TestNormalizeArgs(t *testing.T) {
-	fs := newFlagSet(&options{}, &rawFlags{}, "")
+	fs := newFlagSet(&options{}, &rawFlags{}, cmdList)
 	tests := []struct{ in, want string }{
 		{"-ltnp", "-l -t -n -p"},
 		{"-l4", "-l -4"},

@@ -12,6 +12,7 @@ import (
 const (
 	usageIntro = `Usage: tcptable [flags]
        tcptable kill [selection flags] [--dry-run]   (see tcptable kill --help)
+       tcptable serve [--listen ADDR]                (see tcptable serve --help)
 
 Prints this host's TCP endpoints - state, local and remote address, owning
 PID and process, and creation time where the OS records it - like
@@ -51,16 +52,16 @@ const usageHelpColumn = 26
 
 // usageText returns what --help prints: the listing's flags of flagDefs
 // by section.
-func usageText() string { return usageIntro + flagsHelp("") + usageOutro }
+func usageText() string { return usageIntro + flagsHelp(cmdList) + usageOutro }
 
-// flagsHelp returns the --help entries of the flags of flagDefs that belong
-// to command cmd ("" for the listing's), by section.
-func flagsHelp(cmd string) string {
+// flagsHelp returns the --help entries of the flags of flagDefs that cmd's
+// help lists (helpedBy), by section.
+func flagsHelp(cmd cmdSet) string {
 	var b strings.Builder
 	group := ""
 	for i := range flagDefs {
 		d := &flagDefs[i]
-		if d.only != cmd {
+		if !d.helpedBy(cmd) {
 			continue
 		}
 		if d.group != group {
