@@ -78,6 +78,11 @@ func (p *Provider) TraceSource() (TraceSource, error) {
 	if closed {
 		return TracePoll, tcptable.ErrClosed
 	}
+	if p.cfg.allNetNS {
+		// A trace of one namespace would miss, silently, the changes of
+		// every other one the table lists.
+		return TracePoll, errTraceAllNetNS
+	}
 	if bpfErr == nil && forced != TraceSockDiag && forced != TracePoll {
 		if _, err := rec.wait(context.Background()); err == nil {
 			return TraceBPF, nil
@@ -94,6 +99,10 @@ func (p *Provider) TraceSource() (TraceSource, error) {
 	}
 	return TraceSockDiag, bpfErr
 }
+
+// errTraceAllNetNS is why a WithAllNetNS provider does not trace.
+var errTraceAllNetNS = errors.New("WithAllNetNS: kernel events follow one network namespace (the recorder's filter, " +
+	"the sock_diag groups' socket), and the table lists every one: poll it instead")
 
 // traceHub returns the provider's hub, made on first use.
 func (p *Provider) traceHub(ctx context.Context) (*hub, error) {
@@ -301,7 +310,8 @@ func kernelFilter(q tcptable.Query) events.Filter {
 // predate the recorder (from a snapshot), and the TIME-WAIT minisockets
 // whose end the trace must report. Called with h.mu held.
 func (h *hub) begin() error {
-	h.conv = converter{clock: h.rec.Clock(), zone: h.p.zoner(), seed: map[uint64]owned{}}
+	h.conv = h.p.traceConverter()
+	h.conv.clock, h.conv.seed = h.rec.Clock(), map[uint64]owned{}
 	h.conv.module = h.exe
 	h.pending = map[uint64]pendingOpen{}
 	h.tw = map[uint64]twRow{}
@@ -577,7 +587,7 @@ func (h *hub) resolvePending(now time.Time, force bool) {
 	}
 	ports := map[uint64]diagRow{}
 	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, func(d *diagRow) { ports[d.Cookie] = *d })
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, 0, func(d *diagRow) { ports[d.Cookie] = *d })
 		if err != nil {
 			h.reopenDiag()
 			return
@@ -612,7 +622,7 @@ func (h *hub) pollTimeWait(now time.Time, report bool) error {
 	}
 	seen := map[uint64]diagRow{}
 	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, func(d *diagRow) {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, 0, func(d *diagRow) {
 			if d.Inode == 0 {
 				seen[d.Cookie] = *d
 			}
@@ -625,7 +635,7 @@ func (h *hub) pollTimeWait(now time.Time, report bool) error {
 	t := now.UTC()
 	if !report {
 		for ck, d := range seen {
-			c, ok := connFromRow(&d, h.conv.zone)
+			c, ok := h.conv.plain(&d)
 			if ok {
 				c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
 				h.followTW(ck, twRow{row: c, state: d.State})

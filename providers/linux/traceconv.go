@@ -37,6 +37,10 @@ func classify(r *events.Record) change {
 type converter struct {
 	clock events.Clock
 	zone  zoner
+	// netns and netnsName are the namespace every row carries, as Table's
+	// rows do (Key tells namespaces apart).
+	netns     uint64
+	netnsName string
 	// module returns the owner's executable path ("" if unknown).
 	module func(o *events.Owner) string
 	// seed holds the owners a snapshot found for sockets (by inode) that
@@ -59,10 +63,18 @@ func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.C
 		copy(d.Src[:4], r.Src[:4])
 		copy(d.Dst[:4], r.Dst[:4])
 	}
-	c, _ := connFromRow(&d, cv.zone)
+	c, _ := cv.plain(&d)
 	c.Created = cv.clock.Wall(r.Birth)
 	cv.setOwner(&c, o)
 	return c
+}
+
+// plain converts a kernel row as Table does, without owners: the
+// addresses and state, the socket, and the provider's namespace.
+func (cv *converter) plain(d *diagRow) (tcptable.Connection, bool) {
+	c, ok := connFromRow(d, cv.zone)
+	c.NetNS, c.NetNSName = cv.netns, cv.netnsName
+	return c, ok
 }
 
 // setOwner fills c's owner fields from o.
@@ -102,11 +114,11 @@ func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) 
 // matching q is opened (closed) as far as q is concerned, and a change of
 // a row q matches before and after is a state change, an owner change or
 // both, in that order. Rows are reduced to the owner detail q asks for
-// before they are matched.
+// before they are matched; they carry no Stats (see reduce).
 func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
 	d := q.Detail()
-	reduce(&before, d)
-	reduce(&after, d)
+	reduce(&before, d, q.Stats)
+	reduce(&after, d, q.Stats)
 	mb := ch != changeOpened && q.Match(before)
 	ma := ch != changeClosed && q.Match(after)
 	switch {
@@ -126,8 +138,14 @@ func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after
 	return dst
 }
 
-// reduce clears the owner detail d does not ask for, as Table does.
-func reduce(c *tcptable.Connection, d tcptable.OwnerDetail) {
+// reduce clears the owner detail d does not ask for, as Table does, and
+// says why the row has no Stats: not requested, or (stats, Query.Stats)
+// not supported, since a trace reads no tcp_info.
+func reduce(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
+	c.Stats, c.StatsStatus = nil, tcptable.StatsNotRequested
+	if stats {
+		c.StatsStatus = tcptable.StatsNotSupported
+	}
 	if !d.WantPIDs() {
 		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
 	}
