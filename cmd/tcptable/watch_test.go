@@ -277,7 +277,7 @@ func TestWatchSources(t *testing.T) {
 			p.EndTraces(errors.New("mock: ring buffer: bad record"))
 		}()
 		assert.Equal(t, exitFail, a.run(context.Background(), []string{"--watch"}))
-		assert.Contains(t, stderr.String(), "tcptable: tcptable: trace ended: mock: ring buffer: bad record\n")
+		assert.Contains(t, stderr.String(), "tcptable: trace ended: mock: ring buffer: bad record\n")
 	})
 	t.Run("--poll without --watch", func(t *testing.T) {
 		a, _, stderr := tracedApp(mock.New())
