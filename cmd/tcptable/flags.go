@@ -493,6 +493,10 @@ func (r *rawFlags) applyFormat(o *options) error {
 		return usagef("--watch does not print CSV: use --ndjson or the default text")
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
+	case o.summary && o.sort.col != nil:
+		return usagef("--summary prints counts by state: --sort orders rows and does not apply")
+	case o.summary && o.query.Stats:
+		return usagef("--summary prints counts by state: -i (per-connection statistics) does not apply")
 	}
 	if err := r.applyPoll(o); err != nil {
 		return err

@@ -41,3 +41,18 @@ func TestPollInterval(t *testing.T) {
 		t.Run(tt.args, func(t *testing.T) { runUsage(t, strings.Fields(tt.args), tt.want) })
 	}
 }
+
+// TestSummaryContradictions: -s prints counts, so -i and --sort, which
+// are about rows, are refused instead of being ignored.
+func TestSummaryContradictions(t *testing.T) {
+	for _, tt := range []struct{ args, want string }{
+		{"-s -i", "--summary prints counts by state: -i (per-connection statistics) does not apply"},
+		{"-si", "-i (per-connection statistics) does not apply"},
+		{"--summary --info --json", "-i (per-connection statistics) does not apply"},
+		{"-s --watch -i", "-i (per-connection statistics) does not apply"},
+		{"-s --sort pid", "--summary prints counts by state: --sort orders rows and does not apply"},
+		{"-s --sort stats_bytes_sent", "--sort orders rows and does not apply"},
+	} {
+		t.Run(tt.args, func(t *testing.T) { runUsage(t, strings.Fields(tt.args), tt.want) })
+	}
+}
