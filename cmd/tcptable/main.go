@@ -73,7 +73,7 @@ type app struct {
 // "serve") runs it.
 func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) > 0 {
-		switch subcommands[args[0]] {
+		switch subcommand(args[0]) {
 		case cmdKill:
 			return a.kill(ctx, args[1:]) // kill.go
 		case cmdServe:

@@ -91,7 +91,7 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 		header += "\tCONTAINER"
 	}
 	if d.stats {
-		header += "\t" + strings.Join(statsHeader, "\t")
+		header += "\t" + strings.Join(statsHeader[:], "\t")
 	}
 	if !d.noHeader {
 		fmt.Fprintln(tw, header)
