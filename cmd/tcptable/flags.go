@@ -148,7 +148,7 @@ var flagDefs = [...]flagDef{
 	{names: []string{"sort"}, kind: valueFlag, arg: "COLUMN", group: groupOutput, empty: "a column name",
 		help: "order rows by a column: state, local, remote, pid,\nprocess, path, created, first_seen, uid, inode, ...\n(-COLUMN reverses; the default is local, remote)",
 		set:  setSort},
-	{names: []string{"H", "no-header"}, help: "no header line (table and CSV)", group: groupOutput,
+	{names: []string{"H", "no-header"}, help: "no header line (table, CSV and --watch)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.noHeader })},
 	{names: []string{"json"}, help: "one JSON array", group: groupOutput,
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.json })},
