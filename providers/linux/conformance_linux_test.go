@@ -8,6 +8,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -17,7 +18,7 @@ func newOrSkip(t *testing.T, opts ...linux.Option) *linux.Provider {
 	t.Helper()
 	p, err := linux.New(opts...)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPROTONOSUPPORT) {
-		t.Skipf("netlink sock_diag not permitted here (%v): run as root on a real kernel", err)
+		testenv.SkipOrFail(t, "netlink sock_diag not permitted here (%v): run as root on a real kernel", err)
 	}
 	if err != nil {
 		t.Fatalf("New: %v", err)
