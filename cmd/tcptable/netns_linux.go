@@ -19,11 +19,14 @@ func netnsSupported() error { return nil }
 // newNSProvider makes the Linux provider of the namespace --netns names,
 // or of every one with --all-netns.
 func newNSProvider(n nsOptions) (tcptable.Provider, error) {
-	opt := linux.WithAllNetNS()
+	opts := []linux.Option{linux.WithAllNetNS()}
 	if !n.all {
-		opt = linux.WithNetNS(n.path())
+		opts[0] = linux.WithNetNS(n.path())
 	}
-	p, err := linux.New(opt)
+	if n.oneShot {
+		opts = append(opts, linux.WithoutBirthTimes())
+	}
+	p, err := linux.New(opts...)
 	if err != nil {
 		if !n.all {
 			return nil, netnsError(n, err, os.Geteuid() == 0)
