@@ -2,8 +2,13 @@ package linux_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +16,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -21,7 +27,8 @@ import (
 // of this process on the same address in the caller's namespace lives on.
 // A provider of one namespace given a row of another ends nothing and
 // says the row belongs to another namespace (ErrNotFound); a row of a
-// namespace that does not exist is ErrNotFound.
+// namespace that does not exist is ErrNotFound; and nobody, who may not
+// enter the namespace, gets ErrPermission and ends nothing.
 func TestKillOtherNetNS(t *testing.T) {
 	f := newKillFixture(t, "allns", netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}})
 	ctx := context.Background()
@@ -62,6 +69,24 @@ func TestKillOtherNetNS(t *testing.T) {
 		f.requireNoEnd(t, lst.Local)
 	})
 
+	t.Run("Unprivileged", func(t *testing.T) {
+		exe, dir, err := netnstest.PublicExecutable()
+		require.NoError(t, err)
+		defer os.RemoveAll(dir)
+		id := fmt.Sprint(netnstest.Unprivileged)
+		cmd := exec.Command(testenv.LookPath(t, "setpriv", "apt-get install util-linux"),
+			"--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", envKillNS, ino, lst.Local))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(string(out), "true "), "not a permission error: %s", out)
+		assert.Contains(t, string(out), "CAP_SYS_ADMIN")
+		_, ok := rowIn(ino, lst.Local, lst.Remote)
+		assert.True(t, ok, "nothing was ended")
+		f.requireNoEnd(t, lst.Local)
+	})
+
 	t.Run("NoSuchNamespace", func(t *testing.T) {
 		ghost := twinRow
 		ghost.NetNS = 1
@@ -97,4 +122,31 @@ func TestKillOtherNetNS(t *testing.T) {
 	conn, err := net.Dial("tcp4", twin.Addr().String())
 	require.NoError(t, err, "the caller's listener still accepts")
 	conn.Close()
+}
+
+// envKillNS makes the test binary kill, with a WithAllNetNS provider, the
+// listener "INODE ADDR:PORT" of namespace INODE and print whether the
+// error is a permission error, and the error: TestKillOtherNetNS runs it
+// as nobody.
+const envKillNS = "TCPTABLE_LINUX_TEST_KILL_NS"
+
+// killNSMain is the child of envKillNS.
+func killNSMain(row string) int {
+	var ino uint64
+	var local string
+	if _, err := fmt.Sscan(row, &ino, &local); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p, err := linux.New(linux.WithAllNetNS())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer p.Close()
+	c := tcptable.Connection{State: tcptable.StateListen, Local: netip.MustParseAddrPort(local),
+		Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0), NetNS: ino}
+	err = p.Kill(context.Background(), c)
+	fmt.Printf("%v %v\n", errors.Is(err, tcptable.ErrPermission), err)
+	return 0
 }
