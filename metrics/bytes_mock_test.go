@@ -91,3 +91,32 @@ func TestBytesThroughMockTraffic(t *testing.T) {
 	want = bytesWant(me+" 11130 11030", "nginx 400 40")
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), byteSeries...))
 }
+
+// TestRetransmitsThroughMock: the retransmitted segments a row's Stats
+// count after the first read are added to its process like its bytes; a
+// counter lower than before (the OS restarted it) makes the row a new
+// connection, all of whose counters count.
+func TestRetransmitsThroughMock(t *testing.T) {
+	row := conn("127.0.0.1:40000", "127.0.0.1:443", "curl", 7, 0, 0)
+	p := mock.New(row)
+	set := func(sent, recv, retrans uint64) {
+		t.Helper()
+		require.True(t, p.SetStats(row.Key(), tcptable.Stats{BytesSent: sent, BytesReceived: recv, Retransmits: retrans}))
+	}
+	set(1000, 1000, 5)
+	c := newCollector(t, p, metrics.WithoutTrace())
+	testutil.CollectAndCount(c) // the baseline
+	set(2000, 1000, 12)
+	want := func(sent, recv, retrans int) string {
+		return bytesWant("curl "+strconv.Itoa(sent)+" "+strconv.Itoa(recv)) + retransHeader +
+			`tcptable_process_retransmitted_segments_total{process="curl"} ` + strconv.Itoa(retrans) + "\n"
+	}
+	all := append([]string{"tcptable_process_retransmitted_segments_total"}, byteSeries...)
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want(1000, 0, 7)), all...))
+	set(2500, 1100, 3) // retransmits restarted: a new connection on the address
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want(3500, 1100, 10)), all...))
+}
+
+const retransHeader = `# HELP tcptable_process_retransmitted_segments_total TCP segments retransmitted, by owning process, since the exporter's first table read.
+# TYPE tcptable_process_retransmitted_segments_total counter
+`

@@ -30,7 +30,7 @@ type Collector struct {
 	mu           sync.Mutex // guards what the reads and the trace accumulate
 	reads        uint64
 	scrapeErrors [numReasons]uint64
-	traffic      *counterSet // bytes sent (0) and received (1) per process
+	traffic      *counterSet // bytes sent (0), received (1) and segments retransmitted (2) per process
 	trafficSeen  bool        // some row ever carried Stats
 	trace        traceState
 
@@ -271,11 +271,12 @@ func (c *Collector) read(ctx context.Context) *result {
 	return &result{t: t, err: err, duration: time.Since(start)}
 }
 
-// addTraffic adds one process' byte increments to the traffic counters;
-// c.mu is held.
+// addTraffic adds one process' increments to the traffic counters; c.mu
+// is held.
 func (c *Collector) addTraffic(process string, bd *byteDelta) {
 	c.traffic.add(process, 0, bd.sent)
 	c.traffic.add(process, 1, bd.received)
+	c.traffic.add(process, 2, bd.retrans)
 }
 
 // countersLocked copies the accumulated state; c.mu is held.

@@ -14,6 +14,7 @@ type descs struct {
 	closed             *prometheus.Desc
 	sent               *prometheus.Desc
 	received           *prometheus.Desc
+	retransmitted      *prometheus.Desc
 	traceUp            *prometheus.Desc
 	traceErrors        *prometheus.Desc
 	traceLost          *prometheus.Desc
@@ -47,6 +48,8 @@ func newDescs() descs {
 			"Payload bytes sent over TCP (retransmissions included), by owning process, since the exporter's first table read.", "process"),
 		received: d("process_received_bytes_total",
 			"Payload bytes received over TCP, by owning process, since the exporter's first table read.", "process"),
+		retransmitted: d("process_retransmitted_segments_total",
+			"TCP segments retransmitted, by owning process, since the exporter's first table read.", "process"),
 		traceUp: d("trace_up",
 			"Whether the kernel trace behind the opened and closed counters is running (1) or not (0)."),
 		traceErrors: d("trace_errors_total",
@@ -70,7 +73,7 @@ func newDescs() descs {
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
 		d.connections, d.processConnections, d.listenerInfo, d.listenersOmitted, d.ownersHidden,
-		d.opened, d.closed, d.sent, d.received, d.traceUp, d.traceErrors, d.traceLost,
+		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceErrors, d.traceLost,
 		d.scrapeDuration, d.scrapeSuccess, d.scrapeRows, d.scrapeErrors, d.tableReads,
 	} {
 		ch <- x

@@ -34,6 +34,7 @@
 //
 //	tcptable_process_sent_bytes_total{process}      counter ≤ N + 4
 //	tcptable_process_received_bytes_total{process}  counter ≤ N + 4
+//	tcptable_process_retransmitted_segments_total{process}  counter ≤ N + 4
 //
 // When the provider implements tcptable.Tracer, counted from its trace,
 // which the collector follows from NewCollector to Close:
@@ -71,7 +72,9 @@
 //
 // # Byte counters
 //
-// The per-connection counters the OS keeps are monotonic, but connections
+// The byte and retransmission counters come from Stats.BytesSent,
+// BytesReceived and Retransmits. The per-connection counters the OS keeps
+// are monotonic, but connections
 // come and go. The collector remembers each connection's counters (by Key)
 // at the last read and adds the difference at the next one to the
 // connection's process; a connection first seen after the first read adds

@@ -54,6 +54,7 @@ func (c *Collector) emit(r *result, k *counters, ch chan<- prometheus.Metric) {
 		for _, v := range k.traffic {
 			counter(d.sent, float64(v.v[0]), v.process)
 			counter(d.received, float64(v.v[1]), v.process)
+			counter(d.retransmitted, float64(v.v[2]), v.process)
 		}
 	}
 	if k.tracing {
