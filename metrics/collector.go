@@ -246,7 +246,7 @@ func (c *Collector) read(ctx context.Context) *result {
 	}
 	var t *tally
 	if err == nil || (errors.Is(err, tcptable.ErrInconsistent) && rows != nil) {
-		t = newTally(rows, c.cfg.top, c.cfg.maxListeners)
+		t = newTally(rows, &c.cfg)
 	}
 	var d map[owner]*byteDelta
 	seen := false

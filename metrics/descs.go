@@ -5,24 +5,27 @@ import "github.com/prometheus/client_golang/prometheus"
 // descs are the collector's metric descriptors; docs/metrics.md describes
 // each series with its labels and cardinality bound.
 type descs struct {
-	connections        *prometheus.Desc
-	processConnections *prometheus.Desc
-	listenerInfo       *prometheus.Desc
-	listenersOmitted   *prometheus.Desc
-	ownersHidden       *prometheus.Desc
-	opened             *prometheus.Desc
-	closed             *prometheus.Desc
-	sent               *prometheus.Desc
-	received           *prometheus.Desc
-	retransmitted      *prometheus.Desc
-	traceUp            *prometheus.Desc
-	traceErrors        *prometheus.Desc
-	traceLost          *prometheus.Desc
-	scrapeDuration     *prometheus.Desc
-	scrapeSuccess      *prometheus.Desc
-	scrapeRows         *prometheus.Desc
-	scrapeErrors       *prometheus.Desc
-	tableReads         *prometheus.Desc
+	connections          *prometheus.Desc
+	processConnections   *prometheus.Desc
+	netnsConnections     *prometheus.Desc
+	containerConnections *prometheus.Desc
+	statsUnavailable     *prometheus.Desc
+	listenerInfo         *prometheus.Desc
+	listenersOmitted     *prometheus.Desc
+	ownersHidden         *prometheus.Desc
+	opened               *prometheus.Desc
+	closed               *prometheus.Desc
+	sent                 *prometheus.Desc
+	received             *prometheus.Desc
+	retransmitted        *prometheus.Desc
+	traceUp              *prometheus.Desc
+	traceErrors          *prometheus.Desc
+	traceLost            *prometheus.Desc
+	scrapeDuration       *prometheus.Desc
+	scrapeSuccess        *prometheus.Desc
+	scrapeRows           *prometheus.Desc
+	scrapeErrors         *prometheus.Desc
+	tableReads           *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -34,6 +37,12 @@ func newDescs() descs {
 			"TCP endpoints (connections and listeners) by state and address family.", "state", "family"),
 		processConnections: d("process_connections",
 			`TCP endpoints by owning process name and state: the top N processes by endpoints, the rest as process="other", ownerless endpoints as "[kernel]", "[hidden]" and "[unknown]".`, "process", "state"),
+		netnsConnections: d("netns_connections",
+			`TCP endpoints by network namespace (inode, and name under /run/netns if any) and state: the top N namespaces by endpoints, the rest as netns="other", endpoints of no known namespace as "[unknown]".`, "netns", "netns_name", "state"),
+		containerConnections: d("container_connections",
+			`TCP endpoints by the owning process's container and state: the top N containers by endpoints, the rest as container="other", endpoints of no container as "[none]"; only in scrapes where some endpoint is a container's.`, "container", "state"),
+		statsUnavailable: d("stats_unavailable",
+			`TCP endpoints in this scrape without per-connection statistics, which the byte counters therefore do not follow, by reason: "not_available" (the OS keeps none for the endpoint, as for TIME-WAIT and pending connections), "permission_denied", "not_supported" or "unknown".`, "reason"),
 		listenerInfo: d("listener_info",
 			"Listening endpoints by local address, port and owning process (always 1), at most the configured number, lowest ports first.", "address", "port", "process"),
 		listenersOmitted: d("listeners_omitted",
@@ -72,7 +81,7 @@ func newDescs() descs {
 // describe sends every descriptor.
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
-		d.connections, d.processConnections, d.listenerInfo, d.listenersOmitted, d.ownersHidden,
+		d.connections, d.processConnections, d.netnsConnections, d.containerConnections, d.statsUnavailable, d.listenerInfo, d.listenersOmitted, d.ownersHidden,
 		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceErrors, d.traceLost,
 		d.scrapeDuration, d.scrapeSuccess, d.scrapeRows, d.scrapeErrors, d.tableReads,
 	} {

@@ -14,15 +14,20 @@
 //
 // # Series
 //
-// Per scrape, from one table read (N is WithTopProcesses, default 10; L is
+// Per scrape, from one table read (N is WithTopProcesses, default 10; M
+// WithTopNetNS and C WithTopContainers, default 10 each; L is
 // WithMaxListeners, default 100; bounds are the most series a name can
-// have):
+// have; the namespace series exist where rows carry a namespace, the
+// container series in scrapes where some row names a container):
 //
 //	tcptable_connections{state, family}             gauge  ≤ 13 × 2
 //	tcptable_process_connections{process, state}    gauge  ≤ (N + 4) × 13
+//	tcptable_netns_connections{netns, netns_name, state}  gauge  ≤ (M + 2) × 13
+//	tcptable_container_connections{container, state}      gauge  ≤ (C + 2) × 13
 //	tcptable_listener_info{address, port, process}  gauge  ≤ L (value 1)
 //	tcptable_listeners_omitted                      gauge  listeners cut by L
 //	tcptable_owners_hidden                          gauge  rows whose owner is permission-denied
+//	tcptable_stats_unavailable{reason}              gauge  ≤ 4, rows without Stats (with Query.Stats)
 //	tcptable_scrape_success                         gauge  1 when the table was read
 //	tcptable_scrape_duration_seconds                gauge
 //	tcptable_scrape_rows                            gauge
@@ -61,6 +66,12 @@
 // other reason). A name that is not printable UTF-8, or that equals a
 // reserved value, is shown Go-quoted, so no control byte reaches a
 // terminal and no process poses as a bucket.
+//
+// netns is the namespace's inode number (Connection.NetNS), netns_name its
+// name under /run/netns or "" (quoted like a process name when not
+// printable); container is the container ID (Connection.Container). Beside
+// the top M (C) values they take "other" and "[unknown]" (rows of no
+// known namespace) or "[none]" (rows of no container).
 //
 // The gauges rank processes by rows in each scrape. The counters cannot
 // (a counter must never decrease): a process keeps its series once it has
