@@ -72,7 +72,7 @@ func NewCollector(p tcptable.Provider, opts ...Option) *Collector {
 		stop:    stop,
 	}
 	if tr, ok := p.(tcptable.Tracer); ok && cfg.trace {
-		c.trace = traceState{enabled: true, churn: newCounterSet(cfg.top), openers: map[tcptable.Key]string{}}
+		c.trace = traceState{enabled: true, churn: newCounterSet(cfg.top), openers: map[tcptable.Key]string{}, held: newHeldOpens()}
 		c.wg.Add(1)
 		go c.runTrace(ctx, tr)
 	}
@@ -227,6 +227,7 @@ type counters struct {
 	traceUp      bool
 	traceErrors  uint64
 	traceLost    uint64
+	unattributed [numUnattributed]uint64 // opens counted without their owner (hold.go)
 	churn        []counterValue
 }
 
@@ -292,6 +293,8 @@ func (c *Collector) countersLocked() counters {
 		traceLost:    c.trace.lost,
 	}
 	if c.trace.enabled {
+		c.trace.expireHeld(c.cfg.now())
+		k.unattributed = c.trace.held.unattributed
 		k.churn = c.trace.churn.values()
 	}
 	return k

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // descs are the collector's metric descriptors; docs/metrics.md describes
 // each series with its labels and cardinality bound.
@@ -21,6 +25,7 @@ type descs struct {
 	traceUp              *prometheus.Desc
 	traceErrors          *prometheus.Desc
 	traceLost            *prometheus.Desc
+	traceUnattributed    *prometheus.Desc
 	scrapeDuration       *prometheus.Desc
 	scrapeSuccess        *prometheus.Desc
 	scrapeRows           *prometheus.Desc
@@ -50,7 +55,7 @@ func newDescs() descs {
 		ownersHidden: d("owners_hidden",
 			"TCP endpoints whose owning process the exporter may not see (permission denied); run it with more privilege to see them."),
 		opened: d("process_connections_opened_total",
-			"TCP connections opened (connect or accept), by the opening process, as the kernel trace reports them.", "process"),
+			"TCP connections opened (connect or accept), as the kernel trace reports them, by the connecting or accepting process (an accepted connection counts once a process owns it).", "process"),
 		closed: d("process_connections_closed_total",
 			"TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).", "process"),
 		sent: d("process_sent_bytes_total",
@@ -65,6 +70,8 @@ func newDescs() descs {
 			"Kernel traces that ended with an error (each is retried, unless tracing is not supported)."),
 		traceLost: d("trace_lost_events_total",
 			"Trace events the OS or provider dropped (at least one per loss reported without a count); the opened and closed counters miss them."),
+		traceUnattributed: d("trace_opens_unattributed_total",
+			`Traced connections opened with no owning process (as an accepted connection is, in its listener's accept queue) that were counted for the bucket their open named ([kernel] mostly) instead of the process that came to own them, by reason: "timeout" (no process owned it within `+openHold.String()+`) or "overflow" (`+strconv.Itoa(maxHeldOpens)+` opens were already waiting for their owner).`, "reason"),
 		scrapeDuration: d("scrape_duration_seconds",
 			"How long this scrape's table read and its reduction took (how long the scrape waited, when it gave up first)."),
 		scrapeSuccess: d("scrape_success",
@@ -82,7 +89,7 @@ func newDescs() descs {
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
 		d.connections, d.processConnections, d.netnsConnections, d.containerConnections, d.statsUnavailable, d.listenerInfo, d.listenersOmitted, d.ownersHidden,
-		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceErrors, d.traceLost,
+		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceErrors, d.traceLost, d.traceUnattributed,
 		d.scrapeDuration, d.scrapeSuccess, d.scrapeRows, d.scrapeErrors, d.tableReads,
 	} {
 		ch <- x

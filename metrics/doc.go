@@ -49,6 +49,13 @@
 //	tcptable_trace_up                                   gauge
 //	tcptable_trace_errors_total                         counter
 //	tcptable_trace_lost_events_total                    counter
+//	tcptable_trace_opens_unattributed_total{reason}     counter ≤ 2
+//
+// An accepted connection is born in its listener's accept queue, owned by
+// no process; its open is held (5 s at most, 4096 opens at most) until an
+// event names the process that accepted it, and counted for that process,
+// once. Opens counted without their owner (timeout or overflow) are
+// counted in tcptable_trace_opens_unattributed_total.
 //
 // Never one series per connection, nor per PID: processes are told apart
 // by name (Module.Name), so a restarted process keeps its series.

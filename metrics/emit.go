@@ -75,6 +75,9 @@ func (c *Collector) emit(r *result, k *counters, ch chan<- prometheus.Metric) {
 		gauge(d.traceUp, boolValue(k.traceUp))
 		counter(d.traceErrors, float64(k.traceErrors))
 		counter(d.traceLost, float64(k.traceLost))
+		for i, n := range k.unattributed {
+			counter(d.traceUnattributed, float64(n), unattributedLabels[i])
+		}
 		for _, v := range k.churn {
 			counter(d.opened, float64(v.v[0]), v.process)
 			counter(d.closed, float64(v.v[1]), v.process)

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envDump) != "" {
 		os.Exit(dumpMain())
 	}
+	if os.Getenv(envAccept) != "" {
+		os.Exit(acceptMain())
+	}
 	os.Exit(m.Run())
 }
 

@@ -29,7 +29,15 @@ type traceState struct {
 	lost    uint64
 	churn   *counterSet             // opened (0) and closed (1) per process
 	openers map[tcptable.Key]string // process label that opened each connection
+	held    *heldOpens              // opens waiting for their owner (hold.go)
 }
+
+// countOpen counts one open for the process labelled l; c.mu is held.
+func (t *traceState) countOpen(l string) { t.churn.add(l, 0, 1) }
+
+// expireHeld counts the opens that waited for their owner long enough;
+// c.mu is held.
+func (t *traceState) expireHeld(now time.Time) { t.held.expire(now, t.countOpen) }
 
 // runTrace follows tr until ctx ends, retrying failed traces with backoff;
 // it gives up when the provider says tracing is not supported here.
@@ -112,18 +120,39 @@ func (c *Collector) churn(e *tcptable.Event) string {
 	case tcptable.EventLost:
 		t.lost += max(e.Lost, 1) // at least one when the source does not know
 	case tcptable.EventOpened:
-		l := ownerOf(&e.After).label()
-		t.churn.add(l, 0, 1)
-		if len(t.openers) < maxOpeners {
+		o := ownerOf(&e.After)
+		l := o.label()
+		// An open that names no process (an accepted connection, still in
+		// the accept queue) waits for the event that names its owner.
+		if o.reserved == "" || !t.held.hold(e.Key, l, c.cfg.now(), t.countOpen) {
+			t.countOpen(l)
+		}
+		if o.reserved == "" && len(t.openers) < maxOpeners {
 			t.openers[e.Key] = l
 		}
-	case tcptable.EventOwnerChanged:
-		if o := ownerOf(&e.After); o.reserved == "" {
-			if _, ok := t.openers[e.Key]; ok || len(t.openers) < maxOpeners {
-				t.openers[e.Key] = o.label()
-			}
+	case tcptable.EventOwnerChanged, tcptable.EventStateChanged:
+		o := ownerOf(&e.After)
+		if o.reserved != "" {
+			break
+		}
+		if _, ok := t.held.release(e.Key, c.cfg.now(), t.countOpen); ok {
+			t.countOpen(o.label())
+		}
+		if e.Kind != tcptable.EventOwnerChanged {
+			break
+		}
+		if _, ok := t.openers[e.Key]; ok || len(t.openers) < maxOpeners {
+			t.openers[e.Key] = o.label()
 		}
 	case tcptable.EventClosed:
+		if l, ok := t.held.release(e.Key, c.cfg.now(), t.countOpen); ok {
+			// Closed before any event named its owner: the closing
+			// row's owner, if it has one, else the open's bucket.
+			if o := ownerOf(&e.Before); o.reserved == "" {
+				l = o.label()
+			}
+			t.countOpen(l)
+		}
 		opener, ok := t.openers[e.Key]
 		l := opener
 		if !ok {

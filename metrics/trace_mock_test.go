@@ -44,7 +44,7 @@ func churnWant(lines ...string) string {
 	return `
 # HELP tcptable_process_connections_closed_total TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).
 # TYPE tcptable_process_connections_closed_total counter
-` + closed.String() + `# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), by the opening process, as the kernel trace reports them.
+` + closed.String() + `# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), as the kernel trace reports them, by the connecting or accepting process (an accepted connection counts once a process owns it).
 # TYPE tcptable_process_connections_opened_total counter
 ` + opened.String()
 }
