@@ -225,6 +225,7 @@ type counters struct {
 	trafficSeen  bool // some row ever carried Stats
 	tracing      bool
 	traceUp      bool
+	traceSource  string
 	traceErrors  uint64
 	traceLost    uint64
 	unattributed [numUnattributed]uint64 // opens counted without their owner (hold.go)
@@ -289,6 +290,7 @@ func (c *Collector) countersLocked() counters {
 		trafficSeen:  c.bytes.seen,
 		tracing:      c.trace.enabled,
 		traceUp:      c.trace.up,
+		traceSource:  c.trace.source,
 		traceErrors:  c.trace.errors,
 		traceLost:    c.trace.lost,
 	}

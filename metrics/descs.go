@@ -23,6 +23,7 @@ type descs struct {
 	received             *prometheus.Desc
 	retransmitted        *prometheus.Desc
 	traceUp              *prometheus.Desc
+	traceSource          *prometheus.Desc
 	traceErrors          *prometheus.Desc
 	traceLost            *prometheus.Desc
 	traceUnattributed    *prometheus.Desc
@@ -66,6 +67,8 @@ func newDescs() descs {
 			"TCP segments retransmitted, by owning process, since the exporter's first table read.", "process"),
 		traceUp: d("trace_up",
 			"Whether the kernel trace behind the opened and closed counters is running (1) or not (0)."),
+		traceSource: d("trace_source_info",
+			`The source of the running kernel trace (always 1, only while tcptable_trace_up is 1), as the provider names it: on Linux "bpf" (every change as the kernel makes it, accepted connections attributed) or "sock_diag" (without the privilege for BPF: closes as the kernel reports them, the rest from polling the table); "unknown" when the provider does not say.`, "source"),
 		traceErrors: d("trace_errors_total",
 			"Kernel traces that ended with an error (each is retried, unless tracing is not supported)."),
 		traceLost: d("trace_lost_events_total",
@@ -89,7 +92,7 @@ func newDescs() descs {
 func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	for _, x := range []*prometheus.Desc{
 		d.connections, d.processConnections, d.netnsConnections, d.containerConnections, d.statsUnavailable, d.listenerInfo, d.listenersOmitted, d.ownersHidden,
-		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceErrors, d.traceLost, d.traceUnattributed,
+		d.opened, d.closed, d.sent, d.received, d.retransmitted, d.traceUp, d.traceSource, d.traceErrors, d.traceLost, d.traceUnattributed,
 		d.scrapeDuration, d.scrapeSuccess, d.scrapeRows, d.scrapeErrors, d.tableReads,
 	} {
 		ch <- x

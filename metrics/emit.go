@@ -73,6 +73,13 @@ func (c *Collector) emit(r *result, k *counters, ch chan<- prometheus.Metric) {
 	}
 	if k.tracing {
 		gauge(d.traceUp, boolValue(k.traceUp))
+		if k.traceUp {
+			src := "unknown"
+			if k.traceSource != "" {
+				src = labelValue(k.traceSource)
+			}
+			gauge(d.traceSource, 1, src)
+		}
 		counter(d.traceErrors, float64(k.traceErrors))
 		counter(d.traceLost, float64(k.traceLost))
 		for i, n := range k.unattributed {

@@ -23,8 +23,9 @@ const maxOpeners = 1 << 16
 // traceState is the trace's share of the collector's state, guarded by
 // Collector.mu.
 type traceState struct {
-	enabled bool // the provider is a Tracer and tracing was not disabled
-	up      bool // a Trace call is running
+	enabled bool   // the provider is a Tracer and tracing was not disabled
+	up      bool   // a Trace call is running
+	source  string // while up: the source a ReadyTracer named, else ""
 	errors  uint64
 	lost    uint64
 	churn   *counterSet             // opened (0) and closed (1) per process
@@ -47,7 +48,7 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 	for {
 		err := c.trace1(ctx, tr)
 		c.mu.Lock()
-		c.trace.up = false
+		c.trace.up, c.trace.source = false, ""
 		if ctx.Err() == nil {
 			c.trace.errors++
 		}
@@ -75,20 +76,20 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 // trace1 runs one trace of tr. A ReadyTracer's trace is up once it says
 // it is live; a plain Tracer's from the call.
 func (c *Collector) trace1(ctx context.Context, tr tcptable.Tracer) error {
-	up := func() {
+	up := func(source string) {
 		c.mu.Lock()
-		c.trace.up = true
+		c.trace.up, c.trace.source = true, source
 		c.mu.Unlock()
 	}
 	// Connections, not listeners (tcptable_listener_info shows those), with owners.
 	q := tcptable.Query{Class: tcptable.ClassConnections}
 	if rt, ok := tr.(tcptable.ReadyTracer); ok {
 		return rt.TraceReady(ctx, q, func(source string) {
-			up()
+			up(source)
 			c.log(slog.LevelDebug, "tracing", "source", source)
 		}, c.traced)
 	}
-	up()
+	up("")
 	return tr.Trace(ctx, q, c.traced)
 }
 

@@ -214,6 +214,8 @@ func TestTraceRetries(t *testing.T) {
 	g := gather(t, c)
 	assert.Equal(t, float64(1), g["tcptable_trace_errors_total"])
 	assert.Equal(t, float64(1), g["tcptable_trace_up"])
+	assert.Equal(t, map[string]float64{`tcptable_trace_source_info{source="unknown"}`: 1}, only(series(t, c), "tcptable_trace_source_info"),
+		"a plain Tracer names no source")
 }
 
 func TestWithoutTrace(t *testing.T) {

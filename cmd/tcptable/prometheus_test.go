@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
 	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/mock"
 	"github.com/tcptable/tcptable/providers/native"
@@ -247,6 +249,26 @@ func TestPrometheusScrapesServe(t *testing.T) {
 	require.Len(t, top, 1, "%v", top)
 	assert.Positive(t, top[me], "%v", top)
 
+	// Events the trace drops are counted, not hidden: two opens lost.
+	p.LoseEvents(2)
+	lost, err := p.Dial("tcp4")
+	require.NoError(t, err)
+	p.Flush()
+	prom.eventually(t, `tcptable_trace_lost_events_total`, map[string]float64{"": 2})
+	assert.Equal(t, map[string]float64{me: 12}, prom.query(t, `tcptable_process_connections_opened_total`), "the lost opens are not counted")
+	require.NoError(t, lost.Close())
+
+	// Bytes a pair born since the last scrape moves count, all of them,
+	// for its process: sent by the client and by the server.
+	pair, err := p.Dial("tcp4")
+	require.NoError(t, err)
+	defer pair.Close()
+	require.NoError(t, pair.(conformance.TransferPair).Transfer(100_000, 2_500))
+	prom.eventually(t, `tcptable_process_sent_bytes_total`, map[string]float64{me: 102_500})
+	prom.eventually(t, `tcptable_process_received_bytes_total`, map[string]float64{me: 102_500})
+	require.NoError(t, pair.(conformance.TransferPair).Transfer(7, 0))
+	prom.eventually(t, `tcptable_process_sent_bytes_total`, map[string]float64{me: 102_507})
+
 	// A read slower than the scrape timeout: serve answers within the
 	// timeout Prometheus sends, so every scrape succeeds (up stays 1) and
 	// says the table was not read.
@@ -278,11 +300,12 @@ func TestPrometheusScrapesRealTable(t *testing.T) {
 	defer ln.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	received := make(chan int64, 1)
 	wg.Go(func() {
 		if c, err := ln.Accept(); err == nil {
 			defer c.Close()
-			var b [1]byte
-			c.Read(b[:]) // until the client closes
+			n, _ := io.Copy(io.Discard, c) // until the client closes
+			received <- n
 		}
 	})
 	conn, err := net.Dial("tcp4", ln.Addr().String())
@@ -302,6 +325,20 @@ func TestPrometheusScrapesRealTable(t *testing.T) {
 	assert.GreaterOrEqual(t, got[`process="`+self+`",state="established"`], 2.0, "both ends of the test's connection, and serve's own")
 	got = prom.query(t, `sum(tcptable_connections{state="established",family="ipv4"})`)
 	assert.GreaterOrEqual(t, got[""], 4.0, "the test's pair and the scrape's own connection")
+
+	// The pair was there at the first read (the baseline): what it moves
+	// since counts, and Prometheus reads at least that back.
+	const k = 1 << 20
+	_, err = conn.Write(make([]byte, k))
+	require.NoError(t, err)
+	sent := `tcptable_process_sent_bytes_total{process="` + self + `"}`
+	var last map[string]float64
+	prom.waitFor(t, fmt.Sprintf("%s to reach %d (last %v)", sent, k, &last), func() bool {
+		last = prom.query(t, sent)
+		return last[`process="`+self+`"`] >= k
+	})
+	conn.Close()
+	assert.Equal(t, int64(k), <-received)
 }
 
 // selfName is the process name a provider reports for this process.
