@@ -269,6 +269,11 @@ func TestPrometheusScrapesServe(t *testing.T) {
 	require.NoError(t, pair.(conformance.TransferPair).Transfer(7, 0))
 	prom.eventually(t, `tcptable_process_sent_bytes_total`, map[string]float64{me: 102_507})
 
+	// Every query docs/metrics.md shows is valid PromQL over these series.
+	for _, q := range documentedQueries(t) {
+		prom.query(t, q)
+	}
+
 	// A read slower than the scrape timeout: serve answers within the
 	// timeout Prometheus sends, so every scrape succeeds (up stays 1) and
 	// says the table was not read.
@@ -355,4 +360,30 @@ func selfName(t *testing.T) string {
 	require.Len(t, rows, 1)
 	require.NotEmpty(t, rows[0].Module.Name)
 	return rows[0].Module.Name
+}
+
+// documentedQueries returns the PromQL expressions of docs/metrics.md's
+// promql blocks: each starts on an unindented line that is not a comment,
+// and indented lines continue it.
+func documentedQueries(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	require.NoError(t, err)
+	var qs []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```promql"):
+			in = true
+		case strings.HasPrefix(line, "```"):
+			in = false
+		case !in || strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, " ") && len(qs) > 0:
+			qs[len(qs)-1] += "\n" + line
+		default:
+			qs = append(qs, line)
+		}
+	}
+	require.GreaterOrEqual(t, len(qs), 10, "docs/metrics.md's queries")
+	return qs
 }
