@@ -47,6 +47,7 @@
 //	tcptable_process_connections_opened_total{process}  counter ≤ N + 4
 //	tcptable_process_connections_closed_total{process}  counter ≤ N + 4
 //	tcptable_trace_up                                   gauge
+//	tcptable_trace_source_info{source}                  gauge  1 while up
 //	tcptable_trace_errors_total                         counter
 //	tcptable_trace_lost_events_total                    counter
 //	tcptable_trace_opens_unattributed_total{reason}     counter ≤ 2
