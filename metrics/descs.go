@@ -74,7 +74,7 @@ func newDescs() descs {
 		traceLost: d("trace_lost_events_total",
 			"Trace events the OS or provider dropped (at least one per loss reported without a count); the opened and closed counters miss them."),
 		traceUnattributed: d("trace_opens_unattributed_total",
-			`Traced connections opened with no owning process (as an accepted connection is, in its listener's accept queue) that were counted for the bucket their open named ([kernel] mostly) instead of the process that came to own them, by reason: "timeout" (no process owned it within `+openHold.String()+`) or "overflow" (`+strconv.Itoa(maxHeldOpens)+` opens were already waiting for their owner).`, "reason"),
+			`Traced connections opened owned by the kernel (as an accepted connection is, in its listener's accept queue) that were counted for [kernel] instead of the process that came to own them, by reason: "timeout" (no process owned it within `+openHold.String()+`) or "overflow" (`+strconv.Itoa(maxHeldOpens)+` opens were already waiting for their owner).`, "reason"),
 		scrapeDuration: d("scrape_duration_seconds",
 			"How long this scrape's table read and its reduction took (how long the scrape waited, when it gave up first)."),
 		scrapeSuccess: d("scrape_success",

@@ -10,8 +10,8 @@ import (
 // owned by the kernel: the trace reports it opened with no process, and
 // the process that accepts it becomes its owner in a later owner-changed
 // event. Counted at its open, every accepted connection would be the
-// kernel's. So an open that names no process is held until the first
-// event that names one (or the close, or openHold, whichever comes first)
+// kernel's. So an open owned by the kernel is held until the first event
+// that names a process (or the close, or openHold, whichever comes first)
 // and counted once, then, for that process.
 const (
 	// openHold is how long an open waits for its owner before it is

@@ -57,7 +57,7 @@ func ownerChanged(before, after tcptable.Connection) tcptable.Event {
 // unattributedWant is the exposition of the unattributed opens.
 func unattributedWant(timeout, overflow int) string {
 	return fmt.Sprintf(`
-# HELP tcptable_trace_opens_unattributed_total Traced connections opened with no owning process (as an accepted connection is, in its listener's accept queue) that were counted for the bucket their open named ([kernel] mostly) instead of the process that came to own them, by reason: "timeout" (no process owned it within %s) or "overflow" (%d opens were already waiting for their owner).
+# HELP tcptable_trace_opens_unattributed_total Traced connections opened owned by the kernel (as an accepted connection is, in its listener's accept queue) that were counted for [kernel] instead of the process that came to own them, by reason: "timeout" (no process owned it within %s) or "overflow" (%d opens were already waiting for their owner).
 # TYPE tcptable_trace_opens_unattributed_total counter
 tcptable_trace_opens_unattributed_total{reason="overflow"} %d
 tcptable_trace_opens_unattributed_total{reason="timeout"} %d
@@ -69,26 +69,29 @@ tcptable_trace_opens_unattributed_total{reason="timeout"} %d
 // once, however its owner changes later; one closed before any process
 // owned it counts for the closing row's owner; one nobody accepts within
 // the hold counts for [kernel], as unattributed, and an owner found after
-// that does not count it again.
+// that does not count it again. A hidden owner is not waited for.
 func TestTraceAcceptedOpens(t *testing.T) {
 	clock := &testClock{now: time.Unix(1e9, 0)}
 	tr := newScriptedTracer()
 	c := newCollector(t, tr, metrics.WithClock(clock.Now))
 	a, b, d, late := accepted(5001), accepted(5002), accepted(5003), accepted(5004)
+	hidden := accepted(5005)
+	hidden.OwnerStatus, hidden.ModuleStatus = tcptable.OwnerPermissionDenied, tcptable.OwnerPermissionDenied
 	tr.emit(t,
 		opened(a), ownerChanged(a, acceptedBy(a, 10, "server")),
 		ownerChanged(acceptedBy(a, 10, "server"), acceptedBy(a, 11, "worker")), // handed on: no second open
 		opened(b), tcptable.Event{Kind: tcptable.EventStateChanged, Key: b.Key(), Before: b, After: acceptedBy(b, 10, "server")},
 		opened(d), closed(acceptedBy(d, 12, "reaper")), // accepted and closed, the accept untraced
 		opened(late),
+		opened(hidden), // an owner the exporter may not see: counted at once, not held
 	)
-	want := churnWant("server 2 0", "reaper 1 1") + unattributedWant(0, 0)
+	want := churnWant("[hidden] 1 0", "server 2 0", "reaper 1 1") + unattributedWant(0, 0)
 	names := append(churnCounters[:2:2], "tcptable_trace_opens_unattributed_total")
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), names...))
 
 	clock.Add(metrics.OpenHold)
 	tr.emit(t, ownerChanged(late, acceptedBy(late, 10, "server"))) // too late: not counted again
-	want = churnWant("[kernel] 1 0", "server 2 0", "reaper 1 1") + unattributedWant(1, 0)
+	want = churnWant("[hidden] 1 0", "[kernel] 1 0", "server 2 0", "reaper 1 1") + unattributedWant(1, 0)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), names...))
 }
 

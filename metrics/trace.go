@@ -123,9 +123,10 @@ func (c *Collector) churn(e *tcptable.Event) string {
 	case tcptable.EventOpened:
 		o := ownerOf(&e.After)
 		l := o.label()
-		// An open that names no process (an accepted connection, still in
-		// the accept queue) waits for the event that names its owner.
-		if o.reserved == "" || !t.held.hold(e.Key, l, c.cfg.now(), t.countOpen) {
+		// An open the kernel owns (an accepted connection, still in the
+		// accept queue) waits for the event that names its owner. Hidden
+		// and unknown owners stay so: holding them would not help.
+		if o.reserved != processKernel || !t.held.hold(e.Key, l, c.cfg.now(), t.countOpen) {
 			t.countOpen(l)
 		}
 		if o.reserved == "" && len(t.openers) < maxOpeners {
