@@ -78,13 +78,14 @@ func (h *heldOpens) hold(k tcptable.Key, label string, now time.Time, count func
 }
 
 // release ends the hold of k and returns the bucket its open named; ok is
-// false when k was not held, or held too long before now (then it was
-// counted through count, with the other opens that waited too long).
-func (h *heldOpens) release(k tcptable.Key, now time.Time, count func(label string)) (label string, ok bool) {
+// false when k was not held, or held too long before now() (then it was
+// counted through count, with the other opens that waited too long). It
+// reads the clock only when something is held.
+func (h *heldOpens) release(k tcptable.Key, now func() time.Time, count func(label string)) (label string, ok bool) {
 	if len(h.m) == 0 {
 		return "", false
 	}
-	h.expire(now, count)
+	h.expire(now(), count)
 	o, ok := h.m[k]
 	if ok {
 		delete(h.m, k)

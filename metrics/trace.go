@@ -137,7 +137,7 @@ func (c *Collector) churn(e *tcptable.Event) string {
 		if o.reserved != "" {
 			break
 		}
-		if _, ok := t.held.release(e.Key, c.cfg.now(), t.countOpen); ok {
+		if _, ok := t.held.release(e.Key, c.cfg.now, t.countOpen); ok {
 			t.countOpen(o.label())
 		}
 		if e.Kind != tcptable.EventOwnerChanged {
@@ -147,7 +147,7 @@ func (c *Collector) churn(e *tcptable.Event) string {
 			t.openers[e.Key] = o.label()
 		}
 	case tcptable.EventClosed:
-		if l, ok := t.held.release(e.Key, c.cfg.now(), t.countOpen); ok {
+		if l, ok := t.held.release(e.Key, c.cfg.now, t.countOpen); ok {
 			// Closed before any event named its owner: the closing
 			// row's owner, if it has one, else the open's bucket.
 			if o := ownerOf(&e.Before); o.reserved == "" {
