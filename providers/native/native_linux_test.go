@@ -22,5 +22,5 @@ func TestLinuxChoosesNetlink(t *testing.T) {
 		require.NoError(t, err)
 		assert.IsType(t, (*linux.Provider)(nil), p)
 		return p, conformance.OSEnv()
-	}, conformance.DeclareGap(conformance.NoDualStack, "the Linux provider does not report IPV6_V6ONLY yet"))
+	})
 }
