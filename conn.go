@@ -27,8 +27,10 @@ type Connection struct {
 	// OwnerStatus says which.
 	PID uint32
 	// Created is when the endpoint was created (liCreateTimestamp, a FILETIME
-	// converted to UTC). The zero Time means the OS does not record it
-	// (Linux, most others); FirstSeen then offers the next best thing.
+	// converted to UTC). The zero Time means it is not known: most OSes
+	// record none, and the Linux provider records it (in the kernel, where
+	// BPF is permitted) only for sockets born while it is open. FirstSeen
+	// then offers the next best thing.
 	Created time.Time
 	// Module is the owning module (OwningModuleInfo resolved with
 	// GetOwnerModuleFromTcpEntry). On other OSes it is the owning process'
@@ -73,8 +75,8 @@ type Connection struct {
 	// or provider does not say; docs/model.md lists which do.
 	DualStack bool
 	// FirstSeen is when a Watch first saw this connection; zero in a plain
-	// Table answer. On OSes that record no creation time it is the best
-	// lower bound on the connection's age that polling can offer.
+	// Table answer. Where no creation time is known it is the best lower
+	// bound on the connection's age that polling can offer.
 	FirstSeen time.Time
 
 	// Stats holds the connection's traffic counters when the Query asked

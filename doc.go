@@ -24,7 +24,8 @@
 //   - providers/windows: GetExtendedTcpTable(TCP_TABLE_OWNER_MODULE_*), with
 //     ParseTable decoding the raw buffer on every OS;
 //   - providers/linux: netlink sock_diag, owners from /proc, network
-//     namespaces, a /proc/net fallback;
+//     namespaces, a /proc/net fallback, kernel events and creation times
+//     from BPF;
 //   - providers/gopsutil: macOS, the BSDs and others through gopsutil;
 //   - providers/mock: an editable in-memory table for your unit tests.
 //

@@ -98,8 +98,9 @@ func (k Key) compare(o Key) int {
 
 // Watcher follows a Provider's table and reports what changes, as Diff's
 // events, and remembers when it first saw each connection, in
-// Connection.FirstSeen. That is the only age Linux and most other OSes can
-// offer: they record no creation time (Connection.Created is zero).
+// Connection.FirstSeen. That is the only age most OSes can offer: they
+// record no creation time (Connection.Created is zero), and the Linux
+// provider records one only for sockets born while it is open.
 // FirstSeen survives state and owner changes (it follows Key); a
 // connection present at the baseline gets the baseline's time, which only
 // bounds its age.

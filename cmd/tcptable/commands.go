@@ -14,15 +14,24 @@ const (
 	cmdAll   = cmdList | cmdKill | cmdServe
 )
 
-// subcommands maps a first argument to its subcommand.
-var subcommands = map[string]cmdSet{"kill": cmdKill, "serve": cmdServe}
+// subcommand returns the subcommand a first argument names, or 0.
+func subcommand(word string) cmdSet {
+	switch word {
+	case "kill":
+		return cmdKill
+	case "serve":
+		return cmdServe
+	}
+	return 0
+}
 
 // name is how messages name command c ("tcptable kill").
 func (c cmdSet) name() string {
-	for word, sc := range subcommands {
-		if c == sc {
-			return "tcptable " + word
-		}
+	switch c {
+	case cmdKill:
+		return "tcptable kill"
+	case cmdServe:
+		return "tcptable serve"
 	}
 	return "tcptable"
 }

@@ -51,7 +51,9 @@ type options struct {
 type rawFlags struct {
 	listen, v4, v6    bool
 	json, ndjson, csv bool
-	err               error // the first error a flag's value gave
+	watchValue        string        // what --watch was given: "true" when alone
+	pollEvery         time.Duration // --poll INTERVAL; 0 when alone or not given
+	err               error         // the first error a flag's value gave
 }
 
 // flagKind says how a flag takes values.
@@ -146,7 +148,7 @@ var flagDefs = [...]flagDef{
 	{names: []string{"sort"}, kind: valueFlag, arg: "COLUMN", group: groupOutput, empty: "a column name",
 		help: "order rows by a column: state, local, remote, pid,\nprocess, path, created, first_seen, uid, inode, ...\n(-COLUMN reverses; the default is local, remote)",
 		set:  setSort},
-	{names: []string{"H", "no-header"}, help: "no header line (table and CSV)", group: groupOutput,
+	{names: []string{"H", "no-header"}, help: "no header line (table, CSV and --watch)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.noHeader })},
 	{names: []string{"json"}, help: "one JSON array", group: groupOutput,
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.json })},
@@ -161,9 +163,10 @@ var flagDefs = [...]flagDef{
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},
 	{names: []string{"watch"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
 		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed; from kernel\nevents where the OS permits (Linux with BPF), so\nthat connections living a millisecond show, else\nby polling every INTERVAL (1s by default; 500ms,\n2s, or seconds: 2); stderr says which",
-		set:  setInterval("--watch", func(o *options) *time.Duration { return &o.watch })},
-	{names: []string{"poll"}, help: "with --watch: poll even where kernel events work", group: groupOutput,
-		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.poll })},
+		set:  setWatch},
+	{names: []string{"poll"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
+		help: "with --watch: poll even where kernel events work;\nan INTERVAL here is --watch's (--watch --poll 2s)",
+		set:  setPoll},
 	{names: []string{"top"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
 		help: "live view of the busiest processes and connections\nby bytes per second, redrawn every INTERVAL (1s) on\na terminal until Ctrl-C; blocks of text when the\noutput is not a terminal; with --ndjson a JSON line\na poll",
 		set:  setInterval("--top", func(o *options) *time.Duration { return &o.top })},
@@ -356,6 +359,45 @@ func setInterval(name string, field func(o *options) *time.Duration) func(*optio
 	}
 }
 
+// setWatch sets the --watch interval and remembers how it was given, so
+// that apply can tell "--watch --poll 2s" from "--watch 1s --poll 2s".
+func setWatch(o *options, r *rawFlags, v string) error {
+	r.watchValue = v
+	return setInterval("--watch", func(o *options) *time.Duration { return &o.watch })(o, r, v)
+}
+
+// setPoll sets --poll, alone or with the interval that --watch would
+// otherwise take ("--watch --poll 2s").
+func setPoll(o *options, r *rawFlags, v string) error {
+	switch v {
+	case "true", "false":
+		o.poll = v == "true"
+		return nil
+	}
+	d, err := parseInterval("--poll", v)
+	if err != nil {
+		return err
+	}
+	o.poll, r.pollEvery = true, d
+	return nil
+}
+
+// applyPoll checks --poll against --watch and gives --watch the interval
+// --poll was given.
+func (r *rawFlags) applyPoll(o *options) error {
+	switch {
+	case o.poll && o.watch == 0:
+		return usagef("--poll says how --watch follows changes: add --watch")
+	case r.pollEvery == 0:
+		return nil
+	case r.watchValue != "true":
+		return usagef("the interval is given twice (--watch %s, --poll %s): give it once, as --watch %s --poll",
+			r.watchValue, r.pollEvery, r.pollEvery)
+	}
+	o.watch = r.pollEvery
+	return nil
+}
+
 // parseInterval accepts a Go duration ("500ms", "2s") or a number of
 // seconds ("2", "0.5"), as watch(1) and netstat -c users type it; flag
 // names the flag in messages ("--watch").
@@ -427,9 +469,6 @@ func (r *rawFlags) apply(o *options) error {
 	if err := r.applyFormat(o); err != nil {
 		return err
 	}
-	if err := o.ns.check(); err != nil {
-		return err
-	}
 	if o.summary && o.watch == 0 {
 		// Counts need no owners, and resolving them is where the time goes.
 		// (Query.Detail still resolves what --pid and --process need.)
@@ -460,8 +499,13 @@ func (r *rawFlags) applyFormat(o *options) error {
 		return usagef("--watch does not print CSV: use --ndjson or the default text")
 	case o.watch > 0 && o.sort.col != nil:
 		return usagef("--sort orders a table; --watch prints events as they come")
-	case o.poll && o.watch == 0:
-		return usagef("--poll says how --watch follows changes: add --watch")
+	case o.summary && o.sort.col != nil:
+		return usagef("--summary prints counts by state: --sort orders rows and does not apply")
+	case o.summary && o.query.Stats:
+		return usagef("--summary prints counts by state: -i (per-connection statistics) does not apply")
+	}
+	if err := r.applyPoll(o); err != nil {
+		return err
 	}
 	return applyStatsOptions(o)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,11 +15,14 @@ import (
 
 // runUsage runs the command with args and checks that it is a usage error:
 // exit 2, one stderr line holding want, nothing on stdout, no Table call.
+// A command line wrongly accepted may start a watch: a deadline ends it.
 func runUsage(t *testing.T, args []string, want string) {
 	t.Helper()
 	p := mock.New(linuxRows()...)
 	a, stdout, stderr := testApp(p)
-	assert.Equal(t, exitUsage, a.run(context.Background(), args), "args %q", args)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	assert.Equal(t, exitUsage, a.run(ctx, args), "args %q", args)
 	assert.Empty(t, stdout.String())
 	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line: %q", stderr.String())
 	assert.Contains(t, stderr.String(), want, "args %q", args)

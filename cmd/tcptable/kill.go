@@ -34,7 +34,9 @@ Examples:
   tcptable kill -l --pid 4242 --json        close process 4242's listeners
 
 The process holding a killed socket gets an error on its next read or
-write (ECONNABORTED on Linux); the remote end gets a reset. Killing needs
+write (ECONNABORTED on Linux); the remote end gets a reset. CLOSED rows
+(bound sockets that neither listen nor connect) have nothing to end: they
+are skipped with a note on stderr. Killing needs
 root (CAP_NET_ADMIN) on Linux, Administrator on Windows.
 
 Exit status: 0 when every selected row was ended (a row that ended by
@@ -96,11 +98,16 @@ func (a *app) kill(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	sortRows(rows, o.sort)
+	rows, skipped := a.skipClosed(rows)
 	if !o.dryRun {
 		rows, code = a.killRows(ctx, k, rows)
 	}
 	if len(rows) == 0 && code == exitOK {
-		a.errorf("kill: no connection matched")
+		if skipped > 0 {
+			a.errorf("kill: nothing to end: the %d matching rows are CLOSED", skipped)
+		} else {
+			a.errorf("kill: no connection matched")
+		}
 		code = exitFail
 	}
 	if err := a.writeRows(ctx, rows, o, a.display(o)); err != nil {
@@ -108,6 +115,23 @@ func (a *app) kill(ctx context.Context, args []string) int {
 		return exitFail
 	}
 	return code
+}
+
+// skipClosed drops the CLOSED rows, noting each on stderr, and returns
+// the others and how many it dropped. A CLOSED row (on Linux a socket
+// that is bound but neither listens nor connects, such as a listener
+// already killed whose holder keeps it) has no connection to end: killing
+// it could only fail or end nothing.
+func (a *app) skipClosed(rows []tcptable.Connection) ([]tcptable.Connection, int) {
+	kept := rows[:0]
+	for _, c := range rows {
+		if c.State == tcptable.StateClosed {
+			a.errorf("kill %s: skipped: a CLOSED socket has no connection to end", printable(c.String()))
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, len(rows) - len(kept)
 }
 
 // killRows ends rows one by one and returns those it ended, and exitFail

@@ -155,3 +155,35 @@ func (c cancelAfterKill) Kill(ctx context.Context, row tcptable.Connection) erro
 	defer c.cancel()
 	return c.Provider.Kill(ctx, row)
 }
+
+// TestKillSkipsClosed: a CLOSED row is noted and not killed (not even in a
+// dry run's list); the others are; only CLOSED rows is "nothing to end".
+func TestKillSkipsClosed(t *testing.T) {
+	rows := linuxRows()
+	closed := rows[2] // the listener on 127.0.0.1:8080, killed while its holder keeps it bound
+	closed.State, closed.OSState, closed.Socket = tcptable.StateClosed, 13, 2009
+	p := mock.New(append(rows, closed)...)
+	a, stdout, stderr := testApp(p)
+	require.Equal(t, exitOK, a.run(context.Background(), []string{"kill", "--port", "8080", "--ndjson"}), stderr.String())
+	assert.Len(t, p.Kills(), 3, "the three rows that are not CLOSED")
+	for _, k := range killed(p) {
+		assert.NotEqual(t, closed.Key(), k, "the CLOSED row is not killed")
+	}
+	assert.Equal(t, 3, strings.Count(stdout.String(), "\n"), "the rows ended: %s", stdout)
+	assert.NotContains(t, stdout.String(), `"CLOSED"`)
+	assert.Equal(t, "tcptable: kill CLOSED 127.0.0.1:8080 -> 0.0.0.0:0 pid 4242,4243,4244 (nginx): skipped: a CLOSED socket has no connection to end\n",
+		stderr.String())
+
+	for _, dry := range []bool{false, true} {
+		p = mock.New(closed)
+		a, stdout, stderr = testApp(p)
+		args := []string{"kill", "--state", "closed"}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		assert.Equal(t, exitFail, a.run(context.Background(), args), "dry run %v", dry)
+		assert.Empty(t, p.Kills())
+		assert.NotContains(t, stdout.String(), "8080", "dry run %v: a CLOSED row is not listed as one to end", dry)
+		assert.Contains(t, stderr.String(), "tcptable: kill: nothing to end: the 1 matching rows are CLOSED\n")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,7 +78,7 @@ type app struct {
 // "serve") runs it.
 func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) > 0 {
-		switch subcommands[args[0]] {
+		switch subcommand(args[0]) {
 		case cmdKill:
 			return a.kill(ctx, args[1:]) // kill.go
 		case cmdServe:
@@ -142,7 +143,7 @@ func (a *app) snapshot(ctx context.Context, p filtered, q tcptable.Query) ([]tcp
 	rows, err := p.Table(ctx, q)
 	switch {
 	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
-		a.errorf("warning: %v", err)
+		a.errorf("warning: %s", strings.TrimPrefix(err.Error(), rootPrefix))
 	case err != nil:
 		a.errorf("%v", err)
 		return nil, false
@@ -197,10 +198,16 @@ func rowAddrs(rows []tcptable.Connection) []netip.Addr {
 	return out
 }
 
+// rootPrefix starts the root package's error texts ("tcptable: query:
+// ...", "tcptable: provider closed"): the command's own "tcptable: " says
+// it, once.
+const rootPrefix = "tcptable: "
+
 // errorf prints one "tcptable: ..." line on stderr, escaped as printable
-// says: errors may quote what the OS handed over.
+// says: errors may quote what the OS handed over. A message that starts
+// with the root package's prefix does not repeat it.
 func (a *app) errorf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := strings.TrimPrefix(fmt.Sprintf(format, args...), rootPrefix)
 	if !isPlain(msg) {
 		msg = printable(msg)
 	}

@@ -23,6 +23,7 @@ type display struct {
 	noHeader bool                  // -H: no header line
 	stats    bool                  // -i: the statistics columns
 	netns    bool                  // --all-netns: the NETNS column
+	ev       eventCols             // --watch: the widths of its columns
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -90,7 +91,7 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 		header += "\tCONTAINER"
 	}
 	if d.stats {
-		header += "\t" + strings.Join(statsHeader, "\t")
+		header += "\t" + strings.Join(statsHeader[:], "\t")
 	}
 	if !d.noHeader {
 		fmt.Fprintln(tw, header)

@@ -124,7 +124,7 @@ func applyStatsOptions(o *options) error {
 
 // statsCells are the -i columns of the table: a compact set of what ss -i
 // prints, "-" for a row without Stats.
-var statsHeader = []string{"SENT", "RECEIVED", "RTT", "RETRANS", "CWND"}
+var statsHeader = [...]string{"SENT", "RECEIVED", "RTT", "RETRANS", "CWND"}
 
 // statsCells returns c's cells under statsHeader.
 func statsCells(c *tcptable.Connection) []string {

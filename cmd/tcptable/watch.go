@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tcptable/tcptable"
 )
@@ -53,6 +54,13 @@ func (a *app) watch(ctx context.Context, p filtered, o *options, d *display) int
 		}
 		if first {
 			a.noteSkippedNetNS(p)
+			d.ev = sizeEvents(d, w.Table(), w.PolledAt())
+			if o.format != formatNDJSON && !o.noHeader {
+				if _, err := io.WriteString(a.stdout, d.eventHeader()); err != nil {
+					a.errorf("writing output: %v", err)
+					return exitFail
+				}
+			}
 		}
 		if err := a.printEvents(ctx, events, o, d); err != nil {
 			a.errorf("writing output: %v", err)
@@ -153,8 +161,67 @@ func (d *display) eventLine(e *tcptable.Event) string {
 	}
 	ns := ""
 	if d.netns {
-		ns = fmt.Sprintf("%-12s ", netnsCell(r))
+		ns = netnsCell(r)
 	}
-	return fmt.Sprintf("%s %-13s %s%-22s %-21s %-21s %-7s %s\n",
-		d.stamp(e.Time), e.Kind, ns, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
+	return d.ev.line(d.stamp(e.Time), e.Kind.String(), ns, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
+}
+
+// eventCols are the widths of the --watch columns. Those that vary with
+// the table are sized from the baseline, as the table's are from its rows,
+// so that the lines line up under the header: both endpoint columns fit
+// the widest endpoint, the PID column a change between the widest PID
+// cells ("4242,4243>4242"), the NETNS column the widest namespace. A later
+// cell wider than that pushes the rest of its own line only.
+type eventCols struct {
+	netns int // 0: no NETNS column
+	time  int
+	addr  int
+	pid   int
+}
+
+// The --watch columns' least widths: an event kind, a state change
+// ("ESTABLISHED>CLOSE-WAIT"), an IPv4 endpoint, a PID change, a namespace.
+const (
+	eventWidth = 13
+	stateWidth = 22
+	addrWidth  = 21
+	pidWidth   = 7
+	netnsWidth = 12
+)
+
+// sizeEvents returns the widths of the --watch columns for the baseline
+// rows, read at t.
+func sizeEvents(d *display, rows []tcptable.Connection, t time.Time) eventCols {
+	c := eventCols{time: utf8.RuneCountInString(d.stamp(t)), addr: addrWidth, pid: pidWidth}
+	if d.netns {
+		c.netns = netnsWidth
+	}
+	for i := range rows {
+		r := &rows[i]
+		c.addr = max(c.addr, utf8.RuneCountInString(d.addr(r.Local)), utf8.RuneCountInString(d.addr(r.Remote)))
+		c.pid = max(c.pid, 2*utf8.RuneCountInString(pidCell(r))+1)
+		if d.netns {
+			c.netns = max(c.netns, utf8.RuneCountInString(netnsCell(r)))
+		}
+	}
+	return c
+}
+
+// line formats one --watch line (or the header) in the columns of c.
+func (c eventCols) line(at, kind, ns, state, local, remote, pid, process string) string {
+	if c.time == 0 { // not sized: a line before any baseline
+		c = eventCols{netns: c.netns, addr: addrWidth, pid: pidWidth}
+	}
+	if c.netns > 0 {
+		ns = fmt.Sprintf("%-*s ", c.netns, ns)
+	} else {
+		ns = ""
+	}
+	return fmt.Sprintf("%-*s %-*s %s%-*s %-*s %-*s %-*s %s\n", c.time, at, eventWidth, kind, ns, stateWidth, state,
+		c.addr, local, c.addr, remote, c.pid, pid, process)
+}
+
+// eventHeader is the --watch header line, over the columns of d.ev.
+func (d *display) eventHeader() string {
+	return d.ev.line("TIME", "EVENT", "NETNS", "STATE", "LOCAL", "REMOTE", "PID", "PROCESS")
 }

@@ -107,7 +107,7 @@ func TestWatchErrors(t *testing.T) {
 		}}
 		a, stdout, stderr := testApp(p)
 		assert.Equal(t, exitOK, a.run(ctx, []string{"--watch=10ms", "--poll"}), stderr.String())
-		assert.Equal(t, 1, strings.Count(stdout.String(), "\n"), stdout.String())
+		assert.Equal(t, 2, strings.Count(stdout.String(), "\n"), "the header and one event: %s", stdout.String())
 		assert.Contains(t, stdout.String(), " opened ")
 	})
 	t.Run("Ctrl-C before the first poll", func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestWatchSources(t *testing.T) {
 				}
 				// Whatever the source, a new listener is printed.
 				m.Add(rows[1])
-				stdout.waitLines(t, 1)
+				stdout.waitLines(t, 2) // the header and the event
 			}()
 			assert.Equal(t, exitOK, a.run(ctx, strings.Fields(tt.args)))
 			assert.Equal(t, tt.stderr, stderr.String())
@@ -277,7 +277,7 @@ func TestWatchSources(t *testing.T) {
 			p.EndTraces(errors.New("mock: ring buffer: bad record"))
 		}()
 		assert.Equal(t, exitFail, a.run(context.Background(), []string{"--watch"}))
-		assert.Contains(t, stderr.String(), "tcptable: tcptable: trace ended: mock: ring buffer: bad record\n")
+		assert.Contains(t, stderr.String(), "tcptable: trace ended: mock: ring buffer: bad record\n")
 	})
 	t.Run("--poll without --watch", func(t *testing.T) {
 		a, _, stderr := tracedApp(mock.New())

@@ -29,6 +29,15 @@
 // exactly the row's socket (never the listener on its port), and verifies
 // by its cookie that the kernel no longer has it.
 //
+// Provider is also a tcptable.Tracer (and ReadyTracer): Trace reports every
+// state change of the namespace's sockets as the kernel makes it, from BPF
+// programs on the sock:inet_sock_set_state tracepoint (internal/events,
+// loaded with cilium/ebpf) where the caller may load them, else from the
+// sock_diag destroy groups and polling (TraceSource says which). The same
+// kernel recorder, started in the background by New where BPF is
+// permitted, gives Table's rows their Created time: every socket born while
+// the provider is open carries its birth; older sockets keep the zero time.
+//
 // Errors say "tcptable/linux: " and the call (New, Table, Kill, Close) once, then
 // the operation that failed; they wrap their causes (errno values,
 // fs.ErrNotExist, context errors) and the tcptable sentinels: an option
