@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,11 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
-	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // TestKillAllNetNSRealOS runs "tcptable kill --all-netns" and "kill
@@ -31,28 +27,9 @@ import (
 // (the holder sees the end), prints the rows with the namespace's name,
 // and leaves the host's twin listener and connection working.
 func TestKillAllNetNSRealOS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-killall-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	defer func() { assert.NoError(t, ns.Close()) }()
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	h, err := netnstest.StartHolder(ns, exe, []string{"-test.run=^TestHolderChild$"},
-		netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}}, time.Minute)
-	require.NoError(t, err)
-	defer h.Close()
-	held := map[string][]netnstest.Held{}
-	for _, e := range h.Held {
-		held[e.Role] = append(held[e.Role], e)
-	}
-	v4, v6, ln := held["client"][0], held["client"][1], held["listener"][0]
-	var st unix.Stat_t
-	require.NoError(t, unix.Stat(ns.Path, &st))
-	ino := st.Ino
+	f := newKillNS(t, "tcptable-cli-killall")
+	ns, h, ino := f.ns, f.h, f.inode
+	v4, v6, ln := f.v4, f.v6, f.ln
 
 	// The host's twin of the holder's listener, and a connection to it.
 	twin, err := net.Listen("tcp4", ln.Local.String())
