@@ -88,6 +88,10 @@ func Open(o Options) (*Recorder, error) {
 	if err := spec.Variables[tracerVarAccept4Nr].Set(int64(accept4NR)); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
+	// Records wake the reader when the ring is an eighth full.
+	if err := spec.Variables[tracerVarWakeAt].Set(uint64(spec.Maps[tracerMapEvents].MaxEntries / 8)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
 	r := &Recorder{clock: clock}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		return nil, fmt.Errorf("load the tracer programs: %w", shortVerifierError(err))

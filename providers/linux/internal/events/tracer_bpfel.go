@@ -90,6 +90,7 @@ const (
 	tracerVarAccept4Nr       = "accept4_nr"
 	tracerVarAcceptNr        = "accept_nr"
 	tracerVarUnusedRecord    = "unused_record"
+	tracerVarWakeAt          = "wake_at"
 )
 
 // loadTracer returns the embedded CollectionSpec for tracer.
@@ -160,6 +161,7 @@ type tracerVariableSpecs struct {
 	Accept4Nr    *ebpf.VariableSpec `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.VariableSpec `ebpf:"accept_nr"`
 	UnusedRecord *ebpf.VariableSpec `ebpf:"unused_record"`
+	WakeAt       *ebpf.VariableSpec `ebpf:"wake_at"`
 }
 
 // tracerObjects contains all objects after they have been loaded into the kernel.
@@ -210,6 +212,7 @@ type tracerVariables struct {
 	Accept4Nr    *ebpf.Variable `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.Variable `ebpf:"accept_nr"`
 	UnusedRecord *ebpf.Variable `ebpf:"unused_record"`
+	WakeAt       *ebpf.Variable `ebpf:"wake_at"`
 }
 
 // tracerPrograms contains all programs after they have been loaded into the kernel.

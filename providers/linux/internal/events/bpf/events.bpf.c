@@ -134,6 +134,13 @@ struct config {
 const volatile long accept_nr = -1;
 const volatile long accept4_nr = -1;
 
+/* The ring's fill level, in bytes, at which a record wakes the reader
+ * (set by the loader: an eighth of the ring), and the width of the band
+ * above it in which records still wake it (records reserved at the same
+ * time on several CPUs see the level past the mark together). */
+const volatile u64 wake_at = 1 << 19;
+#define WAKE_WINDOW 4096
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -369,25 +376,28 @@ int BPF_PROG(on_send_reset, const struct sock *sk)
 }
 
 /* syscall_nr returns the number of the system call whose exit this is, on
- * the architectures the loader knows (-1 elsewhere). */
+ * the architectures the loader knows (-1 elsewhere). regs is the
+ * tracepoint's typed argument: direct loads, no probe reads. */
 static __always_inline long syscall_nr(struct pt_regs *regs)
 {
 	if (bpf_core_field_exists(((struct pt_regs___x86 *)0)->orig_ax))
-		return BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
+		return ((struct pt_regs___x86 *)regs)->orig_ax;
 	if (bpf_core_field_exists(((struct pt_regs___arm64 *)0)->syscallno))
-		return BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+		return ((struct pt_regs___arm64 *)regs)->syscallno;
 	if (bpf_core_field_exists(((struct pt_regs___riscv *)0)->a7))
-		return BPF_CORE_READ((struct pt_regs___riscv *)regs, a7);
+		return ((struct pt_regs___riscv *)regs)->a7;
 	return -1;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
+	/* Every system call of the host passes here while a trace runs:
+	 * return after as little as possible. */
 	if (ret < 0)
 		return 0;
 	long nr = syscall_nr(regs);
-	if (nr < 0 || (nr != accept_nr && nr != accept4_nr))
+	if (nr < 0 || (nr != accept4_nr && nr != accept_nr))
 		return 0;
 	/* The new descriptor ret: its file, its socket. */
 	struct task_struct *t = bpf_get_current_task_btf();
