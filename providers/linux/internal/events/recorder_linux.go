@@ -252,7 +252,7 @@ const batchLen = 4096
 // values begin with each full socket's birth time (boot clock, ns, host
 // order), for sock_diag requests that ask for it
 // (INET_DIAG_REQ_SK_BPF_STORAGES).
-func (r *Recorder) BirthStorageFD() int { return r.objs.SkBirths.FD() }
+func (r *Recorder) BirthStorageFD() int { return r.objs.SkInfo.FD() }
 
 // BirthReader reads the birth times of TIME-WAIT minisockets in
 // batches, reusing its buffers from call to call.

@@ -80,7 +80,6 @@ const (
 	tracerMapCounters        = "counters"
 	tracerMapEvents          = "events"
 	tracerMapSettings        = "settings"
-	tracerMapSkBirths        = "sk_births"
 	tracerMapSkInfo          = "sk_info"
 	tracerMapTwBirths        = "tw_births"
 	tracerProgOnReceiveReset = "on_receive_reset"
@@ -149,7 +148,6 @@ type tracerMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Settings *ebpf.MapSpec `ebpf:"settings"`
-	SkBirths *ebpf.MapSpec `ebpf:"sk_births"`
 	SkInfo   *ebpf.MapSpec `ebpf:"sk_info"`
 	TwBirths *ebpf.MapSpec `ebpf:"tw_births"`
 }
@@ -188,7 +186,6 @@ type tracerMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Settings *ebpf.Map `ebpf:"settings"`
-	SkBirths *ebpf.Map `ebpf:"sk_births"`
 	SkInfo   *ebpf.Map `ebpf:"sk_info"`
 	TwBirths *ebpf.Map `ebpf:"tw_births"`
 }
@@ -199,7 +196,6 @@ func (m *tracerMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Settings,
-		m.SkBirths,
 		m.SkInfo,
 		m.TwBirths,
 	)

@@ -160,23 +160,15 @@ struct {
 /* Per socket, in the socket itself (freed with it): its birth time first,
  * which sock_diag reports with the socket when asked
  * (INET_DIAG_REQ_SK_BPF_STORAGES), so a table dump carries creation times
- * at no extra cost; then its owner and reset mark. */
+ * at no extra cost; then its owner and reset mark. One storage: each is
+ * an allocation when the socket is born and a free when it is destroyed,
+ * the largest part of what the recorder costs a connection. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct sock_info);
 } sk_info SEC(".maps");
-
-/* The birth time alone, also in the socket: what sock_diag reports with
- * each socket (INET_DIAG_REQ_SK_BPF_STORAGES). Eight bytes rather than
- * sk_info's 48 halve what the kernel formats per row. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, u64);
-} sk_births SEC(".maps");
 
 /* Children of listeners, by cookie, from their creation until a process
  * accepts them (accept's exit finds its socket through memory reads, and
@@ -279,28 +271,72 @@ static __always_inline bool owned_by_caller(u8 old, u8 new)
 	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
 }
 
+/* births_only is on_state while no trace runs: it keeps what Table needs,
+ * the birth of each socket and of the connections TIME-WAIT minisockets
+ * take over, and nothing else (no owner, no record, no clock reading or
+ * cookie but where needed). */
+static __always_inline void births_only(const struct sock *sk, u8 old, u8 new, bool born)
+{
+	struct sock_info *si;
+	if (born) {
+		si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!si) {
+			count(1);
+			return;
+		}
+		__builtin_memset(&si->owner, 0, sizeof(si->owner));
+		si->birth = bpf_ktime_get_boot_ns();
+		si->reset = 0;
+		si->child = 0;
+		/* The cookie now: a TIME-WAIT minisocket copies its socket's
+		 * cookie when it takes over, before the change to CLOSE is
+		 * traced, and one made after that would not be its cookie. */
+		bpf_get_socket_cookie((void *)sk);
+		return;
+	}
+	if (new != TCP_CLOSE)
+		return;
+	si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, 0);
+	if (!si)
+		return;
+	u64 cookie = 0;
+	if (si->child) {
+		/* Born while a trace ran, ending since it stopped. */
+		cookie = bpf_get_socket_cookie((void *)sk);
+		bpf_map_delete_elem(&children, &cookie);
+		si->child = 0;
+	}
+	if ((old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !si->reset && si->birth) {
+		if (!cookie)
+			cookie = bpf_get_socket_cookie((void *)sk);
+		bpf_map_update_elem(&tw_births, &cookie, &si->birth, BPF_ANY);
+	}
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
 	const struct config *c = our_tcp_typed(sk);
 	if (!c)
 		return 0;
+	u8 old = oldstate, new = newstate;
+	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
+	if (!c->tracing) {
+		births_only(sk, old, new, born);
+		return 0;
+	}
 	u64 now = bpf_ktime_get_boot_ns();
 	u64 cookie = bpf_get_socket_cookie((void *)sk);
-	u8 old = oldstate, new = newstate;
 	struct owner none = {}, kernel = {}, cur;
 	kernel.kind = OWNER_KERNEL;
-	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
 	bool orphan = sk->sk_socket == NULL;
 	struct sock_info *si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, born ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (born && !si)
 		count(1);
+	/* A socket born while only births were recorded has no owner
+	 * (OWNER_UNKNOWN): userspace gives it the one its first snapshot
+	 * found. */
 	struct owner prev = si ? si->owner : none;
-	if (born) {
-		u64 *b = bpf_sk_storage_get(&sk_births, (void *)sk, &now, BPF_SK_STORAGE_GET_F_CREATE);
-		if (b)
-			*b = now;
-	}
 	if (born && si) {
 		si->birth = now;
 		si->reset = 0;
