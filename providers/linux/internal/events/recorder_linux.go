@@ -170,6 +170,11 @@ func (r *Recorder) SetFilter(f Filter, tracing bool) error {
 	}
 	c.Families, c.States = f.Families, f.States
 	c.Lport, c.Rport, c.Port = f.LocalPort, f.RemotePort, f.Port
+	if tracing && c.Tracing == 0 {
+		// A new trace: sockets born before it may get entries in
+		// the children map (see the program's unlist).
+		c.Epoch++
+	}
 	c.Tracing = 0
 	if tracing {
 		c.Tracing = 1

@@ -14,9 +14,11 @@ import (
 )
 
 type tracerChild struct {
-	_     structs.HostLayout
-	Birth uint64
-	Owner tracerOwner
+	_        structs.HostLayout
+	Birth    uint64
+	Owner    tracerOwner
+	Reported uint8
+	Pad      [7]uint8
 }
 
 type tracerConfig struct {
@@ -28,6 +30,9 @@ type tracerConfig struct {
 	Port     uint16
 	Families uint8
 	Tracing  uint8
+	Pad      [2]uint8
+	_        [2]byte
+	Epoch    uint32
 	_        [4]byte
 }
 
@@ -69,7 +74,8 @@ type tracerSockInfo struct {
 	Owner tracerOwner
 	Reset uint8
 	Child uint8
-	Pad   [6]uint8
+	Pad   [2]uint8
+	Epoch uint32
 }
 
 // Names of all BPF objects in the ELF.

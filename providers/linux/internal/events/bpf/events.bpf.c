@@ -93,8 +93,9 @@ struct sock_info {
 	u64 birth; /* boot-clock ns of the first state change out of CLOSE */
 	struct owner owner;
 	u8 reset; /* a reset was sent or received: the socket ends here */
-	u8 child; /* it may have an entry in children */
-	u8 pad[6];
+	u8 child; /* CHILD_*: born in a listener's accept queue */
+	u8 pad[2];
+	u32 epoch; /* config.epoch at its birth */
 };
 
 struct record {
@@ -127,6 +128,8 @@ struct config {
 	u16 lport, rport, port;
 	u8 families; /* bit 0 AF_INET, bit 1 AF_INET6 */
 	u8 tracing;  /* write records */
+	u8 pad[2];
+	u32 epoch; /* how many times tracing started */
 };
 
 /* The system call numbers of accept and accept4 for this architecture,
@@ -170,6 +173,14 @@ struct {
 	__type(value, struct sock_info);
 } sk_info SEC(".maps");
 
+/* sock_info.child: a child of a listener born while a trace ran has an
+ * entry in children (CHILD_LISTED); one born while only births were
+ * recorded has none (CHILD_UNLISTED) until accept's exit adds one. */
+enum {
+	CHILD_LISTED = 1,
+	CHILD_UNLISTED = 2,
+};
+
 /* Children of listeners, by cookie, from their creation until a process
  * accepts them (accept's exit finds its socket through memory reads, and
  * so cannot use the socket storage) and the next state change adopts the
@@ -177,6 +188,8 @@ struct {
 struct child {
 	u64 birth;
 	struct owner owner;
+	u8 reported; /* accept's exit reported the owner change */
+	u8 pad[7];
 };
 
 struct {
@@ -271,11 +284,31 @@ static __always_inline bool owned_by_caller(u8 old, u8 new)
 	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
 }
 
+/* unlist removes the entry an ending socket may have in children: one
+ * listed at its birth while a trace ran, or by accept's exit while a trace
+ * ran (a child born before the trace, a socket older than the recorder).
+ * While no trace runs, a socket that no trace has seen since its birth has
+ * none, and the map is not touched. */
+static __always_inline void unlist(const struct config *c, struct sock_info *si, u64 cookie)
+{
+	if (si && si->birth) {
+		if (!si->child)
+			return;
+		if (!c->tracing && si->child == CHILD_UNLISTED && si->epoch == c->epoch)
+			return;
+	} else if (!c->tracing && !c->epoch) {
+		return;
+	}
+	bpf_map_delete_elem(&children, &cookie);
+	if (si)
+		si->child = 0;
+}
+
 /* births_only is on_state while no trace runs: it keeps what Table needs,
  * the birth of each socket and of the connections TIME-WAIT minisockets
  * take over, and nothing else (no owner, no record, no clock reading or
  * cookie but where needed). */
-static __always_inline void births_only(const struct sock *sk, u8 old, u8 new, bool born)
+static __always_inline void births_only(const struct config *c, const struct sock *sk, u8 old, u8 new, bool born)
 {
 	struct sock_info *si;
 	if (born) {
@@ -287,7 +320,8 @@ static __always_inline void births_only(const struct sock *sk, u8 old, u8 new, b
 		__builtin_memset(&si->owner, 0, sizeof(si->owner));
 		si->birth = bpf_ktime_get_boot_ns();
 		si->reset = 0;
-		si->child = 0;
+		si->child = old == TCP_LISTEN ? CHILD_UNLISTED : 0;
+		si->epoch = c->epoch;
 		/* The cookie now: a TIME-WAIT minisocket copies its socket's
 		 * cookie when it takes over, before the change to CLOSE is
 		 * traced, and one made after that would not be its cookie. */
@@ -297,20 +331,10 @@ static __always_inline void births_only(const struct sock *sk, u8 old, u8 new, b
 	if (new != TCP_CLOSE)
 		return;
 	si = bpf_sk_storage_get(&sk_info, (void *)sk, NULL, 0);
-	if (!si)
-		return;
-	u64 cookie = 0;
-	if (si->child) {
-		/* Born while a trace ran, ending since it stopped. */
-		cookie = bpf_get_socket_cookie((void *)sk);
-		bpf_map_delete_elem(&children, &cookie);
-		si->child = 0;
-	}
-	if ((old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !si->reset && si->birth) {
-		if (!cookie)
-			cookie = bpf_get_socket_cookie((void *)sk);
+	u64 cookie = bpf_get_socket_cookie((void *)sk);
+	unlist(c, si, cookie);
+	if (si && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !si->reset && si->birth)
 		bpf_map_update_elem(&tw_births, &cookie, &si->birth, BPF_ANY);
-	}
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -322,7 +346,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	u8 old = oldstate, new = newstate;
 	bool born = (old == TCP_CLOSE && new != TCP_CLOSE) || (old == TCP_LISTEN && new == TCP_SYN_RECV);
 	if (!c->tracing) {
-		births_only(sk, old, new, born);
+		births_only(c, sk, old, new, born);
 		return 0;
 	}
 	u64 now = bpf_ktime_get_boot_ns();
@@ -341,19 +365,24 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		si->birth = now;
 		si->reset = 0;
 		si->owner = none;
+		si->child = 0;
+		si->epoch = c->epoch;
 		if (old == TCP_LISTEN) {
 			/* A child in the listener's accept queue. */
 			struct child ch = {.birth = now, .owner = kernel};
 			si->owner = kernel;
-			si->child = !bpf_map_update_elem(&children, &cookie, &ch, BPF_ANY);
+			si->child = bpf_map_update_elem(&children, &cookie, &ch, BPF_ANY) ? CHILD_UNLISTED : CHILD_LISTED;
 		}
 	}
 	if (si && si->child && !orphan) {
 		/* Accepted since: adopt the owner that accept's exit recorded
-		 * (and reported). */
+		 * (and reported, unless the child was born before the trace:
+		 * then this record reports the change). */
 		struct child *ch = bpf_map_lookup_elem(&children, &cookie);
 		if (ch && ch->owner.kind == OWNER_PROCESS) {
-			si->owner = prev = ch->owner;
+			si->owner = ch->owner;
+			if (ch->reported)
+				prev = ch->owner;
 			si->child = 0;
 			bpf_map_delete_elem(&children, &cookie);
 		}
@@ -363,7 +392,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	else if (orphan)
 		cur = kernel;
 	else
-		cur = prev;
+		cur = si ? si->owner : none; /* prev, or the owner just adopted */
 	u64 birth = si ? si->birth : 0;
 	u8 reported = new, flags = 0;
 	if (new == TCP_CLOSE && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !(si && si->reset)) {
@@ -376,13 +405,10 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		if (birth)
 			bpf_map_update_elem(&tw_births, &cookie, &birth, BPF_ANY);
 	}
-	if (si) {
+	if (si)
 		si->owner = new == TCP_CLOSE ? none : cur;
-		if (new == TCP_CLOSE && si->child) {
-			si->child = 0;
-			bpf_map_delete_elem(&children, &cookie);
-		}
-	}
+	if (new == TCP_CLOSE)
+		unlist(c, si, cookie);
 	emit_typed(c, sk, KIND_STATE, old, reported, flags, now, cookie, birth, &cur, &prev);
 	return 0;
 }
@@ -462,12 +488,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (!cookie)
 		return 0;
-	struct child *ch = bpf_map_lookup_elem(&children, &cookie);
-	if (!ch)
-		return 0; /* created before the recorder: attributed at close */
-	struct owner cur, prev = ch->owner;
+	struct owner cur;
 	current_owner(&cur);
+	struct child *ch = bpf_map_lookup_elem(&children, &cookie);
+	if (!ch) {
+		/* Born before the trace started (or the recorder): its next
+		 * state change adopts this owner, and reports the change, if
+		 * the recorder saw it born in the accept queue; its end
+		 * removes the entry. */
+		struct child fresh = {.owner = cur};
+		bpf_map_update_elem(&children, &cookie, &fresh, BPF_NOEXIST);
+		return 0;
+	}
+	struct owner prev = ch->owner;
 	ch->owner = cur;
+	ch->reported = 1;
 	if (same_owner(&prev, &cur))
 		return 0;
 	u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
