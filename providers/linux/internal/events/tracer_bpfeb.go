@@ -78,6 +78,12 @@ type tracerSockInfo struct {
 	Epoch uint32
 }
 
+type tracerTwSlot struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Birth  uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -94,6 +100,8 @@ const (
 	tracerProgOnSysExit      = "on_sys_exit"
 	tracerVarAccept4Nr       = "accept4_nr"
 	tracerVarAcceptNr        = "accept_nr"
+	tracerVarTwRings         = "tw_rings"
+	tracerVarTwSlots         = "tw_slots"
 	tracerVarUnusedRecord    = "unused_record"
 	tracerVarWakeAt          = "wake_at"
 )
@@ -164,6 +172,8 @@ type tracerMapSpecs struct {
 type tracerVariableSpecs struct {
 	Accept4Nr    *ebpf.VariableSpec `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.VariableSpec `ebpf:"accept_nr"`
+	TwRings      *ebpf.VariableSpec `ebpf:"tw_rings"`
+	TwSlots      *ebpf.VariableSpec `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.VariableSpec `ebpf:"unused_record"`
 	WakeAt       *ebpf.VariableSpec `ebpf:"wake_at"`
 }
@@ -213,6 +223,8 @@ func (m *tracerMaps) Close() error {
 type tracerVariables struct {
 	Accept4Nr    *ebpf.Variable `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.Variable `ebpf:"accept_nr"`
+	TwRings      *ebpf.Variable `ebpf:"tw_rings"`
+	TwSlots      *ebpf.Variable `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.Variable `ebpf:"unused_record"`
 	WakeAt       *ebpf.Variable `ebpf:"wake_at"`
 }

@@ -200,11 +200,32 @@ struct {
 	__type(value, struct child);
 } children SEC(".maps");
 
+/* The births of the connections TIME-WAIT minisockets took over, by
+ * socket cookie (as sock_diag reports the minisocket's): one ring per CPU
+ * of tw_slots slots (a power of two), each a cookie and a birth, whose
+ * count of slots written is kept in a slot after all the rings (its
+ * cookie). Minisockets live a fixed time in the order they were made, so
+ * the ring keeps the latest, as an LRU map would, and a write is four
+ * exchanges and a store, with no lock, hash or allocation. Only the CPU's
+ * own program writes its ring, and never twice at once (the kernel does
+ * not nest a program on a CPU). Userspace maps the table and reads the
+ * slots written since it last looked: a slot's cookie is zeroed before
+ * its birth is written and set after, and the count is raised last, so a
+ * birth read between two equal readings of its cookie is that cookie's. */
+struct tw_slot {
+	u64 cookie;
+	u64 birth;
+};
+
+const volatile u32 tw_slots = 1 << 14;
+const volatile u32 tw_rings = 2;
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1 << 14); /* set by the loader */
-	__type(key, u64);
-	__type(value, u64);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2 * (1 << 14) + 2); /* set by the loader: tw_rings rings and their counts */
+	__type(key, u32);
+	__type(value, struct tw_slot);
 } tw_births SEC(".maps");
 
 struct {
@@ -284,6 +305,26 @@ static __always_inline bool owned_by_caller(u8 old, u8 new)
 	       (old == TCP_CLOSE_WAIT && new == TCP_LAST_ACK);
 }
 
+/* keep_tw_birth keeps the birth of the connection a TIME-WAIT minisocket
+ * with this cookie took over. */
+static __always_inline void keep_tw_birth(u64 cookie, u64 birth)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	u32 c = tw_rings * tw_slots + cpu;
+	struct tw_slot *count = bpf_map_lookup_elem(&tw_births, &c);
+	if (!count)
+		return;
+	u64 n = count->cookie;
+	u32 i = cpu * tw_slots + ((u32)n & (tw_slots - 1));
+	struct tw_slot *s = bpf_map_lookup_elem(&tw_births, &i);
+	if (!s)
+		return;
+	__sync_lock_test_and_set(&s->cookie, 0);
+	*(volatile u64 *)&s->birth = birth;
+	__sync_lock_test_and_set(&s->cookie, cookie);
+	__sync_lock_test_and_set(&count->cookie, n + 1);
+}
+
 /* unlist removes the entry an ending socket may have in children: one
  * listed at its birth while a trace ran, or by accept's exit while a trace
  * ran (a child born before the trace, a socket older than the recorder).
@@ -334,7 +375,7 @@ static __always_inline void births_only(const struct config *c, const struct soc
 	u64 cookie = bpf_get_socket_cookie((void *)sk);
 	unlist(c, si, cookie);
 	if (si && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) && !si->reset && si->birth)
-		bpf_map_update_elem(&tw_births, &cookie, &si->birth, BPF_ANY);
+		keep_tw_birth(cookie, si->birth);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -403,7 +444,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 		cur = kernel;
 		flags = FLAG_TIME_WAIT;
 		if (birth)
-			bpf_map_update_elem(&tw_births, &cookie, &birth, BPF_ANY);
+			keep_tw_birth(cookie, birth);
 	}
 	if (si)
 		si->owner = new == TCP_CLOSE ? none : cur;
