@@ -46,13 +46,15 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 
 // Recorder is the loaded and attached program set of one namespace.
 type Recorder struct {
-	objs   tracerObjects
-	links  []link.Link
-	accept link.Link // tp_btf/sys_exit, attached while tracing
-	ring   *ringbuf.Reader
-	clock  Clock
-	rec    ringbuf.Record
-	tw     *TimeWaitBirths
+	objs     tracerObjects
+	links    []link.Link
+	accept   link.Link // tp_btf/sys_exit, attached while tracing
+	ring     *ringbuf.Reader
+	clock    Clock
+	rec      ringbuf.Record
+	dec      Decoder
+	deadline time.Time // the ring's
+	tw       *TimeWaitBirths
 }
 
 // Open checks the privileges, loads the programs and attaches them. Its
@@ -212,11 +214,14 @@ var ErrTimeout = os.ErrDeadlineExceeded
 // decodes it into rec. It returns ErrTimeout when the deadline passed, and
 // an error wrapping ringbuf.ErrClosed after Close.
 func (r *Recorder) Read(rec *Record, deadline time.Time) error {
-	r.ring.SetDeadline(deadline)
+	if !deadline.Equal(r.deadline) {
+		r.ring.SetDeadline(deadline)
+		r.deadline = deadline
+	}
 	if err := r.ring.ReadInto(&r.rec); err != nil {
 		return err
 	}
-	return Decode(r.rec.RawSample, rec)
+	return r.dec.Decode(r.rec.RawSample, rec)
 }
 
 // Lost returns how many records the ring buffer dropped in total.
