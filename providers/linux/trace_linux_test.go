@@ -30,13 +30,18 @@ import (
 // 1-2 ms after it was accepted; "trace" (run as nobody) prints what Trace
 // returns; "lazyserver ADDR" listens, prints its port and accepts one
 // connection when a line comes on its standard input, then holds it until
-// the peer closes it; "hold ADDR" connects and closes when a line comes.
+// the peer closes it; "hold ADDR" connects and closes when a line comes;
+// "stuckserver ADDR" listens with no room in its accept queue and never
+// accepts; "synsent ADDR N" starts N connections to ADDR without waiting
+// for them and prints their local ports.
 const (
-	roleServer     = "server"
-	roleClient     = "client"
-	roleTrace      = "trace"
-	roleLazyServer = "lazyserver"
-	roleHold       = "hold"
+	roleServer      = "server"
+	roleClient      = "client"
+	roleTrace       = "trace"
+	roleLazyServer  = "lazyserver"
+	roleHold        = "hold"
+	roleStuckServer = "stuckserver"
+	roleSynSent     = "synsent"
 )
 
 // runTraceRole plays one of the trace tests' roles and returns the exit
@@ -55,6 +60,11 @@ func runTraceRole(role []string) int {
 		err = serveOneLater(role[1])
 	case role[0] == roleHold && len(role) == 2:
 		err = dialHold(role[1])
+	case role[0] == roleStuckServer && len(role) == 2:
+		err = listenStuck(role[1])
+	case role[0] == roleSynSent && len(role) == 3:
+		n, _ := strconv.Atoi(role[2])
+		err = connectMany(role[1], n)
 	default:
 		err = fmt.Errorf("bad role %q", role)
 	}

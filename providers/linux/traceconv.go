@@ -52,17 +52,28 @@ type owned struct {
 
 // row builds the row of r's socket in kernel state st with owner o.
 func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.Connection {
+	var c tcptable.Connection
+	cv.rowInto(&c, r, st, o)
+	return c
+}
+
+// recordRow returns r's socket as a dump would show it in kernel state st.
+func recordRow(r *events.Record, st uint8) diagRow {
 	d := diagRow{Family: r.Family, State: st, SPort: r.SPort, DPort: r.DPort, Src: r.Src, Dst: r.Dst,
 		IfIndex: r.IfIndex, UID: r.UID, Inode: r.Inode, Cookie: r.Cookie}
 	if d.Family == afInet {
-		d.Src, d.Dst = [16]byte{}, [16]byte{}
-		copy(d.Src[:4], r.Src[:4])
-		copy(d.Dst[:4], r.Dst[:4])
+		clear(d.Src[4:])
+		clear(d.Dst[4:])
 	}
-	c, _ := connFromRow(&d, cv.zone)
+	return d
+}
+
+// rowInto is row writing to *c.
+func (cv *converter) rowInto(c *tcptable.Connection, r *events.Record, st uint8, o *events.Owner) {
+	d := recordRow(r, st)
+	*c, _ = connFromRow(&d, cv.zone)
 	c.Created = cv.clock.Wall(r.Birth)
-	cv.setOwner(&c, o)
-	return c
+	cv.setOwner(c, o)
 }
 
 // setOwner fills c's owner fields from o.
@@ -92,9 +103,32 @@ func (cv *converter) setOwner(c *tcptable.Connection, o *events.Owner) {
 
 // rows returns the row before and after the change r reports.
 func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) {
-	after = cv.row(r, r.New, &r.Owner)
-	before = cv.row(r, r.Old, &r.Prev)
+	cv.rowsInto(&before, &after, r)
 	return before, after
+}
+
+// rowsInto is rows writing to *before and *after.
+func (cv *converter) rowsInto(before, after *tcptable.Connection, r *events.Record) {
+	cv.rowInto(after, r, r.New, &r.Owner)
+	if shapesRow(r.Old) || shapesRow(r.New) {
+		cv.rowInto(before, r, r.Old, &r.Prev)
+		return
+	}
+	// The same row in another state, with the previous owner.
+	*before = *after
+	before.State, _ = stateFromKernel(r.Old)
+	before.OSState = uint32(r.Old)
+	if r.Prev != r.Owner {
+		before.PID, before.Module, before.ModuleSource = 0, tcptable.Module{}, tcptable.SourceNone
+		cv.setOwner(before, &r.Prev)
+	}
+}
+
+// shapesRow reports whether a row in kernel state st differs from the
+// same socket's row in other states by more than its state (connFromRow:
+// a listener's remote address, the UID of minisockets).
+func shapesRow(st uint8) bool {
+	return st == tcpListen || st == tcpTimeWait || st == tcpSynRecv || st == tcpNewSynRecv
 }
 
 // viewEvents appends the events a trace of q reports for one change of a
@@ -104,24 +138,33 @@ func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) 
 // both, in that order. Rows are reduced to the owner detail q asks for
 // before they are matched.
 func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
-	d := q.Detail()
-	reduce(&before, d)
-	reduce(&after, d)
-	mb := ch != changeOpened && q.Match(before)
-	ma := ch != changeClosed && q.Match(after)
+	return viewEventsOf(dst, &q, ch, &before, &after, t)
+}
+
+// viewEventsOf is viewEvents of *q, *before and *after, which it does not
+// change.
+func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, after *tcptable.Connection, t time.Time) []tcptable.Event {
+	if d := q.Detail(); !d.WantPIDs() || !d.WantModules() {
+		b, a := *before, *after
+		reduce(&b, d)
+		reduce(&a, d)
+		before, after = &b, &a
+	}
+	mb := ch != changeOpened && q.Match(*before)
+	ma := ch != changeClosed && q.Match(*after)
 	switch {
 	case mb && ma:
 		k := after.Key()
 		if before.State != after.State {
-			dst = append(dst, tcptable.Event{Kind: tcptable.EventStateChanged, Key: k, Before: before, After: after, Time: t})
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventStateChanged, Key: k, Before: *before, After: *after, Time: t})
 		}
 		if before.PID != after.PID || before.Module != after.Module {
-			dst = append(dst, tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: k, Before: before, After: after, Time: t})
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: k, Before: *before, After: *after, Time: t})
 		}
 	case ma:
-		dst = append(dst, tcptable.Event{Kind: tcptable.EventOpened, Key: after.Key(), After: after, Time: t})
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventOpened, Key: after.Key(), After: *after, Time: t})
 	case mb:
-		dst = append(dst, tcptable.Event{Kind: tcptable.EventClosed, Key: before.Key(), Before: before, Time: t})
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventClosed, Key: before.Key(), Before: *before, Time: t})
 	}
 	return dst
 }
