@@ -116,11 +116,12 @@ func bpfAllowed(cfg *config) error {
 // birthTimes returns, if the recorder has loaded, the descriptor of its
 // socket storage map of birth times (for the table dump to report), the
 // births of the TIME-WAIT minisockets' connections (synced now), and the
-// clock to convert them; storage is -1 and tw nil otherwise. Table calls
-// it under p.mu.
+// clock to convert them; storage is -1 and tw nil otherwise, and while
+// the recorder has recorded no birth. Table calls it under p.mu.
 func (r *recorder) birthTimes() (storage int, tw *events.TimeWaitBirths, clock events.Clock) {
 	rec := r.ready()
-	if rec == nil {
+	if rec == nil || !rec.BornAny() {
+		// No birth yet: sock_diag would look for one in every socket.
 		return -1, nil, events.Clock{}
 	}
 	tw = rec.TimeWaitBirths()

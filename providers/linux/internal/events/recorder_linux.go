@@ -55,6 +55,7 @@ type Recorder struct {
 	dec      Decoder
 	deadline time.Time // the ring's
 	tw       *TimeWaitBirths
+	born     bool // the program recorded a birth
 }
 
 // Open checks the privileges, loads the programs and attaches them. Its
@@ -279,6 +280,16 @@ func (r *Recorder) Close() error {
 // order), for sock_diag requests that ask for it
 // (INET_DIAG_REQ_SK_BPF_STORAGES).
 func (r *Recorder) BirthStorageFD() int { return r.objs.SkInfo.FD() }
+
+// BornAny reports whether the programs have recorded the birth of any
+// socket since Open.
+func (r *Recorder) BornAny() bool {
+	if !r.born {
+		var b uint8
+		r.born = r.objs.BornAny.Get(&b) == nil && b != 0
+	}
+	return r.born
+}
 
 // TimeWaitBirths returns the reader of the births of the connections
 // TIME-WAIT minisockets took over; see TimeWaitBirths. It stays usable

@@ -100,6 +100,7 @@ const (
 	tracerProgOnSysExit      = "on_sys_exit"
 	tracerVarAccept4Nr       = "accept4_nr"
 	tracerVarAcceptNr        = "accept_nr"
+	tracerVarBornAny         = "born_any"
 	tracerVarTwRings         = "tw_rings"
 	tracerVarTwSlots         = "tw_slots"
 	tracerVarUnusedRecord    = "unused_record"
@@ -172,6 +173,7 @@ type tracerMapSpecs struct {
 type tracerVariableSpecs struct {
 	Accept4Nr    *ebpf.VariableSpec `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.VariableSpec `ebpf:"accept_nr"`
+	BornAny      *ebpf.VariableSpec `ebpf:"born_any"`
 	TwRings      *ebpf.VariableSpec `ebpf:"tw_rings"`
 	TwSlots      *ebpf.VariableSpec `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.VariableSpec `ebpf:"unused_record"`
@@ -223,6 +225,7 @@ func (m *tracerMaps) Close() error {
 type tracerVariables struct {
 	Accept4Nr    *ebpf.Variable `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.Variable `ebpf:"accept_nr"`
+	BornAny      *ebpf.Variable `ebpf:"born_any"`
 	TwRings      *ebpf.Variable `ebpf:"tw_rings"`
 	TwSlots      *ebpf.Variable `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.Variable `ebpf:"unused_record"`

@@ -142,6 +142,10 @@ const volatile long accept4_nr = -1;
  * above it in which records still wake it (records reserved at the same
  * time on several CPUs see the level past the mark together). */
 const volatile u64 wake_at = 1 << 19;
+
+/* Set once a socket is born: until then Table need not ask sock_diag for
+ * the birth of every socket (it would find none). */
+volatile u8 born_any;
 #define WAKE_WINDOW 4096
 
 struct {
@@ -360,6 +364,8 @@ static __always_inline void births_only(const struct config *c, const struct soc
 		}
 		__builtin_memset(&si->owner, 0, sizeof(si->owner));
 		si->birth = bpf_ktime_get_boot_ns();
+		if (!born_any)
+			born_any = 1;
 		si->reset = 0;
 		si->child = old == TCP_LISTEN ? CHILD_UNLISTED : 0;
 		si->epoch = c->epoch;
@@ -404,6 +410,8 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	struct owner prev = si ? si->owner : none;
 	if (born && si) {
 		si->birth = now;
+		if (!born_any)
+			born_any = 1;
 		si->reset = 0;
 		si->owner = none;
 		si->child = 0;
