@@ -199,7 +199,7 @@ struct child {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 16); /* children waiting in accept queues, and sockets older than the trace accepted during it */
 	__type(key, u64);
 	__type(value, struct child);
 } children SEC(".maps");
