@@ -506,11 +506,13 @@ func TestTraceRingOverflow(t *testing.T) {
 				lost += e.Lost
 			}
 		}
-		return lost > 0
+		// One page holds 25 records; 200 connections make over 2,000.
+		// (A first few may be the programs' misses on a busy machine,
+		// reported before the ring's.)
+		return lost > 1000
 	}, 10*time.Second, 20*time.Millisecond)
 	cancel()
 	<-done
-	// One page holds 25 records; 200 connections make over 2,000.
 	assert.Greater(t, lost, uint64(1000), "lost events counted")
 	t.Logf("lost %d events, received %d", lost, len(evs))
 }
