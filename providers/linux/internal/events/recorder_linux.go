@@ -25,6 +25,9 @@ type Options struct {
 	// RingSize is the ring buffer's size in bytes, rounded up to a power
 	// of two of at least a page; 0 means DefaultRingSize.
 	RingSize int
+	// AcceptBTF makes accept attribution use tp_btf/sys_exit even where
+	// the syscalls tracepoints of accept and accept4 are in tracefs.
+	AcceptBTF bool
 	// TimeWaitSlots sizes the table of the births of connections that
 	// TIME-WAIT minisockets took over (see TimeWaitBirths): about that
 	// many slots of 16 bytes, shared out among the CPUs (a power of two
@@ -46,9 +49,10 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 
 // Recorder is the loaded and attached program set of one namespace.
 type Recorder struct {
+	opts     Options
 	objs     tracerObjects
 	links    []link.Link
-	accept   link.Link // tp_btf/sys_exit, attached while tracing
+	accept   []link.Link // accept attribution, attached while tracing
 	ring     *ringbuf.Reader
 	clock    Clock
 	rec      ringbuf.Record
@@ -110,7 +114,7 @@ func Open(o Options) (*Recorder, error) {
 	if err := spec.Variables[tracerVarWakeAt].Set(uint64(spec.Maps[tracerMapEvents].MaxEntries / 8)); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
-	r := &Recorder{clock: clock}
+	r := &Recorder{clock: clock, opts: o}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		return nil, fmt.Errorf("load the tracer programs: %w", shortVerifierError(err))
 	}
@@ -263,10 +267,7 @@ func (r *Recorder) Close() error {
 	if r.ring != nil {
 		errs = append(errs, r.ring.Close())
 	}
-	if r.accept != nil {
-		errs = append(errs, r.accept.Close())
-		r.accept = nil
-	}
+	errs = append(errs, r.attachAccept(false))
 	for _, l := range r.links {
 		errs = append(errs, l.Close())
 	}
@@ -316,19 +317,55 @@ func mapTimeWaitBirths(fd, perCPU, rings int) (*TimeWaitBirths, error) {
 // mapping is the object whose collection unmaps a table.
 type mapping struct{ _ byte }
 
-// attachAccept attaches or detaches tp_btf/sys_exit.
+// attachAccept attaches or detaches the accept attribution: the
+// programs of the syscalls:sys_exit_accept and sys_exit_accept4
+// tracepoints where tracefs has them (only those two calls run a
+// program), tp_btf/sys_exit otherwise (every system call's exit runs it).
 func (r *Recorder) attachAccept(on bool) error {
 	switch {
 	case on && r.accept == nil && acceptNR >= 0:
+		if !r.opts.AcceptBTF {
+			var ls []link.Link
+			for _, name := range []string{"sys_exit_accept4", "sys_exit_accept"} {
+				l, err := link.Tracepoint("syscalls", name, r.objs.OnAcceptExit, nil)
+				if err != nil {
+					break
+				}
+				ls = append(ls, l)
+			}
+			if len(ls) == 2 {
+				r.accept = ls
+				return nil
+			}
+			for _, l := range ls {
+				l.Close()
+			}
+		}
 		l, err := link.AttachTracing(link.TracingOptions{Program: r.objs.OnSysExit})
 		if err != nil {
 			return fmt.Errorf("attach tp_btf/sys_exit: %w", err)
 		}
-		r.accept = l
+		r.accept = []link.Link{l}
 	case !on && r.accept != nil:
-		err := r.accept.Close()
+		var errs []error
+		for _, l := range r.accept {
+			errs = append(errs, l.Close())
+		}
 		r.accept = nil
-		return err
+		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// AcceptHook names the hook of the accept attribution while tracing:
+// "syscalls:sys_exit_accept4" (and sys_exit_accept), "tp_btf/sys_exit",
+// or "" (not attached).
+func (r *Recorder) AcceptHook() string {
+	switch len(r.accept) {
+	case 2:
+		return "syscalls:sys_exit_accept4"
+	case 1:
+		return "tp_btf/sys_exit"
+	}
+	return ""
 }

@@ -94,6 +94,7 @@ const (
 	tracerMapSettings        = "settings"
 	tracerMapSkInfo          = "sk_info"
 	tracerMapTwBirths        = "tw_births"
+	tracerProgOnAcceptExit   = "on_accept_exit"
 	tracerProgOnReceiveReset = "on_receive_reset"
 	tracerProgOnSendReset    = "on_send_reset"
 	tracerProgOnState        = "on_state"
@@ -149,6 +150,7 @@ type tracerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerProgramSpecs struct {
+	OnAcceptExit   *ebpf.ProgramSpec `ebpf:"on_accept_exit"`
 	OnReceiveReset *ebpf.ProgramSpec `ebpf:"on_receive_reset"`
 	OnSendReset    *ebpf.ProgramSpec `ebpf:"on_send_reset"`
 	OnState        *ebpf.ProgramSpec `ebpf:"on_state"`
@@ -236,6 +238,7 @@ type tracerVariables struct {
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerPrograms struct {
+	OnAcceptExit   *ebpf.Program `ebpf:"on_accept_exit"`
 	OnReceiveReset *ebpf.Program `ebpf:"on_receive_reset"`
 	OnSendReset    *ebpf.Program `ebpf:"on_send_reset"`
 	OnState        *ebpf.Program `ebpf:"on_state"`
@@ -244,6 +247,7 @@ type tracerPrograms struct {
 
 func (p *tracerPrograms) Close() error {
 	return _TracerClose(
+		p.OnAcceptExit,
 		p.OnReceiveReset,
 		p.OnSendReset,
 		p.OnState,
