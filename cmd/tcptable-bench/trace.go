@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tcptable/tcptable/internal/netnstest"
@@ -134,6 +136,10 @@ func traceScenario(exe string, o options) error {
 			stats = append(stats, r)
 		}
 	}
+	sc, err := syscallCosts(ns, exe)
+	if err != nil {
+		return err
+	}
 	cns, err := netnstest.NewNS(fmt.Sprintf("tcptable-bench-created-%d", os.Getpid()))
 	if err != nil {
 		return err
@@ -147,7 +153,7 @@ func traceScenario(exe string, o options) error {
 	if err := json.Unmarshal(cr, &created); err != nil {
 		return fmt.Errorf("created: %w: %q", err, cr)
 	}
-	printTrace(os.Stdout, summarize(runs, o), drains, stats, created, o)
+	printTrace(os.Stdout, summarize(runs, o), drains, stats, sc, created, o)
 	return nil
 }
 
@@ -164,38 +170,18 @@ const drainRing = 512 << 20
 // during the run.
 func churnOnce(ns *netnstest.NS, exe string, o options, rate int, secs float64, mode string, bpfStats bool) (traceRun, error) {
 	run := traceRun{rate: rate, mode: mode}
-	var tracer *exec.Cmd
-	var tracerIn io.WriteCloser
-	var tracerOut strings.Builder
+	var tracer *tracerProc
 	if mode != modeAlone {
-		tracer = ns.Exec(exe)
-		tracer.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+strconv.Itoa(churnPort)+" "+mode)
-		tracer.Stdout = &tracerOut
-		stderr, err := tracer.StderrPipe()
-		if err != nil {
+		var err error
+		if tracer, err = startTracer(ns, exe, strconv.Itoa(churnPort)+" "+mode); err != nil {
 			return run, err
 		}
-		if tracerIn, err = tracer.StdinPipe(); err != nil {
-			return run, err
-		}
-		if err := tracer.Start(); err != nil {
-			return run, err
-		}
-		defer func() {
-			if tracer.ProcessState == nil {
-				tracer.Process.Kill()
-				tracer.Wait()
-			}
-		}()
-		if err := awaitReady(stderr); err != nil {
-			tracerIn.Close()
-			return run, fmt.Errorf("tracer: %w (%v)", err, tracer.Wait())
-		}
+		defer tracer.kill()
 	}
 	var bs *bpfStatsRun
 	if bpfStats && tracer != nil {
 		var err error
-		if bs, err = startBPFStats(tracer.Process.Pid); err != nil {
+		if bs, err = startBPFStats(tracer.cmd.Process.Pid); err != nil {
 			return run, err
 		}
 	}
@@ -209,20 +195,109 @@ func churnOnce(ns *netnstest.NS, exe string, o options, rate int, secs float64, 
 		err = json.Unmarshal(out, &run.churn)
 	}
 	if tracer != nil {
-		if err == nil && mode == modeDrain {
-			_, err = fmt.Fprintln(tracerIn, run.churn.Conns)
+		line := ""
+		if mode == modeDrain {
+			line = strconv.FormatInt(run.churn.Conns, 10)
 		}
-		tracerIn.Close()
-		if werr := tracer.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("tracer: %w", werr)
-		}
-		var tr tracerResult
+		tr, terr := tracer.finish(line)
 		if err == nil {
-			err = json.Unmarshal([]byte(tracerOut.String()), &tr)
+			err = terr
 		}
 		run.tracer = &tr
 	}
 	return run, err
+}
+
+// tracerProc is a running tracer child.
+type tracerProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out strings.Builder
+}
+
+// startTracer starts the tracer role with arg in ns and waits until it is
+// ready.
+func startTracer(ns *netnstest.NS, exe, arg string) (*tracerProc, error) {
+	t := &tracerProc{cmd: ns.Exec(exe)}
+	t.cmd.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+arg)
+	t.cmd.Stdout = &t.out
+	stderr, err := t.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if t.in, err = t.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := t.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := awaitReady(stderr); err != nil {
+		t.in.Close()
+		return nil, fmt.Errorf("tracer: %w (%v)", err, t.cmd.Wait())
+	}
+	return t, nil
+}
+
+// finish writes line (if any) to the tracer, ends its input, and returns
+// its report.
+func (t *tracerProc) finish(line string) (tracerResult, error) {
+	var tr tracerResult
+	var err error
+	if line != "" {
+		_, err = fmt.Fprintln(t.in, line)
+	}
+	t.in.Close()
+	if werr := t.cmd.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("tracer: %w", werr)
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(t.out.String()), &tr)
+	}
+	return tr, err
+}
+
+// kill ends the tracer if it still runs.
+func (t *tracerProc) kill() {
+	if t.cmd.ProcessState == nil {
+		t.cmd.Process.Kill()
+		t.cmd.Wait()
+	}
+}
+
+// syscallCosts times a cheap system call in this process (outside the
+// namespace: every process of the host pays what a trace adds) with no
+// tracer, with a Trace whose accept attribution uses the syscalls
+// tracepoints (tracefs mounted), and with one that uses tp_btf/sys_exit.
+func syscallCosts(ns *netnstest.NS, exe string) (map[string]float64, error) {
+	out := map[string]float64{"none": syscallNs()}
+	for name, extra := range map[string]string{"tracepoint": "", "tp_btf": " notracefs"} {
+		t, err := startTracer(ns, exe, strconv.Itoa(churnPort)+" "+modeTrace+extra)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = syscallNs()
+		_, err = t.finish("")
+		t.kill()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// syscallNs is the least time of five runs of getppid(2) a million
+// times, in nanoseconds a call.
+func syscallNs() float64 {
+	best := math.Inf(1)
+	for range 5 {
+		t := time.Now()
+		const n = 1000000
+		for range n {
+			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
+		}
+		best = min(best, float64(time.Since(t).Nanoseconds())/n)
+	}
+	return best
 }
 
 // awaitReady reads the tracer's standard error until it says READY, and

@@ -84,7 +84,7 @@ func rateName(rate int) string {
 }
 
 // printTrace prints the trace scenario's results.
-func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, c createdResult, o options) {
+func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, sc map[string]float64, c createdResult, o options) {
 	fmt.Fprintf(w, "Trace: churn of loopback connections, %gs per run, %d generator threads, %d CPUs, median of %d interleaved runs\n", o.traceSecs, o.traceWorkers, runtime.NumCPU(), o.reps)
 	fmt.Fprintf(w, "(CPU: the churn process's, the kernel threads' and the tracer's; per lifecycle, and against the churn alone in the same rep)\n\n")
 	fmt.Fprintf(w, "%-9s %-7s %9s %9s %9s %9s %10s %11s %10s %9s %8s %12s\n",
@@ -140,6 +140,8 @@ func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, c crea
 		}
 		fmt.Fprintf(w, "  total %.0f ns per lifecycle\n", total)
 	}
+	fmt.Fprintf(w, "\nA system call (getppid) anywhere on the host, least of 5 runs of a million: %.1f ns alone; %.1f ns (%+.1f) while a Trace runs with tracefs mounted (accepts attributed at the syscalls tracepoints); %.1f ns (%+.1f) without tracefs (tp_btf/sys_exit)\n",
+		sc["none"], sc["tracepoint"], sc["tracepoint"]-sc["none"], sc["tp_btf"], sc["tp_btf"]-sc["none"])
 	wt, wo := c.With, c.Without
 	fmt.Fprintf(w, "\nTable of %d rows (%d with Created), median of %d alternating calls after a GC each:\n", wt.Rows, wt.Created, o.reps)
 	fmt.Fprintf(w, "  with Created    %.1f ms wall, %.1f ms CPU, %.0f KB allocated\n", wt.Ms, wt.CPUMs, wt.AllocKB)

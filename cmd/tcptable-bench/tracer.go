@@ -20,6 +20,17 @@ import (
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
+// mountTracefs mounts tracefs at /sys/kernel/tracing unless it is there.
+func mountTracefs() error {
+	if _, err := os.Stat("/sys/kernel/tracing/events"); err == nil {
+		return nil
+	}
+	if err := syscall.Mount("nodev", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracer: mount tracefs: %w", err)
+	}
+	return nil
+}
+
 // cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -27,14 +38,24 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// tracerRole: "PORT MODE" (PORT the churn listener's port; MODE births,
-// trace or drain); it prints READY on standard error when ready and
-// reports at the end of its standard input (in drain mode, after a line
-// with the number of connections the churn made).
+// tracerRole: "PORT MODE [notracefs]" (PORT the churn listener's port;
+// MODE births, trace or drain); it prints READY on standard error when
+// ready and reports at the end of its standard input (in drain mode,
+// after a line with the number of connections the churn made).
+//
+// ip netns exec gives it a mount namespace of its own, with a /sys of the
+// namespace and no tracefs: it mounts tracefs there (only it sees it), as
+// a host has it mounted, unless told notracefs (the trace then attributes
+// accepts with tp_btf/sys_exit, as in a container without tracefs).
 func tracerRole(arg string) (tracerResult, error) {
 	f := strings.Fields(arg)
-	if len(f) != 2 {
-		return tracerResult{}, fmt.Errorf("tracer: want PORT MODE, got %q", arg)
+	if len(f) != 2 && (len(f) != 3 || f[2] != "notracefs") {
+		return tracerResult{}, fmt.Errorf("tracer: want PORT MODE [notracefs], got %q", arg)
+	}
+	if len(f) == 2 {
+		if err := mountTracefs(); err != nil {
+			return tracerResult{}, err
+		}
 	}
 	port, err := strconv.Atoi(f[0])
 	if err != nil {
