@@ -18,8 +18,9 @@ import (
 // chosen again until their two bytes differ, on both ends of a pair. On a
 // host without an IPv6 loopback, "tcp6" gives an error wrapping
 // tcptable.ErrNotSupported. On Unix it is a SharingEnv (Share hands a
-// listener to a child "sleep" process), and on Unix and Windows a
-// DualStackEnv (ListenUnspecified sets IPV6_V6ONLY as asked).
+// listener to a child "sleep" process) and a NamingEnv (ListenAs runs a
+// renamed copy of "sleep"), and on Unix and Windows a DualStackEnv
+// (ListenUnspecified sets IPV6_V6ONLY as asked).
 func OSEnv() Env { return osEnv{} }
 
 // osEnv is the Env of real sockets. It holds no state: every endpoint owns
