@@ -2,7 +2,8 @@
 /*
  * tcptable's TCP event tracer. See ../doc.go and docs/linux.md.
  *
- * Only BTF-typed tracepoints are used: kprobes may be compiled out, and
+ * Only tracepoints are used (BTF-typed ones, and the syscalls ones where
+ * tracefs is mounted): kprobes may be compiled out, and
  * fentry/fexit and LSM programs may be refused (a kernel locked down for
  * integrity, as the machine this was written on). The programs:
  *
@@ -11,7 +12,9 @@
  *   tp_btf/tcp_receive_reset, tp_btf/tcp_send_reset
  *                                mark a socket that ends by a reset, which
  *                                tells such an end from a TIME-WAIT hand-over
- *   tp_btf/sys_exit              accept() and accept4() returning a TCP
+ *   tracepoint/syscalls/sys_exit_accept4 and sys_exit_accept (where
+ *   tracefs is mounted), or else tp_btf/sys_exit
+ *                                accept() and accept4() returning a TCP
  *                                socket: the accepting process owns it
  *                                (attached only while a trace runs)
  *
@@ -27,13 +30,15 @@
  * A socket without a struct socket (a child in the accept queue, an orphan
  * after close, a TIME-WAIT minisocket) is owned by the kernel.
  *
- * Per socket, socket storage (`sk_info`) keeps the birth time, the owner
- * and a reset mark while the socket lives; `children` holds the children
- * of listeners by socket cookie until accepted; `tw_births` keeps the
- * birth time of the TIME-WAIT minisockets that take connections over, by
- * socket cookie (as sock_diag's idiag_cookie), oldest first out.
- * Records go to the ring buffer `events` only while userspace traces
- * (config.tracing); a failed reservation increments counters[0], and every
+ * Per socket, socket storage (`sk_info`) keeps the birth time, a reset
+ * mark and, while a trace runs, the owner; `children` holds the children
+ * of listeners by socket cookie until accepted (while a trace runs);
+ * `tw_births` keeps the birth time of the connections TIME-WAIT
+ * minisockets take over, by socket cookie (as sock_diag's idiag_cookie),
+ * in rings per CPU, oldest first out. While no trace runs the state-change
+ * program does only that (births_only). Records go to the ring buffer
+ * `events` only while userspace traces (config.tracing); a failed
+ * reservation increments counters[0], and every
  * record carries that counter as it was when the record was reserved, so
  * userspace reports a loss before any record reserved after it.
  */
