@@ -58,7 +58,10 @@ type connJSON struct {
 //	interface           bound interface index, 0 when none
 //	first_seen          RFC 3339, null when no Watch stamped the row
 //	stats               object with bytes_sent, bytes_received, segments_sent,
-//	                    segments_received, retransmits, rtt_us (see Stats);
+//	                    segments_received, retransmits, rtt_us, since (only
+//	                    when set) and the rest of Stats in snake case with
+//	                    units (rtt_var_us, mss_bytes, delivery_rate_bytes_per_sec,
+//	                    since_last_send_ms, ...; docs/model.md lists them);
 //	                    null when not requested or not available
 //	stats_status        StatsStatus name ("ok", "partial", "not-requested", ...)
 //	netns               network namespace inode, 0 when unknown

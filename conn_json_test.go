@@ -87,7 +87,7 @@ func TestConnectionJSONRoundTripRoundTwo(t *testing.T) {
 	}
 	b, err := json.Marshal(c)
 	require.NoError(t, err)
-	assert.Contains(t, string(b), `"stats":{"bytes_sent":1,"bytes_received":2,"segments_sent":3,"segments_received":4,"retransmits":5,"rtt_us":1500}`)
+	assert.Contains(t, string(b), `"stats":{"bytes_sent":1,"bytes_received":2,"segments_sent":3,"segments_received":4,"retransmits":5,"rtt_us":1500,"bytes_acked":0,`)
 	assert.Contains(t, string(b), `"service":"Dnscache"`)
 	var back Connection
 	require.NoError(t, json.Unmarshal(b, &back))

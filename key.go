@@ -19,9 +19,11 @@ import (
 // socket's life on Linux, and for the owner's life on Windows.
 //
 // Rows of different network namespaces (Connection.NetNS) may share every
-// address; their Keys differ by NetNS. A provider that does not know the
-// namespace leaves it 0, and rows of one namespace keep the identity they
-// always had.
+// address; their Keys differ by NetNS. The Linux provider sets NetNS on
+// every row, whichever namespaces it reads, so a socket has the same Key
+// whether it is read alone or with every namespace; a Key built by hand
+// from addresses must carry it too. Providers of OSes without network
+// namespaces leave it 0.
 //
 // Key is comparable and usable as a map key.
 type Key struct {

@@ -1,8 +1,10 @@
 package tcptable
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -88,4 +90,54 @@ func TestStatsSinceJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, c.Stats, back.Stats)
 	assert.Equal(t, StatsPartial, back.StatsStatus)
+}
+
+// TestStatsJSONEveryField sets every Stats field to a distinct value and
+// checks that the JSON object has exactly the documented keys, in order,
+// and decodes back to the same Stats (a field added to Stats without a key
+// fails here).
+func TestStatsJSONEveryField(t *testing.T) {
+	var st Stats
+	v := reflect.ValueOf(&st).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Interface().(type) {
+		case time.Duration:
+			f.SetInt(int64(i+1) * int64(time.Millisecond))
+		case time.Time:
+			f.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)))
+		default:
+			f.SetUint(uint64(1000 + i))
+		}
+	}
+	b, err := json.Marshal(Connection{Stats: &st, StatsStatus: StatsPartial})
+	require.NoError(t, err)
+	var raw struct{ Stats json.RawMessage }
+	require.NoError(t, json.Unmarshal(b, &raw))
+	dec := json.NewDecoder(bytes.NewReader(raw.Stats))
+	_, err = dec.Token()
+	require.NoError(t, err)
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		require.NoError(t, dec.Decode(&skip))
+	}
+	assert.Equal(t, []string{
+		"bytes_sent", "bytes_received", "segments_sent", "segments_received", "retransmits", "rtt_us", "since",
+		"bytes_acked", "bytes_retransmitted", "rtt_var_us", "min_rtt_us", "rto_us",
+		"mss_bytes", "congestion_window_segments", "slow_start_threshold_segments",
+		"unacked_segments", "lost_segments", "unacked_bytes", "not_sent_bytes", "receive_queue_bytes",
+		"delivery_rate_bytes_per_sec", "pacing_rate_bytes_per_sec",
+		"since_last_send_ms", "since_last_receive_ms", "since_last_ack_ms",
+		"busy_time_us", "receive_window_limited_us", "send_buffer_limited_us",
+	}, keys)
+	assert.Len(t, keys, v.NumField(), "one key per Stats field")
+	var back Connection
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, st, *back.Stats)
+	assert.Contains(t, string(raw.Stats), `"rtt_us":6000,`, "durations in microseconds")
+	assert.Contains(t, string(raw.Stats), `"since_last_send_ms":23,`, "the kernel's millisecond times in milliseconds")
 }

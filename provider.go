@@ -159,7 +159,8 @@ func (d OwnerDetail) WantModules() bool { return d == OwnerModules }
 
 // Apply removes from rows the owner detail that a query at level d does not
 // ask for, as every provider must before it answers: below OwnerModules,
-// Module is empty, ModuleSource is SourceNone and ModuleStatus is
+// Module and Container (found with the module, from the owning process)
+// are empty, ModuleSource is SourceNone and ModuleStatus is
 // OwnerNotRequested; at OwnerNone, PID and OtherPIDs are cleared too and
 // OwnerStatus is OwnerNotRequested. At OwnerModules it changes nothing.
 // What the OS hands over with the row itself, resolved or not, stays:
@@ -176,7 +177,7 @@ func (d OwnerDetail) Apply(rows []Connection) {
 	pids := d.WantPIDs()
 	for i := range rows {
 		c := &rows[i]
-		c.Module, c.ModuleSource, c.ModuleStatus = Module{}, SourceNone, OwnerNotRequested
+		c.Module, c.ModuleSource, c.ModuleStatus, c.Container = Module{}, SourceNone, OwnerNotRequested, ""
 		if !pids {
 			c.PID, c.OtherPIDs, c.OwnerStatus = 0, nil, OwnerNotRequested
 		}

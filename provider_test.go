@@ -162,6 +162,7 @@ func TestOwnerDetailApply(t *testing.T) {
 		c.OtherPIDs, c.OwnerStatus = []uint32{11}, tcptable.OwnerOK
 		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceProcfs
 		c.OwningModuleInfo, c.UID, c.HasUID = &[16]uint64{1}, 33, true
+		c.Container, c.NetNS = "3f1c2a9e8b7d", 4026531840
 		tw := row(tcptable.StateTimeWait, "127.0.0.1:5000", "127.0.0.1:80", 0)
 		tw.Module, tw.OwnerStatus, tw.ModuleStatus = tcptable.Module{}, tcptable.OwnerKernel, tcptable.OwnerKernel
 		return []tcptable.Connection{c, tw}
@@ -176,8 +177,9 @@ func TestOwnerDetailApply(t *testing.T) {
 	want := full()
 	for i := range want {
 		want[i].Module, want[i].ModuleSource, want[i].ModuleStatus = tcptable.Module{}, tcptable.SourceNone, tcptable.OwnerNotRequested
+		want[i].Container = ""
 	}
-	assert.Equal(t, want, rows, "OwnerPIDs keeps PIDs and owner statuses, drops modules")
+	assert.Equal(t, want, rows, "OwnerPIDs keeps PIDs and owner statuses, drops modules and the container found with them; the namespace stays")
 
 	rows = full()
 	tcptable.OwnerNone.Apply(rows)

@@ -15,8 +15,8 @@ import (
 // differs and an EventOwnerChanged when PID, OtherPIDs or Module differ
 // (both, in that order, when both changed). Other fields are not compared.
 //
-// The events are sorted by Key (local address and port, remote address and
-// port, ID) and then by Kind, so equal inputs give equal outputs whatever
+// The events are sorted by Key (network namespace, local address and port,
+// remote address and port, ID) and then by Kind, so equal inputs give equal outputs whatever
 // the row order. Their rows share memory (OtherPIDs, OwningModuleInfo) with
 // prev and next. Diff's events have a zero Time.
 func Diff(prev, next []Connection) []Event {

@@ -58,6 +58,16 @@ func editRows(p *mock.Provider, edit func(c *tcptable.Connection)) *wrapper {
 	}}
 }
 
+// editStats returns a Table that edits the Stats of every row that has
+// them.
+func editStats(p *mock.Provider, edit func(st *tcptable.Stats)) *wrapper {
+	return editRows(p, func(c *tcptable.Connection) {
+		if c.Stats != nil {
+			edit(c.Stats)
+		}
+	})
+}
+
 // editAnswer returns a Table that edits the mock's whole answer.
 func editAnswer(p *mock.Provider, edit func(rows []tcptable.Connection) []tcptable.Connection) *wrapper {
 	return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
@@ -477,6 +487,85 @@ var defects = map[string]defect{
 			})
 		},
 		subtest: "LongName", message: "want the one listener",
+	},
+	"stats-too-few-bytes": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editStats(p, func(st *tcptable.Stats) { st.BytesSent /= 2; st.BytesReceived /= 2 })
+		},
+		subtest: "Stats/tcp4", message: "BytesSent grew by 150000 (from 0 to 150000), want at least 300000 bytes after sending 300000",
+		passes: "Pair/tcp4",
+	},
+	"stats-too-few-segments": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editStats(p, func(st *tcptable.Stats) { st.SegmentsSent, st.SegmentsReceived = 0, 0 })
+		},
+		subtest: "Stats/tcp4", message: "SegmentsSent grew by 0",
+	},
+	"stats-swapped": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editStats(p, func(st *tcptable.Stats) {
+				st.BytesSent, st.BytesReceived = st.BytesReceived, st.BytesSent
+				st.SegmentsSent, st.SegmentsReceived = st.SegmentsReceived, st.SegmentsSent
+			})
+		},
+		subtest: "Stats/tcp4", message: "BytesSent grew by 70000 (from 0 to 70000), want at least 300000",
+	},
+	"stats-when-not-requested": {
+		// Reads the counters whatever the query says.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editQuery(p, func(q *tcptable.Query) { q.Stats = true })
+		},
+		subtest: "Listener/tcp4", message: "the query asked for no statistics (Query.Stats false) but the row has Stats",
+	},
+	"stats-decrease": {
+		// Every other answer with statistics counts a terabyte too many.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			var mu sync.Mutex
+			calls := 0
+			return &wrapper{Provider: p, table: func(ctx context.Context, q tcptable.Query) ([]tcptable.Connection, error) {
+				rows, err := p.Table(ctx, q)
+				mu.Lock()
+				calls++
+				odd := calls%2 == 1
+				mu.Unlock()
+				for i := range rows {
+					if st := rows[i].Stats; st != nil && odd {
+						st.BytesSent += 1 << 40
+					}
+				}
+				return rows, err
+			}}
+		},
+		subtest: "Stats/tcp4", message: "counter BytesSent of row 127.0.0.1:",
+		logs: "decreased between two polls",
+	},
+	"stats-missing": {
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editRows(p, func(c *tcptable.Connection) {
+				if c.Stats != nil {
+					c.Stats, c.StatsStatus = nil, tcptable.StatsNotSupported
+				}
+			})
+		},
+		subtest: "Stats/tcp4", message: "the pair's rows have no Stats", logs: "(declare no-stats if the platform has none)",
+	},
+	"stats-missing-with-gap": {
+		// NoStats excuses the missing counters; the output says so.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editRows(p, func(c *tcptable.Connection) {
+				if c.Stats != nil {
+					c.Stats, c.StatsStatus = nil, tcptable.StatsNotSupported
+				}
+			})
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoStats, "test: no counters here")},
+		message: "--- PASS: TestDefectChild/Stats/tcp4 ", logs: "no statistics (gap no-stats)",
+	},
+	"stats-despite-gap": {
+		// A provider that declares NoStats must not fill Stats.
+		wrap:    func(p *mock.Provider) tcptable.Provider { return &wrapper{Provider: p, table: p.Table} },
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoStats, "test: no counters here")},
+		subtest: "Stats/tcp4", message: "has Stats although the provider declared no-stats",
 	},
 	"hangs": {
 		wrap: func(p *mock.Provider) tcptable.Provider {

@@ -49,6 +49,12 @@
 //     same with local and remote swapped; these asymmetric states do not.)
 //   - TimeWait: after an active close the client's row shows TIME-WAIT with
 //     PID 0 and OwnerStatus OwnerKernel, and the server's row is gone.
+//   - Stats (only when the Env's pairs are TransferPairs): after a pair
+//     moves 300,000 bytes one way and 70,000 the other, and then the
+//     reverse, both ends report at least those bytes (BytesSent,
+//     BytesReceived) and the segments needed to carry them, in the right
+//     direction, and no counter of theirs decreases from one poll to the
+//     next. With NoStats declared, the ends must have no Stats instead.
 //   - SharedListener (tcp4, only with a SharingEnv): a listener that another
 //     process holds too lists exactly both processes among its Owners, and
 //     only the caller once the other process has exited.
@@ -73,13 +79,23 @@
 //     excludes, from one goroutine at a time; Trace returns an error
 //     wrapping context.Canceled when its context ends. A Tracer that is no
 //     tcptable.ReadyTracer is first waited for until it reports a listener.
+//   - Kill (only for a tcptable.Killer): one end of a pair, killed by the
+//     row Table gave, is gone from the very next Table (a kill is
+//     verified, never assumed) while another pair and a listener are
+//     untouched; with an EndingPair both ends see the connection end;
+//     with a cancelled context Kill ends nothing; the same row again, and
+//     a made-up connection on the listener's port, are ErrNotFound;
+//     ending the listener is tried too (ErrNotSupported is logged).
 //
 // and, for the table as a whole:
 //
 //   - every row of every answer satisfies the query's Match, has a valid
 //     State (or State 0 with the OS's own code in OSState, for a state the
 //     model does not define), follows the owner conventions (a PID only
-//     with OwnerOK, no PID without a reason) and no two rows share a Key;
+//     with OwnerOK, no PID without a reason) and the statistics
+//     conventions (nil Stats with StatsNotRequested unless Query.Stats
+//     asks; when it asks, Stats exactly with StatsOK or StatsPartial, and a
+//     reason without them), and no two rows share a Key;
 //   - Filters: an answer to a filtered Query (Class, Family, States, ports,
 //     PID, Process) holds exactly the Env's rows that Query.Filter keeps
 //     from an unfiltered answer;
@@ -111,12 +127,15 @@
 // relaxes exactly the checks the gap names. A provider whose Trace is not
 // supported here (an error wrapping tcptable.ErrNotSupported) declares
 // NoTrace, or the Trace check fails; one that is no tcptable.Tracer at all
-// needs no declaration: the check skips and says so. An Env that cannot offer
+// needs no declaration: the check skips and says so. A Kill that returns
+// an error wrapping tcptable.ErrNotSupported declares NoKill by itself: the
+// Kill check skips and logs it. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping
 // tcptable.ErrNotSupported, and the IPv6 subtests are skipped with that
 // error as the reason — unless the environment variable
 // TCPTABLE_REQUIRE_PRIVILEGED is set (to anything but "", "0" or "false"):
 // then nothing may be missing, and each such skip is a failure, so that a
 // CI run cannot pass by skipping. An Env that lacks an optional capability
-// (SharingEnv, DualStackEnv) skips its check either way.
+// (SharingEnv, DualStackEnv, pairs that are TransferPairs) skips its check
+// either way.
 package conformance

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 
@@ -108,6 +109,37 @@ type Pair interface {
 	CloseActive() error
 	// Close releases everything the pair holds. It is idempotent.
 	Close() error
+}
+
+// TransferPair is a Pair that can move bytes between its ends, for the
+// Stats check. It is optional: the check runs only when the Env's pairs
+// implement it, and skips (saying so) otherwise. OSEnv's pairs write and
+// read real bytes; the mock's advance their rows' counters.
+type TransferPair interface {
+	Pair
+	// Transfer sends clientToServer bytes from the client to the server
+	// and serverToClient bytes from the server to the client, both ways at
+	// once, and returns when each end has read every byte sent to it. A
+	// negative count is an error wrapping tcptable.ErrInvalid.
+	Transfer(clientToServer, serverToClient int) error
+}
+
+// EndingPair is a Pair whose ends can be watched for the connection's end,
+// as a program reading from them would see it. It is optional: the Kill
+// check uses it to prove that a killed connection really ended (the killed
+// end's holder and its peer both see the end) and, without it, checks the
+// rows only and says so. OSEnv's pairs read from their real sockets; the
+// mock's see a simulated end.
+type EndingPair interface {
+	Pair
+	// AwaitEnd waits until a read on the end whose local address is local
+	// (Client() or Server()) returns end of file or an error, as it does
+	// once the connection is reset, aborted or closed by the peer, and
+	// returns nil; data read meanwhile is discarded. It returns an error
+	// wrapping ctx.Err() when ctx ends first, one wrapping net.ErrClosed
+	// after Close, and one wrapping tcptable.ErrInvalid for an address
+	// that is neither end.
+	AwaitEnd(ctx context.Context, local netip.AddrPort) error
 }
 
 // MakeProvider returns a fresh provider to test and the Env whose endpoints

@@ -89,6 +89,12 @@ func describe(c *tcptable.Connection) string {
 	if !c.Module.IsZero() || c.ModuleStatus != tcptable.OwnerUnknown {
 		s += fmt.Sprintf(" module=%q/%v", c.Module.Name, c.ModuleStatus)
 	}
+	if c.StatsStatus != tcptable.StatsNotRequested || c.Stats != nil {
+		s += fmt.Sprintf(" stats=%v", c.StatsStatus)
+		if c.Stats == nil {
+			s += "(nil)"
+		}
+	}
 	return s + "}"
 }
 
@@ -122,9 +128,33 @@ func checkAnswer(q tcptable.Query, rows []tcptable.Connection, me self, cfg *con
 			p.add("DualStack is set on a row that is not an IPv6 socket bound to ::", c)
 		}
 		checkOwner(&p, c, detail, me, cfg)
+		checkStatsStatus(&p, c, q.Stats)
 	}
 	return p.list()
 }
+
+// checkStatsStatus applies the statistics conventions to one row: nothing
+// unless asked for, and when asked, Stats exactly when the status says
+// they are there, and a reason when they are not.
+func checkStatsStatus(p *problems, c *tcptable.Connection, asked bool) {
+	switch {
+	case !asked && c.Stats != nil:
+		p.add("the query asked for no statistics (Query.Stats false) but the row has Stats", c)
+	case !asked && c.StatsStatus != tcptable.StatsNotRequested:
+		p.add(fmt.Sprintf("the query asked for no statistics but StatsStatus is %v, not %v", c.StatsStatus, tcptable.StatsNotRequested), c)
+	case !asked:
+	case c.Stats != nil && c.StatsStatus != tcptable.StatsOK && c.StatsStatus != tcptable.StatsPartial:
+		p.add(fmt.Sprintf("the row has Stats but StatsStatus is %v, not %v or %v", c.StatsStatus, tcptable.StatsOK, tcptable.StatsPartial), c)
+	case c.Stats == nil && !slices.Contains(statsReasons, c.StatsStatus):
+		p.add(fmt.Sprintf("Query.Stats asked for statistics, the row has none, and StatsStatus %v gives no reason (want one of %v)", c.StatsStatus, statsReasons), c)
+	case c.Stats != nil && (c.StatsStatus == tcptable.StatsPartial) == c.Stats.Since.IsZero():
+		p.add("Stats.Since must be set exactly when StatsStatus is partial", c)
+	}
+}
+
+// statsReasons are the statuses that explain a row without Stats when
+// Query.Stats asked for them.
+var statsReasons = []tcptable.StatsStatus{tcptable.StatsNotAvailable, tcptable.StatsPermissionDenied, tcptable.StatsNotSupported}
 
 // checkOwner applies the owner conventions to one row.
 func checkOwner(p *problems, c *tcptable.Connection, detail tcptable.OwnerDetail, me self, cfg *config) {
@@ -176,5 +206,6 @@ func showQuery(q tcptable.Query) string {
 	add(q.PID != 0, "PID=%d", q.PID)
 	add(q.Process != "", "Process=%q", q.Process)
 	add(q.Owners != tcptable.OwnerModules, "Owners=%v", q.Owners)
+	add(q.Stats, "Stats=true")
 	return "{" + strings.Join(parts, " ") + "}"
 }

@@ -21,10 +21,17 @@ func TestCheckAnswerRules(t *testing.T) {
 		State: tcptable.StateEstablished, Local: ap("127.0.0.1:40000"), Remote: ap("127.0.0.1:40001"),
 		PID: 100, OwnerStatus: tcptable.OwnerOK,
 		Module: tcptable.Module{Name: "conformance.tes"}, ModuleStatus: tcptable.OwnerOK,
+		StatsStatus: tcptable.StatsNotRequested,
 	}
 	listener := tcptable.Connection{
 		State: tcptable.StateListen, Local: ap("[::1]:40002"), Remote: ap("[::]:0"),
-		OwnerStatus: tcptable.OwnerKernel,
+		OwnerStatus: tcptable.OwnerKernel, StatsStatus: tcptable.StatsNotRequested,
+	}
+	stats := tcptable.Query{Stats: true}
+	withStats := func(st *tcptable.Stats, status tcptable.StatsStatus) tcptable.Connection {
+		c := good
+		c.Stats, c.StatsStatus = st, status
+		return c
 	}
 	edit := func(c tcptable.Connection, f func(c *tcptable.Connection)) tcptable.Connection {
 		f(&c)
@@ -62,6 +69,18 @@ func TestCheckAnswerRules(t *testing.T) {
 		{"own row other module", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.Module.Name = "bash" }), `not this executable ("conformance.test")`},
 		{"own row named as started", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.Module.Name = "LINK.TEST" }), ""},
 		{"other process without module", tcptable.Query{}, edit(good, func(c *tcptable.Connection) { c.PID, c.Module = 7, tcptable.Module{} }), ""},
+		{"stats not asked", tcptable.Query{}, withStats(&tcptable.Stats{}, tcptable.StatsNotRequested), "asked for no statistics (Query.Stats false) but the row has Stats"},
+		{"stats status not asked", tcptable.Query{}, withStats(nil, tcptable.StatsUnknown), "StatsStatus is unknown, not not-requested"},
+		{"stats asked", stats, withStats(&tcptable.Stats{}, tcptable.StatsOK), ""},
+		{"stats asked partial", stats, withStats(&tcptable.Stats{Since: time.Unix(1, 0)}, tcptable.StatsPartial), ""},
+		{"stats asked, not available", stats, withStats(nil, tcptable.StatsNotAvailable), ""},
+		{"stats asked, not supported", stats, withStats(nil, tcptable.StatsNotSupported), ""},
+		{"stats asked, no reason", stats, withStats(nil, tcptable.StatsUnknown), "gives no reason"},
+		{"stats asked, nil but ok", stats, withStats(nil, tcptable.StatsOK), "gives no reason"},
+		{"stats asked, nil not requested", stats, withStats(nil, tcptable.StatsNotRequested), "gives no reason"},
+		{"stats with a reason", stats, withStats(&tcptable.Stats{}, tcptable.StatsNotSupported), "the row has Stats but StatsStatus is not-supported"},
+		{"partial without since", stats, withStats(&tcptable.Stats{}, tcptable.StatsPartial), "Since must be set exactly"},
+		{"ok with since", stats, withStats(&tcptable.Stats{Since: time.Unix(1, 0)}, tcptable.StatsOK), "Since must be set exactly"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := checkAnswer(tt.q, []tcptable.Connection{tt.row}, me, &config{})
@@ -79,6 +98,7 @@ func TestCheckAnswerDuplicates(t *testing.T) {
 	c := tcptable.Connection{
 		State: tcptable.StateTimeWait, Local: netip.MustParseAddrPort("127.0.0.1:40000"),
 		Remote: netip.MustParseAddrPort("127.0.0.1:40001"), OwnerStatus: tcptable.OwnerKernel,
+		StatsStatus: tcptable.StatsNotRequested,
 	}
 	got := checkAnswer(tcptable.Query{}, []tcptable.Connection{c, c, c}, self{}, &config{})
 	require.Len(t, got, 1)
@@ -89,7 +109,7 @@ func TestCheckAnswerCapsExamples(t *testing.T) {
 	rows := make([]tcptable.Connection, 50)
 	for i := range rows {
 		rows[i] = tcptable.Connection{State: 0, Local: netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(1000+i)),
-			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0), OwnerStatus: tcptable.OwnerKernel}
+			Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0), OwnerStatus: tcptable.OwnerKernel, StatsStatus: tcptable.StatsNotRequested}
 	}
 	got := checkAnswer(tcptable.Query{}, rows, self{}, &config{})
 	require.Len(t, got, 1)
@@ -101,6 +121,7 @@ func TestGapsRelaxModules(t *testing.T) {
 	row := tcptable.Connection{
 		State: tcptable.StateListen, Local: netip.MustParseAddrPort("127.0.0.1:40000"),
 		Remote: netip.MustParseAddrPort("0.0.0.0:0"), PID: 100, OwnerStatus: tcptable.OwnerOK,
+		StatsStatus: tcptable.StatsNotRequested,
 	}
 	me := self{pid: 100, exe: "x.test"}
 	assert.Len(t, checkAnswer(tcptable.Query{}, []tcptable.Connection{row}, me, &config{}), 1)

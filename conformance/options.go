@@ -51,6 +51,18 @@ const (
 	// start of the name (and a Query.Process of the whole name is not
 	// checked).
 	NoLongName
+	// NoStats: the provider cannot read per-connection statistics
+	// (Query.Stats): rows have nil Stats with a StatsStatus that says why.
+	// The Stats check then checks only that.
+	NoStats
+	// NoKill: the provider implements tcptable.Killer, but cannot end the
+	// suite's connections here (an OS without an API for it, an emulator
+	// whose API does nothing, a kernel without the feature). The Kill
+	// check then skips without calling Kill. A Kill that returns an error
+	// wrapping tcptable.ErrNotSupported declares the gap itself: the check
+	// skips and logs the error. (A provider that is no Killer needs no
+	// declaration either: the check skips and says so.)
+	NoKill
 )
 
 var gapNames = [...]string{
@@ -64,6 +76,8 @@ var gapNames = [...]string{
 	NoTrace:       "no-trace",
 	NoDualStack:   "no-dual-stack",
 	NoLongName:    "no-long-name",
+	NoStats:       "no-stats",
+	NoKill:        "no-kill",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

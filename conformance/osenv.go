@@ -221,3 +221,66 @@ func ignoreClosed(err error) error {
 	}
 	return err
 }
+
+// osPair moves real bytes.
+var _ TransferPair = (*osPair)(nil)
+
+// Transfer writes clientToServer bytes on the client and serverToClient
+// bytes on the server, all four directions of writing and reading at once
+// (so that neither side blocks on a full buffer), and returns when each
+// end has read every byte sent to it, or after osIOTimeout.
+func (p *osPair) Transfer(clientToServer, serverToClient int) error {
+	if clientToServer < 0 || serverToClient < 0 {
+		return fmt.Errorf("conformance: Transfer(%d, %d): byte counts must not be negative: %w", clientToServer, serverToClient, tcptable.ErrInvalid)
+	}
+	deadline := time.Now().Add(osIOTimeout)
+	for _, c := range []*net.TCPConn{p.client, p.server} {
+		if err := c.SetDeadline(deadline); err != nil {
+			return fmt.Errorf("conformance: Transfer: %w", err)
+		}
+	}
+	errs := make(chan error, 4)
+	run := func(what string, f func() error) {
+		go func() {
+			if err := f(); err != nil {
+				errs <- fmt.Errorf("conformance: Transfer: %s: %w", what, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	run("client writes", func() error { return writeN(p.client, clientToServer) })
+	run("server reads", func() error { return readN(p.server, clientToServer) })
+	run("server writes", func() error { return writeN(p.server, serverToClient) })
+	run("client reads", func() error { return readN(p.client, serverToClient) })
+	var all []error
+	for range 4 {
+		all = append(all, <-errs)
+	}
+	for _, c := range []*net.TCPConn{p.client, p.server} {
+		all = append(all, c.SetDeadline(time.Time{}))
+	}
+	return errors.Join(all...)
+}
+
+// transferChunk is the size of one write of Transfer.
+const transferChunk = 32 << 10
+
+// writeN writes n bytes to w.
+func writeN(w io.Writer, n int) error {
+	buf := make([]byte, min(n, transferChunk))
+	for n > 0 {
+		k, err := w.Write(buf[:min(n, len(buf))])
+		n -= k
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readN reads exactly n bytes from r.
+func readN(r io.Reader, n int) error {
+	_, err := io.CopyN(io.Discard, r, int64(n))
+	return err
+}

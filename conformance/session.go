@@ -137,10 +137,16 @@ func (s *session) report(list []string) {
 // the subtest with cond's last complaint when the timeout passes first.
 func (s *session) eventually(what string, cond func(rows []tcptable.Connection) error) []tcptable.Connection {
 	s.t.Helper()
+	return s.eventuallyWith(tcptable.Query{}, what, cond)
+}
+
+// eventuallyWith is eventually with the answers to q.
+func (s *session) eventuallyWith(q tcptable.Query, what string, cond func(rows []tcptable.Connection) error) []tcptable.Connection {
+	s.t.Helper()
 	deadline := time.Now().Add(s.cfg.timeout)
 	wait := 5 * time.Millisecond
 	for {
-		rows := s.table(tcptable.Query{})
+		rows := s.table(q)
 		err := cond(rows)
 		if err == nil {
 			return rows

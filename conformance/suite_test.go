@@ -130,11 +130,12 @@ func TestDefectiveProviders(t *testing.T) {
 	}
 }
 
-// allDefects returns the defects of the Table checks and of the Trace
-// check.
+// allDefects returns the defects of the Table checks, of the Trace check
+// and of the Kill check.
 func allDefects() map[string]defect {
 	all := maps.Clone(defects)
 	maps.Copy(all, traceDefects)
+	maps.Copy(all, killDefects)
 	return all
 }
 
@@ -236,6 +237,11 @@ func TestOSEnvEndpoints(t *testing.T) {
 			assertGood(t, pair.Client(), network)
 			assertGood(t, pair.Server(), network)
 			assert.NotEqual(t, pair.Client(), pair.Server())
+			mover, ok := pair.(conformance.TransferPair)
+			require.True(t, ok, "OSEnv's pairs move bytes")
+			require.NoError(t, mover.Transfer(1<<20, 3), "a megabyte one way (more than the socket buffers) and 3 bytes back")
+			require.NoError(t, mover.Transfer(0, 0))
+			require.ErrorIs(t, mover.Transfer(-1, 0), tcptable.ErrInvalid)
 			require.NoError(t, pair.CloseWrite())
 			require.NoError(t, pair.CloseActive())
 			require.NoError(t, pair.Close())

@@ -13,10 +13,16 @@
 // `ss -tanp`, the provider's full table with PIDs and names (first poll of
 // a fresh process, then a second poll of the unchanged table), gopsutil's
 // net.Connections("tcp"), `ss -tlnp`, and the provider's listeners-only
-// query with owners. When the table first reaches -elsewhere sockets it
+// query with owners, and the same queries with Query.Stats (tcp_info) and
+// `ss -tin` (-stats; -stats-only times nothing else). When the table
+// first reaches -elsewhere sockets it
 // also builds a second namespace with -small sockets and times `ss -tanp`
-// against the provider there, while the big table lives elsewhere. It
-// prints medians, ratios and peak RSS.
+// against the provider there, while the big table lives elsewhere. With
+// -allnetns (50x400 by default) it builds that many namespaces of that
+// many sockets and times ss -tanp run in each in turn (through ip netns
+// exec and nsenter) against one WithAllNetNS table, then the provider in
+// one namespace holding the same total. It prints medians, ratios and
+// peak RSS. -sizes "" -elsewhere 0 runs the namespace scenario alone.
 package main
 
 import (
@@ -45,7 +51,10 @@ type options struct {
 	small     int
 	reps      int
 	gopsutil  bool
+	stats     bool
+	statsOnly bool
 	markdown  string
+	allNetNS  allNetNSSpec
 
 	trace         bool
 	traceRates    []int
@@ -76,6 +85,8 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.small, "small", 2000, "sockets in the small namespace of the namespace scenario")
 	flag.IntVar(&o.reps, "reps", 3, "runs per measurement (the median is reported)")
 	flag.BoolVar(&o.gopsutil, "gopsutil", true, "also time gopsutil net.Connections(\"tcp\")")
+	flag.BoolVar(&o.stats, "stats", true, "also time the table with Query.Stats (tcp_info) against the same without, and ss -tin")
+	flag.BoolVar(&o.statsOnly, "stats-only", false, "time only ss -tan/-tin and the provider with and without Query.Stats (implies -elsewhere 0)")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a Markdown table to this file")
 	flag.BoolVar(&o.trace, "trace", false, "run the kernel-event scenario instead: traced connection churn, CPU overhead, Table with Created")
 	rates := flag.String("trace-rates", "0,20000", "connection lifecycles a second of the churn runs (0: as fast as possible), each run without and with the tracer")
@@ -83,6 +94,8 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.tracePairs, "trace-pairs", 9000, "loopback pairs of the Table-with-Created measurement")
 	flag.IntVar(&o.traceWorkers, "trace-workers", 2, "threads of the churn generator")
 	flag.BoolVar(&o.traceBPFStats, "trace-bpf-stats", false, "also measure the kernel programs' own run time (BPF_ENABLE_STATS) in runs of their own at the highest rate")
+	allNetNS := flag.String("allnetns", "50x400", "the every-namespace scenario: NAMESPACESxSOCKETS (0: skip it)")
+	childEhash := flag.Int("child-ehash", 0, "make the -allnetns namespaces with net.ipv4.tcp_child_ehash_entries=N (their own established hash; 0: the host's)")
 	flag.Parse()
 	var err error
 	if o.traceRates, err = traceRates(*rates); err != nil {
@@ -91,7 +104,17 @@ func parseFlags() (options, error) {
 	if o.traceSecs <= 0 || o.traceSecs > 600 || o.tracePairs < 1 || o.tracePairs > 100000 || o.traceWorkers < 1 || o.traceWorkers > 254 {
 		return o, fmt.Errorf("-trace-secs must be in (0, 600], -trace-pairs in 1..100000 and -trace-workers in 1..254")
 	}
+	if o.allNetNS, err = parseAllNetNS(*allNetNS); err != nil {
+		return o, err
+	}
+	if *childEhash < 0 || *childEhash > 1<<24 {
+		return o, fmt.Errorf("-child-ehash %d: want 0..%d", *childEhash, 1<<24)
+	}
+	o.allNetNS.childEhash = *childEhash
 	for _, s := range strings.Split(*sizes, ",") {
+		if *sizes == "" {
+			break // only the other scenarios
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 || n > 1_000_000 {
 			return o, fmt.Errorf("-sizes: %q is not a socket count in 2..1000000", s)
@@ -101,6 +124,9 @@ func parseFlags() (options, error) {
 	slices.Sort(o.sizes)
 	if o.reps < 1 || o.reps > 100 {
 		return o, fmt.Errorf("-reps %d: want 1..100", o.reps)
+	}
+	if o.statsOnly {
+		o.elsewhere = 0
 	}
 	if o.elsewhere < 0 || o.small < 2 {
 		return o, fmt.Errorf("-elsewhere must be >= 0 and -small >= 2")
@@ -219,11 +245,11 @@ func run(o options) error {
 		fmt.Fprintf(os.Stderr, "%d sockets in %d processes ready in %v\n", 2*big.pairs, len(big.children), time.Since(t).Round(time.Millisecond))
 		if slices.Contains(o.sizes, n) {
 			var once []string
-			if 2*big.pairs > slowSockets {
+			if 2*big.pairs > slowSockets && !o.statsOnly {
 				once = []string{toolGopsutil, toolSSP, toolSSL}
 			}
 			before := big.present()
-			r, err := measure(big.ns, exe, sizeTools(o.gopsutil), o.reps, once...)
+			r, err := measure(big.ns, exe, sizeTools(o.gopsutil, o.stats, o.statsOnly), o.reps, once...)
 			if err != nil {
 				return err
 			}
@@ -237,6 +263,11 @@ func run(o options) error {
 				return err
 			}
 			report.ns = &nsResult{small: o.small, elsewhere: 2 * big.pairs, res: r}
+		}
+	}
+	if o.allNetNS.count > 0 {
+		if report.all, err = allNetNSScenario(exe, o.allNetNS, o.reps); err != nil {
+			return err
 		}
 	}
 	report.print(os.Stdout)

@@ -22,6 +22,7 @@ type nsResult struct {
 type report struct {
 	sizes []sizeResult
 	ns    *nsResult
+	all   *allNetNSResult
 }
 
 func ratio(a, b float64) string {
@@ -48,8 +49,11 @@ func (r *report) rows() [][]string {
 		if s.present < s.sockets {
 			name += fmt.Sprintf(" (only %d present)", s.present)
 		}
+		out = append(out, s.statsRows(name)...)
+		if _, ok := s.res[toolSSP]; !ok {
+			continue // -stats-only
+		}
 		out = append(out,
-			[]string{name, "ss -tan ms (rows)", fmt.Sprintf("%s (%d)", msStr(ss.Ms), ss.Rows), "", ""},
 			[]string{name, "ss -tanp ms", msStr(ssp.Ms), "", ""},
 			[]string{name, "provider all+owners first poll ms (rows) [" + p.Scan + " scan]", fmt.Sprintf("%s (%d)", msStr(p.Ms), p.Rows), ratio(p.Ms, ss.Ms) + " ss -tan, " + ratio(p.Ms, ssp.Ms) + " ss -tanp", "≤ 1.2× ss -tan"},
 			[]string{name, "provider second poll ms", msStr(p.Second), ratio(p.Second, p.Ms) + " first", "≤ 0.5× first"},
@@ -82,7 +86,37 @@ func (r *report) rows() [][]string {
 				ratio(pp.Ms, ssp.Ms) + " / " + ratio(pp.Second, ssp.Ms) + " ss -tanp", "(comparison)"},
 		)
 	}
+	if r.all != nil {
+		out = append(out, r.all.rows()...)
+	}
 	return out
+}
+
+// statsRows compare the tables with and without Query.Stats, when they
+// were measured, after ss -tan.
+func (s *sizeResult) statsRows(name string) [][]string {
+	ss := s.res[toolSS]
+	out := [][]string{{name, "ss -tan ms (rows)", fmt.Sprintf("%s (%d)", msStr(ss.Ms), ss.Rows), "", ""}}
+	ps, ok := s.res[toolProviderS]
+	if !ok {
+		return out
+	}
+	p, ssi := s.res[toolProvider], s.res[toolSSI]
+	n, ns := s.res[toolProviderN], s.res[toolProviderNS]
+	return append(out,
+		[]string{name, "ss -tin ms (rows)", fmt.Sprintf("%s (%d)", msStr(ssi.Ms), ssi.Rows), ratio(ssi.Ms, ss.Ms) + " ss -tan", ""},
+		[]string{name, "provider all+owners, first / second poll ms: without Stats", msStr(p.Ms) + " / " + msStr(p.Second), "", ""},
+		[]string{name, "provider all+owners, first / second poll ms: with Stats", msStr(ps.Ms) + " / " + msStr(ps.Second),
+			ratio(ps.Ms, p.Ms) + " / " + ratio(ps.Second, p.Second) + " without", "≤ 1.3× without"},
+		[]string{name, "same, CPU ms (user+system) first / second poll: without / with Stats", msStr(p.CPU) + " / " + msStr(p.SecondCPU) + "; " + msStr(ps.CPU) + " / " + msStr(ps.SecondCPU),
+			ratio(ps.CPU, p.CPU) + " / " + ratio(ps.SecondCPU, p.SecondCPU) + " without", "≤ 1.3× without"},
+		[]string{name, "provider no owners, first / second poll ms: without Stats", msStr(n.Ms) + " / " + msStr(n.Second), "", ""},
+		[]string{name, "provider no owners, first / second poll ms: with Stats", msStr(ns.Ms) + " / " + msStr(ns.Second),
+			ratio(ns.Ms, n.Ms) + " / " + ratio(ns.Second, n.Second) + " without; " + ratio(ns.Ms, ssi.Ms) + " ss -tin", "(the dump alone)"},
+		[]string{name, "same, CPU ms first / second poll: without / with Stats", msStr(n.CPU) + " / " + msStr(n.SecondCPU) + "; " + msStr(ns.CPU) + " / " + msStr(ns.SecondCPU),
+			ratio(ns.CPU, n.CPU) + " / " + ratio(ns.SecondCPU, n.SecondCPU) + " without", ""},
+		[]string{name, "provider peak RSS MB: without / with Stats (both polls)", mb(p.AllRSSKB) + " / " + mb(ps.AllRSSKB), "", ""},
+	)
 }
 
 func (r *report) print(w io.Writer) {

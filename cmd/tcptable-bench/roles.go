@@ -46,21 +46,45 @@ const (
 	toolProviderP  = "provider procfs"
 	toolProviderLP = "provider listeners procfs"
 	toolGopsutil   = "gopsutil"
+	// Query.Stats (tcp_info) against the same query without, and ss -tin
+	// against ss -tan.
+	toolSSI        = "ss -tin"
+	toolProviderS  = "provider stats"
+	toolProviderN  = "provider no-owners"
+	toolProviderNS = "provider no-owners stats"
 )
 
-func sizeTools(gopsutil bool) []string {
+func sizeTools(gopsutil, stats, statsOnly bool) []string {
+	if statsOnly {
+		return statsTools()
+	}
 	t := []string{toolSS, toolSSP, toolProvider, toolProviderR, toolProviderP, toolSSL, toolProviderL, toolProviderLP, toolProviderF}
 	if gopsutil {
 		t = append(t, toolGopsutil)
 	}
+	if stats {
+		t = append(t, statsTools()[2:]...)
+	}
 	return t
+}
+
+// statsTools compare the table with and without statistics, interleaved
+// (each round runs every tool once) so that the machine's noise hits both.
+func statsTools() []string {
+	return []string{toolSS, toolProvider, toolSSI, toolProviderS, toolProviderN, toolProviderNS}
 }
 
 // result is one tool's measurement: medians in milliseconds.
 type result struct {
 	Ms     float64 `json:"ms"`               // wall time (ss) or first Table call (provider, gopsutil)
 	Second float64 `json:"second,omitempty"` // provider: second poll of the unchanged table
-	Rows   int     `json:"rows"`
+	// CPU and SecondCPU are the provider process's CPU time (user and
+	// system, every thread, the kernel's dump work included) during the
+	// first and the second poll: less sensitive than wall time to other
+	// load on a shared machine.
+	CPU       float64 `json:"cpu,omitempty"`
+	SecondCPU float64 `json:"second_cpu,omitempty"`
+	Rows      int     `json:"rows"`
 	// RSSKB is the peak resident set of the process: for the provider and
 	// gopsutil, measured right after the first call; for ss, of the run.
 	RSSKB int64 `json:"rss_kb"`
@@ -170,10 +194,12 @@ func median(rs []result) result {
 		return v[len(v)/2]
 	}
 	m := result{
-		Ms:     pick(func(r result) float64 { return r.Ms }),
-		Second: pick(func(r result) float64 { return r.Second }),
-		Rows:   rs[len(rs)-1].Rows,
-		Scan:   rs[len(rs)-1].Scan,
+		Ms:        pick(func(r result) float64 { return r.Ms }),
+		Second:    pick(func(r result) float64 { return r.Second }),
+		CPU:       pick(func(r result) float64 { return r.CPU }),
+		SecondCPU: pick(func(r result) float64 { return r.SecondCPU }),
+		Rows:      rs[len(rs)-1].Rows,
+		Scan:      rs[len(rs)-1].Scan,
 	}
 	for _, r := range rs {
 		m.RSSKB = max(m.RSSKB, r.RSSKB)
@@ -185,7 +211,7 @@ func median(rs []result) result {
 // runTool times one run of tool.
 func runTool(tool string) (result, error) {
 	switch tool {
-	case toolSS, toolSSP, toolSSL:
+	case toolSS, toolSSP, toolSSL, toolSSI:
 		return runSS(strings.Fields(tool)[1])
 	case toolProvider:
 		return runSelf("poll", "all")
@@ -199,6 +225,12 @@ func runTool(tool string) (result, error) {
 		return runSelf("poll", "procfs")
 	case toolProviderLP:
 		return runSelf("poll", "listeners procfs")
+	case toolProviderS:
+		return runSelf("poll", "stats")
+	case toolProviderN:
+		return runSelf("poll", "none")
+	case toolProviderNS:
+		return runSelf("poll", "none stats")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
@@ -225,7 +257,7 @@ func runSS(flags string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	r.Rows = bytes.Count(out, []byte{'\n'})
+	r.Rows = bytes.Count(out, []byte{'\n'}) - bytes.Count(out, []byte("\n\t")) // -i: a second line a socket, indented
 	return r, nil
 }
 
@@ -263,7 +295,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // fresh process pays (like ss), the second a steady-state poll. arg holds
 // words: "listeners" asks for listeners only (else the whole table),
 // "procfs" forces the /proc owner scan, "first" adds WithFirstOwnerOnly,
-// "reuse" hands the first answer back to TableInto for the second.
+// "reuse" hands the first answer back to TableInto for the second,
+// "stats" sets Query.Stats, "none" asks for no owners, "allnetns" reads
+// every network namespace (WithAllNetNS).
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
 	var opts []linux.Option
@@ -276,6 +310,13 @@ func pollRole(arg string) (result, error) {
 	}
 	if slices.Contains(words, "first") {
 		opts = append(opts, linux.WithFirstOwnerOnly())
+	}
+	q.Stats = slices.Contains(words, "stats")
+	if slices.Contains(words, "allnetns") {
+		opts = append(opts, linux.WithAllNetNS())
+	}
+	if slices.Contains(words, "none") {
+		q.Owners = tcptable.OwnerNone
 	}
 	ctx := context.Background()
 	stopProfile := func() {}
@@ -291,7 +332,7 @@ func pollRole(arg string) (result, error) {
 		stopProfile = pprof.StopCPUProfile
 		defer stopProfile()
 	}
-	t := time.Now()
+	t, cpu := time.Now(), selfCPU()
 	p, err := linux.New(opts...)
 	if err != nil {
 		return result{}, err
@@ -301,19 +342,19 @@ func pollRole(arg string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	r := result{Ms: ms(time.Since(t)), Rows: len(rows), RSSKB: selfMaxRSS(), Scan: p.OwnerScan().String()}
+	r := result{Ms: ms(time.Since(t)), CPU: ms(selfCPU() - cpu), Rows: len(rows), RSSKB: selfMaxRSS(), Scan: p.OwnerScan().String()}
 	stopProfile()
 	var buf []tcptable.Connection
 	if slices.Contains(words, "reuse") {
 		buf = rows
 	}
 	rows = nil
-	t = time.Now()
+	t, cpu = time.Now(), selfCPU()
 	rows, err = p.TableInto(ctx, q, buf)
 	if err != nil {
 		return result{}, err
 	}
-	r.Second = ms(time.Since(t))
+	r.Second, r.SecondCPU = ms(time.Since(t)), ms(selfCPU()-cpu)
 	if len(rows) != r.Rows {
 		fmt.Fprintf(os.Stderr, "note: second poll saw %d rows, first %d\n", len(rows), r.Rows)
 	}
@@ -328,6 +369,15 @@ func gopsutilRole() (result, error) {
 		return result{}, err
 	}
 	return result{Ms: ms(time.Since(t)), Rows: len(conns), RSSKB: selfMaxRSS()}, nil
+}
+
+// selfCPU is the CPU time this process has used so far, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // selfMaxRSS is this process's peak resident set so far, in KiB.

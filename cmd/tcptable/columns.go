@@ -15,9 +15,10 @@ import (
 // Keys are the keys of the JSON encoding (tcptable.Connection.MarshalJSON),
 // in the same order; a test holds them together.
 type column struct {
-	key  string
-	text func(c *tcptable.Connection) string // the CSV cell
-	cmp  func(a, b *tcptable.Connection) int // the --sort order
+	key   string
+	text  func(c *tcptable.Connection) string // the CSV cell
+	cmp   func(a, b *tcptable.Connection) int // the --sort order
+	stats bool                                // a Stats member (statsColumns): in CSV only with -i
 }
 
 // conn shortens the column definitions.
@@ -140,18 +141,20 @@ func parseSortKey(s string) (sortKey, error) {
 		name, k.desc = rest, true
 	}
 	name = strings.ReplaceAll(strings.ToLower(name), "-", "_")
-	cols := columns()
+	cols := allColumns()
 	for i := range cols {
 		if cols[i].key == name {
 			k.col = &cols[i]
 			return k, nil
 		}
 	}
-	keys := make([]string, len(cols))
-	for i, c := range cols {
-		keys[i] = c.key
+	var keys []string
+	for _, c := range cols {
+		if !c.stats {
+			keys = append(keys, c.key)
+		}
 	}
-	return k, usagef("bad --sort %q: want one of %s (prefix - to reverse)", s, strings.Join(keys, ", "))
+	return k, usagef("bad --sort %q: want one of %s, or a stats_ column of --csv -i (prefix - to reverse)", s, strings.Join(keys, ", "))
 }
 
 // sortRows orders rows by k and then by identity (local, remote, socket,
@@ -171,8 +174,9 @@ func sortRows(rows []tcptable.Connection, k sortKey) {
 	})
 }
 
-// cmpIdentity is the default order: local, remote, then socket and PID.
+// cmpIdentity is the default order: namespace, local, remote, then socket
+// and PID.
 func cmpIdentity(a, b *conn) int {
-	return cmp.Or(a.Local.Compare(b.Local), a.Remote.Compare(b.Remote),
+	return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), a.Local.Compare(b.Local), a.Remote.Compare(b.Remote),
 		cmp.Compare(a.Socket, b.Socket), cmp.Compare(a.PID, b.PID), cmp.Compare(a.State, b.State))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/metrics"
 )
 
 // format is an output format.
@@ -32,6 +33,9 @@ type options struct {
 	query    tcptable.Query
 	format   format
 	watch    time.Duration // 0: print the table once
+	top      time.Duration // 0: no live view
+	dryRun   bool          // kill --dry-run: print what would be ended
+	serve    serveOptions  // tcptable serve
 	poll     bool          // --poll: --watch polls even where the OS reports events
 	summary  bool
 	resolve  bool
@@ -39,6 +43,7 @@ type options struct {
 	sort     sortKey
 	help     bool
 	version  bool
+	ns       nsOptions // --netns, --all-netns
 }
 
 // rawFlags holds what the flags set before parse checks their combination
@@ -81,6 +86,9 @@ type flagDef struct {
 	// empty says what the value should have been, for the error an empty
 	// value gives ("a process ID").
 	empty string
+	// cmds are the commands that take the flag (see takes); none for the
+	// listing's flags, which kill takes too.
+	cmds cmdSet
 }
 
 // The --help sections, in order.
@@ -88,6 +96,8 @@ const (
 	groupSelect = "Selection (conditions combine; the default is every endpoint)"
 	groupOutput = "Output"
 	groupOther  = "Other"
+	groupKill   = "Kill"
+	groupServe  = "Serve"
 )
 
 // setBool returns a boolean flag's set function, storing into the field p
@@ -118,6 +128,12 @@ var flagDefs = [...]flagDef{
 		empty: "a process ID", set: setPID},
 	{names: []string{"process"}, kind: valueFlag, arg: "NAME", help: "owned by a process named NAME (any case)", group: groupSelect,
 		empty: "a process name", set: func(o *options, _ *rawFlags, v string) error { o.query.Process = v; return nil }},
+	{names: []string{"netns"}, kind: valueFlag, arg: "NAME|PATH", group: groupSelect, empty: "a namespace name or path",
+		help: "the network namespace NAME (under /run/netns, as ip\nnetns names it) or the namespace file PATH, such as\n/proc/PID/ns/net (Linux; entering it needs root)",
+		set:  func(o *options, _ *rawFlags, v string) error { o.ns.netns = v; return nil }},
+	{names: []string{"all-netns"}, group: groupSelect,
+		help: "every network namespace of the host in one table,\nwith a NETNS column (name or inode) first (Linux;\nwithout root: the own namespace, and one stderr\nline saying which others were skipped)",
+		set:  setBool(func(o *options, _ *rawFlags) *bool { return &o.ns.all })},
 	{names: []string{"t", "tcp"}, help: "TCP (always; accepted for ss habits)", group: groupSelect,
 		set: func(*options, *rawFlags, string) error { return nil }},
 
@@ -138,17 +154,39 @@ var flagDefs = [...]flagDef{
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.ndjson })},
 	{names: []string{"csv"}, help: "CSV with a header row (the JSON keys)", group: groupOutput,
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.csv })},
+	{names: []string{"i", "info"}, group: groupOutput,
+		help: "traffic statistics, like ss -i: the table gets SENT,\nRECEIVED, RTT, RETRANS and CWND columns, JSON a\n\"stats\" object, CSV stats_* columns (bytes, segments,\nRTT, congestion window, rates, ...)",
+		set:  setBool(func(o *options, _ *rawFlags) *bool { return &o.query.Stats })},
 	{names: []string{"s", "summary"}, help: "counts by state instead of rows (like ss -s)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},
 	{names: []string{"watch"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
 		help: "print changes as they happen until Ctrl-C: opened,\nclosed, state-changed, owner-changed; from kernel\nevents where the OS permits (Linux with BPF), so\nthat connections living a millisecond show, else\nby polling every INTERVAL (1s by default; 500ms,\n2s, or seconds: 2); stderr says which",
-		set:  setWatch},
+		set:  setInterval("--watch", func(o *options) *time.Duration { return &o.watch })},
 	{names: []string{"poll"}, help: "with --watch: poll even where kernel events work", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.poll })},
+	{names: []string{"top"}, kind: optionalFlag, arg: "[INTERVAL]", group: groupOutput,
+		help: "live view of the busiest processes and connections\nby bytes per second, redrawn every INTERVAL (1s) on\na terminal until Ctrl-C; blocks of text when the\noutput is not a terminal; with --ndjson a JSON line\na poll",
+		set:  setInterval("--top", func(o *options) *time.Duration { return &o.top })},
 
-	{names: []string{"h", "help"}, help: "this help", group: groupOther,
+	{names: []string{"dry-run"}, help: "print what would be ended, end nothing", group: groupKill, cmds: cmdKill,
+		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.dryRun })},
+
+	{names: []string{"listen"}, kind: valueFlag, arg: "ADDR", group: groupServe, cmds: cmdServe, empty: "an address, such as " + defaultServeListen,
+		help: "address to serve on (default " + defaultServeListen + ";\nuse :9814 to serve on every interface)",
+		set:  func(o *options, _ *rawFlags, v string) error { o.serve.listen = v; return nil }},
+	{names: []string{"top-processes"}, kind: valueFlag, arg: "N", group: groupServe, cmds: cmdServe, empty: "a number of processes",
+		help: "processes with series of their own (default " + strconv.Itoa(metrics.DefaultTopProcesses) + ")",
+		set:  setCount("--top-processes", func(o *options) *int { return &o.serve.top })},
+	{names: []string{"max-listeners"}, kind: valueFlag, arg: "N", group: groupServe, cmds: cmdServe, empty: "a number of listeners",
+		help: "listener series at most (default " + strconv.Itoa(metrics.DefaultMaxListeners) + ")",
+		set:  setCount("--max-listeners", func(o *options) *int { return &o.serve.maxListeners })},
+	{names: []string{"timeout"}, kind: valueFlag, arg: "DURATION", group: groupServe, cmds: cmdServe, empty: "a duration such as 10s",
+		help: "longest table read when Prometheus sends no\nscrape timeout (default " + metrics.DefaultTimeout.String() + ")",
+		set:  setServeTimeout},
+
+	{names: []string{"h", "help"}, help: "this help", group: groupOther, cmds: cmdAll,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.help })},
-	{names: []string{"V", "version"}, help: "version and build information", group: groupOther,
+	{names: []string{"V", "version"}, help: "version and build information", group: groupOther, cmds: cmdAll,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.version })},
 }
 
@@ -230,13 +268,16 @@ func flagName(d *flagDef) string {
 	return "--" + n
 }
 
-// newFlagSet declares every flag of flagDefs, each under all its names,
-// to set o and raw.
-func newFlagSet(o *options, raw *rawFlags) *flag.FlagSet {
+// newFlagSet declares the flags of flagDefs that command cmd takes, each
+// under all its names, to set o and raw.
+func newFlagSet(o *options, raw *rawFlags, cmd cmdSet) *flag.FlagSet {
 	fs := flag.NewFlagSet("tcptable", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	for i := range flagDefs {
+		if !flagDefs[i].takes(cmd) {
+			continue
+		}
 		v := &flagValue{def: &flagDefs[i], o: o, r: raw, n: new(int)}
 		for _, n := range flagDefs[i].names {
 			fs.Var(v, n, flagDefs[i].help)
@@ -287,49 +328,58 @@ func setSort(o *options, _ *rawFlags, v string) error {
 	return nil
 }
 
-// setWatch sets the --watch interval: the default when given alone.
-func setWatch(o *options, _ *rawFlags, v string) error {
-	switch v {
-	case "true":
-		o.watch = defaultInterval
-		return nil
-	case "false":
-		o.watch = 0
+// setInterval returns the set function of an optional interval flag
+// (--watch, --top, as name says) that keeps its interval in *field(o):
+// the default when given alone.
+func setInterval(name string, field func(o *options) *time.Duration) func(*options, *rawFlags, string) error {
+	return func(o *options, _ *rawFlags, v string) error {
+		switch v {
+		case "true":
+			*field(o) = defaultInterval
+			return nil
+		case "false":
+			*field(o) = 0
+			return nil
+		}
+		d, err := parseInterval(name, v)
+		if err != nil {
+			return err
+		}
+		*field(o) = d
 		return nil
 	}
-	d, err := parseInterval(v)
-	if err != nil {
-		return err
-	}
-	o.watch = d
-	return nil
 }
 
 // parseInterval accepts a Go duration ("500ms", "2s") or a number of
-// seconds ("2", "0.5"), as watch(1) and netstat -c users type it.
-func parseInterval(s string) (time.Duration, error) {
+// seconds ("2", "0.5"), as watch(1) and netstat -c users type it; flag
+// names the flag in messages ("--watch").
+func parseInterval(flag, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
 		if ferr != nil || f != f { // NaN
-			return 0, usagef("bad --watch interval %q: want a duration such as 2s or 500ms, or a number of seconds", s)
+			return 0, usagef("bad %s interval %q: want a duration such as 2s or 500ms, or a number of seconds", flag, s)
 		}
 		if f > float64(24*time.Hour/time.Second) {
-			return 0, usagef("bad --watch interval %q: at most 24h", s)
+			return 0, usagef("bad %s interval %q: at most 24h", flag, s)
 		}
 		d = time.Duration(f * float64(time.Second))
 	}
 	if d < minInterval || d > 24*time.Hour {
-		return 0, usagef("bad --watch interval %q: must be between %v and 24h", s, minInterval)
+		return 0, usagef("bad %s interval %q: must be between %v and 24h", flag, s, minInterval)
 	}
 	return d, nil
 }
 
 // parseArgs parses the command line (without the program name).
-func parseArgs(args []string) (*options, error) {
-	o := &options{}
+func parseArgs(args []string) (*options, error) { return parseCommand(cmdList, args) }
+
+// parseCommand parses the arguments of command cmd (after its name, for a
+// subcommand): the flags flagDefs gives it.
+func parseCommand(cmd cmdSet, args []string) (*options, error) {
+	o := &options{serve: defaultServeOptions()}
 	var raw rawFlags
-	fs := newFlagSet(o, &raw)
+	fs := newFlagSet(o, &raw, cmd)
 	norm, err := normalizeArgs(fs, args)
 	if err != nil {
 		return nil, err
@@ -341,7 +391,7 @@ func parseArgs(args []string) (*options, error) {
 		return nil, flagError(err, args)
 	}
 	if fs.NArg() > 0 {
-		return nil, usagef("unexpected argument %q (tcptable takes flags only)", fs.Arg(0))
+		return nil, usagef("unexpected argument %q (%s takes flags only)", fs.Arg(0), cmd.name())
 	}
 	if o.help || o.version {
 		return o, nil
@@ -365,7 +415,13 @@ func (r *rawFlags) apply(o *options) error {
 	case r.v6 && !r.v4:
 		q.Family = tcptable.IPv6
 	}
+	if err := o.ns.check(); err != nil {
+		return err
+	}
 	if err := r.applyFormat(o); err != nil {
+		return err
+	}
+	if err := o.ns.check(); err != nil {
 		return err
 	}
 	if o.summary && o.watch == 0 {
@@ -401,5 +457,5 @@ func (r *rawFlags) applyFormat(o *options) error {
 	case o.poll && o.watch == 0:
 		return usagef("--poll says how --watch follows changes: add --watch")
 	}
-	return nil
+	return applyStatsOptions(o)
 }

@@ -92,8 +92,15 @@ func TestUDP(t *testing.T) {
 // TestUsageListsEveryFlag: --help is built from flagDefs, so every name of
 // every flag is in it, and its lines fit a terminal.
 func TestUsageListsEveryFlag(t *testing.T) {
-	text := usageText()
+	help := map[cmdSet]string{cmdList: cmdList.help(), cmdKill: cmdKill.help(), cmdServe: cmdServe.help()}
 	for _, d := range flagDefs {
+		var text string
+		for c, h := range help {
+			if d.helpedBy(c) {
+				text += h
+			}
+		}
+		require.NotEmpty(t, text, "flag %v is in no command's help", d.names)
 		for _, n := range d.names {
 			dashes := "--"
 			if len(n) == 1 {
@@ -106,8 +113,14 @@ func TestUsageListsEveryFlag(t *testing.T) {
 			assert.NotEmpty(t, d.empty, "flag %v: what its value should be, for the error an empty one gives", d.names)
 		}
 	}
-	for i, line := range strings.Split(text, "\n") {
-		assert.LessOrEqual(t, len([]rune(line)), 80, "line %d is too long: %q", i+1, line)
+	for cmd, text := range help {
+		for i, line := range strings.Split(text, "\n") {
+			assert.LessOrEqual(t, len([]rune(line)), 80, "%q help line %d is too long: %q", cmd, i+1, line)
+		}
 	}
-	assert.Equal(t, "al46tnrpHshV", shortBools, "the combinable one-letter booleans, from flagDefs")
+	assert.NotContains(t, help[cmdList], "--dry-run  ", "kill's own flags are not the listing's")
+	assert.NotContains(t, help[cmdList], "--listen ADDR  ", "nor serve's")
+	assert.Contains(t, help[cmdServe], "--listen ADDR", "serve's help lists its flags")
+	assert.NotContains(t, help[cmdServe], "--port", "and not the listing's, which it does not take")
+	assert.Equal(t, "al46tnrpHishV", shortBools, "the combinable one-letter booleans, from flagDefs")
 }

@@ -30,20 +30,26 @@ const (
 // defaultResolveTimeout bounds all the reverse lookups of one -r run.
 const defaultResolveTimeout = 2 * time.Second
 
-func main() {
+func main() { os.Exit(runMain(os.Args[1:])) }
+
+// runMain runs the command line args as the binary does: on this host's
+// provider, with the real clock, resolver and terminal, until Ctrl-C or
+// SIGTERM cancels it; it returns the exit code.
+func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	a := &app{
 		stdout:         os.Stdout,
 		stderr:         os.Stderr,
 		newProvider:    native.New,
+		newNSProvider:  newNSProvider,
 		lookup:         net.DefaultResolver.LookupAddr,
 		resolveTimeout: defaultResolveTimeout,
 		now:            time.Now,
 		tz:             time.Local,
+		terminal:       stdoutTerminal,
 	}
-	code := a.run(ctx, os.Args[1:])
-	stop()
-	os.Exit(code)
+	return a.run(ctx, args)
 }
 
 // app is the command with everything it touches injected, so that tests
@@ -51,56 +57,103 @@ func main() {
 type app struct {
 	stdout, stderr io.Writer
 	newProvider    func() (tcptable.Provider, error)
+	newNSProvider  func(nsOptions) (tcptable.Provider, error) // --netns, --all-netns
 	lookup         lookupFunc
 	resolveTimeout time.Duration
-	now            func() time.Time // stamps --watch events
+	now            func() time.Time // stamps --watch events and --top polls
 	tz             *time.Location   // for times shown to people
+	// terminal reports the size of the terminal stdout is, or false when
+	// it is none (--top redraws a terminal in place); nil means none.
+	terminal func() (width, height int, ok bool)
 }
 
 // run executes the command line args (without the program name) and
-// returns the exit code.
+// returns the exit code. A first argument naming a subcommand ("kill",
+// "serve") runs it.
 func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		switch subcommands[args[0]] {
+		case cmdKill:
+			return a.kill(ctx, args[1:]) // kill.go
+		case cmdServe:
+			return a.serve(ctx, args[1:]) // serve.go
+		}
+	}
 	o, err := parseArgs(args)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "tcptable: %v (see tcptable --help)\n", err)
-		return exitUsage
-	}
-	switch {
-	case o.help:
-		fmt.Fprint(a.stdout, usageText())
-		return exitOK
-	case o.version:
-		fmt.Fprintln(a.stdout, versionLine())
-		return exitOK
-	}
-	inner, err := a.newProvider()
-	if err != nil {
-		a.errorf("%v", err)
-		return exitFail
+	inner, code := a.open(cmdList, o, err)
+	if inner == nil {
+		return code
 	}
 	defer inner.Close()
 	p := newOwnerFilter(inner)
-	d := &display{tz: a.tz, noHeader: o.noHeader}
-	if o.resolve {
-		d.names = map[netip.Addr]string{}
-	}
+	d := a.display(o)
 	if o.watch > 0 {
 		return a.watch(ctx, p, o, d)
+	}
+	if o.top > 0 {
+		return a.top(ctx, p, o, d)
 	}
 	return a.table(ctx, p, o, d)
 }
 
-// table prints one snapshot in the chosen format.
-func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
-	rows, err := p.Table(ctx, o.query)
+// open does what command cmd does before its work: it reports a bad
+// command line (err, pointing at cmd's help), prints cmd's help or the
+// version when asked, and opens the provider (of the namespaces o's
+// --netns or --all-netns names, if any). A nil provider means the command
+// is done, with code.
+func (a *app) open(cmd cmdSet, o *options, err error) (tcptable.Provider, int) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(a.stderr, "tcptable: %v (see %s)\n", err, cmd.seeHelp())
+		return nil, exitUsage
+	case o.help:
+		fmt.Fprint(a.stdout, cmd.help())
+		return nil, exitOK
+	case o.version:
+		fmt.Fprintln(a.stdout, versionLine())
+		return nil, exitOK
+	}
+	p, err := a.provider(o)
+	if err != nil {
+		a.errorf("%v", err)
+		return nil, providerExit(err)
+	}
+	return p, exitOK
+}
+
+// display returns how o shows rows to people.
+func (a *app) display(o *options) *display {
+	d := &display{tz: a.tz, noHeader: o.noHeader, stats: o.query.Stats, netns: o.ns.all}
+	if o.resolve {
+		d.names = map[netip.Addr]string{}
+	}
+	return d
+}
+
+// snapshot reads the rows q selects; it prints an error and returns false
+// when it cannot, warns when the OS said the table changed meanwhile, and
+// notes hidden owners and the namespaces --all-netns could not read.
+func (a *app) snapshot(ctx context.Context, p filtered, q tcptable.Query) ([]tcptable.Connection, bool) {
+	rows, err := p.Table(ctx, q)
 	switch {
 	case errors.Is(err, tcptable.ErrInconsistent) && rows != nil:
 		a.errorf("warning: %v", err)
 	case err != nil:
 		a.errorf("%v", err)
+		return nil, false
+	}
+	a.noteHidden(p, q)
+	a.noteSkippedNetNS(p)
+	return rows, true
+}
+
+// table prints one snapshot in the chosen format.
+func (a *app) table(ctx context.Context, p filtered, o *options, d *display) int {
+	rows, ok := a.snapshot(ctx, p, o.query)
+	if !ok {
 		return exitFail
 	}
-	a.noteHidden(p, o.query)
+	var err error
 	if o.summary {
 		err = summarize(rows).write(a.stdout, o.format, o.noHeader)
 	} else {
@@ -122,7 +175,7 @@ func (a *app) writeRows(ctx context.Context, rows []tcptable.Connection, o *opti
 	case formatNDJSON:
 		return writeNDJSON(a.stdout, rows)
 	case formatCSV:
-		return writeCSV(a.stdout, rows, o.noHeader)
+		return writeCSV(a.stdout, rows, o.noHeader, o.query.Stats)
 	}
 	if d.names != nil {
 		resolveNames(ctx, a.lookup, a.resolveTimeout, d.names, rowAddrs(rows))

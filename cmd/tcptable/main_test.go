@@ -211,36 +211,57 @@ func TestJSONOutputParses(t *testing.T) {
 	for i := range want {
 		want[i].OwnerStatus = arrays[0][i].OwnerStatus // the mock completes these
 		want[i].ModuleStatus = arrays[0][i].ModuleStatus
+		want[i].StatsStatus = tcptable.StatsNotRequested // and says the query asked for no counters
 	}
 	assert.Equal(t, want, arrays[0])
 }
 
-// TestCSVHeaderIsJSONKeys holds the CSV columns and the JSON keys together.
+// TestCSVHeaderIsJSONKeys holds the CSV columns and the JSON keys
+// together: without -i the CSV has every key but the stats object (null);
+// with -i it flattens the stats object into stats_ columns in its place.
 func TestCSVHeaderIsJSONKeys(t *testing.T) {
-	c := windowsRows()[0]
-	c.HasUID, c.OtherPIDs, c.FirstSeen = true, []uint32{1}, t0
-	c.Module.Service = "svc" // "service" is omitted when empty
-	b, err := json.Marshal(c)
-	require.NoError(t, err)
+	for _, withStats := range []bool{false, true} {
+		c := windowsRows()[0]
+		c.HasUID, c.OtherPIDs, c.FirstSeen = true, []uint32{1}, t0
+		c.Module.Service = "svc" // "service" is omitted when empty
+		if withStats {
+			c.Stats = &tcptable.Stats{Since: t0} // "since" is omitted when zero
+		}
+		b, err := json.Marshal(c)
+		require.NoError(t, err)
+		keys := jsonKeys(t, b, "")
+		var cols []string
+		for _, col := range csvColumns(withStats) {
+			cols = append(cols, col.key)
+		}
+		assert.Equal(t, keys, cols, "with stats: %v", withStats)
+	}
+}
+
+// jsonKeys returns the keys of the JSON object b in order, with prefix,
+// and the keys of a nested object as prefix+key+"_"+nested key; a null
+// member that should be an object ("stats" when not requested) is left
+// out.
+func jsonKeys(t *testing.T, b []byte, prefix string) []string {
+	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))
-	var keys []string
-	_, err = dec.Token() // {
+	_, err := dec.Token() // {
 	require.NoError(t, err)
+	var keys []string
 	for dec.More() {
 		k, err := dec.Token()
 		require.NoError(t, err)
-		var skip json.RawMessage
-		require.NoError(t, dec.Decode(&skip))
-		if k == "stats" {
-			continue // an object: not a CSV cell
+		var v json.RawMessage
+		require.NoError(t, dec.Decode(&v))
+		switch {
+		case k == "stats" && string(v) == "null":
+		case len(v) > 0 && v[0] == '{':
+			keys = append(keys, jsonKeys(t, v, prefix+k.(string)+"_")...)
+		default:
+			keys = append(keys, prefix+k.(string))
 		}
-		keys = append(keys, k.(string))
 	}
-	var cols []string
-	for _, col := range columns() {
-		cols = append(cols, col.key)
-	}
-	assert.Equal(t, keys, cols)
+	return keys
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -343,7 +364,7 @@ func TestHelpAndVersion(t *testing.T) {
 }
 
 func TestNormalizeArgs(t *testing.T) {
-	fs := newFlagSet(&options{}, &rawFlags{})
+	fs := newFlagSet(&options{}, &rawFlags{}, cmdList)
 	tests := []struct{ in, want string }{
 		{"-ltnp", "-l -t -n -p"},
 		{"-l4", "-l -4"},

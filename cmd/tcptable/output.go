@@ -21,6 +21,8 @@ type display struct {
 	names    map[netip.Addr]string // host names from -r; nil when numeric
 	tz       *time.Location        // for the CREATED column
 	noHeader bool                  // -H: no header line
+	stats    bool                  // -i: the statistics columns
+	netns    bool                  // --all-netns: the NETNS column
 }
 
 // addr is an endpoint as ss prints it: "127.0.0.1:8080", "[::1]:443",
@@ -67,16 +69,28 @@ func processCell(c *tcptable.Connection) string {
 }
 
 // writeTable prints rows as an aligned table with a header (unless -H).
-// The CREATED column appears when some row has a creation time.
+// The CREATED column appears when some row has a creation time, CONTAINER
+// when some row names one, NETNS (first) with --all-netns, the statistics
+// columns with -i.
 func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	created := false
 	for i := range rows {
 		created = created || !rows[i].Created.IsZero()
 	}
+	containers := hasContainers(rows)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	header := "STATE\tLOCAL\tREMOTE\tPID\tPROCESS"
+	if d.netns {
+		header = "NETNS\t" + header
+	}
 	if created {
 		header += "\tCREATED"
+	}
+	if containers {
+		header += "\tCONTAINER"
+	}
+	if d.stats {
+		header += "\t" + strings.Join(statsHeader, "\t")
 	}
 	if !d.noHeader {
 		fmt.Fprintln(tw, header)
@@ -84,8 +98,17 @@ func (d *display) writeTable(w io.Writer, rows []tcptable.Connection) error {
 	for i := range rows {
 		c := &rows[i]
 		line := c.State.String() + "\t" + d.addr(c.Local) + "\t" + d.addr(c.Remote) + "\t" + pidCell(c) + "\t" + processCell(c)
+		if d.netns {
+			line = netnsCell(c) + "\t" + line
+		}
 		if created {
 			line += "\t" + d.created(c.Created)
+		}
+		if containers {
+			line += "\t" + containerCell(c)
+		}
+		if d.stats {
+			line += "\t" + strings.Join(statsCells(c), "\t")
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -126,9 +149,10 @@ func writeNDJSON[T any](w io.Writer, values []T) error {
 }
 
 // writeCSV prints a header of column keys (unless noHeader) and one record
-// a row, every cell made safe by csvCell.
-func writeCSV(w io.Writer, rows []tcptable.Connection, noHeader bool) error {
-	cols := columns()
+// a row, every cell made safe by csvCell; the Stats members
+// (stats_bytes_sent, ...) only withStats (-i).
+func writeCSV(w io.Writer, rows []tcptable.Connection, noHeader, withStats bool) error {
+	cols := csvColumns(withStats)
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(cols))
 	for i, c := range cols {

@@ -85,7 +85,7 @@ func TestChildRun(t *testing.T) {
 	if !ok {
 		t.Skip("runs only as TestUnprivileged's child")
 	}
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, newProvider: native.New,
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, newProvider: native.New, newNSProvider: newNSProvider,
 		lookup: fakeLookup, resolveTimeout: time.Second, now: time.Now, tz: time.UTC}
 	os.Exit(a.run(context.Background(), strings.Fields(args)))
 }

@@ -11,14 +11,16 @@ import (
 // flagDefs.
 const (
 	usageIntro = `Usage: tcptable [flags]
+       tcptable kill [selection flags] [--dry-run]   (see tcptable kill --help)
+       tcptable serve [--listen ADDR]                (see tcptable serve --help)
 
 Prints this host's TCP endpoints - state, local and remote address, owning
 PID and process, and creation time where the OS records it - like
 "ss -tanp" or "netstat -ano", the same way on every OS.
 `
 	usageOutro = `
-Short flags combine: -lt4 is -l -t -4. A flag that takes one value takes it
-once; an empty value is an error. UDP (-u) is not supported.
+Short flags combine: -lt4 is -l -t -4, -ti is -t -i. A flag that takes one
+value takes it once; an empty value is an error. UDP (-u) is not supported.
 
 Examples:
   tcptable                            every TCP endpoint and its owner
@@ -32,30 +34,42 @@ Examples:
   tcptable -s                         counts by state
   tcptable --watch 2s                 follow opens, closes and state changes
   tcptable --watch --ndjson -l        follow listeners as JSON lines
+  tcptable -ti --state established    connections with bytes, RTT and cwnd
+  tcptable --top                      who is using the network right now?
+  tcptable --top 5s --ndjson          the same as a JSON line every 5s
+  tcptable --all-netns -l             listeners of every namespace and container
+  tcptable --netns blue --port 80     one namespace made with ip netns add blue
 
-Exit status: 0 on success (and on Ctrl-C in --watch), 1 when the table cannot
-be read, 2 for a bad command line. Without root (Administrator on Windows)
-the owners of other users' sockets are hidden; one stderr line says how many.
+Exit status: 0 on success (and on Ctrl-C in --watch or --top), 1 when the table
+cannot be read, 2 for a bad command line (--netns and --all-netns on an OS
+without network namespaces too). Without root (Administrator on Windows) the
+owners of other users' sockets are hidden; one stderr line says how many.
 `
 )
 
 // usageHelpColumn is where the flags' help text starts in --help.
 const usageHelpColumn = 26
 
-// usageText returns what --help prints: the flags of flagDefs by section.
-func usageText() string {
+// usageText returns what --help prints: the listing's flags of flagDefs
+// by section.
+func usageText() string { return usageIntro + flagsHelp(cmdList) + usageOutro }
+
+// flagsHelp returns the --help entries of the flags of flagDefs that cmd's
+// help lists (helpedBy), by section.
+func flagsHelp(cmd cmdSet) string {
 	var b strings.Builder
-	b.WriteString(usageIntro)
 	group := ""
 	for i := range flagDefs {
 		d := &flagDefs[i]
+		if !d.helpedBy(cmd) {
+			continue
+		}
 		if d.group != group {
 			group = d.group
 			b.WriteString("\n" + group + ":\n")
 		}
 		b.WriteString(usageLine(d))
 	}
-	b.WriteString(usageOutro)
 	return b.String()
 }
 

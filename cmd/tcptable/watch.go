@@ -51,6 +51,9 @@ func (a *app) watch(ctx context.Context, p filtered, o *options, d *display) int
 		if !hidden {
 			hidden = a.noteHidden(p, o.query)
 		}
+		if first {
+			a.noteSkippedNetNS(p)
+		}
 		if err := a.printEvents(ctx, events, o, d); err != nil {
 			a.errorf("writing output: %v", err)
 			return exitFail
@@ -148,6 +151,10 @@ func (d *display) eventLine(e *tcptable.Event) string {
 		pid = pidCell(&e.Before) + ">" + pid
 		process = processCell(&e.Before) + ">" + process
 	}
-	return fmt.Sprintf("%s %-13s %-22s %-21s %-21s %-7s %s\n",
-		d.stamp(e.Time), e.Kind, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
+	ns := ""
+	if d.netns {
+		ns = fmt.Sprintf("%-12s ", netnsCell(r))
+	}
+	return fmt.Sprintf("%s %-13s %s%-22s %-21s %-21s %-7s %s\n",
+		d.stamp(e.Time), e.Kind, ns, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
 }

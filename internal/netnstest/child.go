@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 )
 
 // envChild carries a child's role: a JSON Spec, or roleSleep.
@@ -20,9 +21,16 @@ const envChild = "TCPTABLE_NETNSTEST_CHILD"
 const roleSleep = "sleep"
 
 // RunChildIfRequested turns the process into a socket-holding child when it
-// was started by Start, and never returns in that case. Call it first thing
+// was started by Start or StartHolder (or is a holder's grandchild), and
+// never returns in that case. Call it first thing
 // in TestMain or main.
 func RunChildIfRequested() {
+	if n, err := strconv.Atoi(os.Getenv(envHolderFD)); err == nil {
+		runSharer(n)
+	}
+	if spec, ok := os.LookupEnv(envHolder); ok {
+		runHolder(spec)
+	}
 	role, ok := os.LookupEnv(envChild)
 	if !ok {
 		return
@@ -112,24 +120,20 @@ func build(spec Spec) (*holder, error) {
 	connect := func() (cl, sv *net.TCPConn, err error) {
 		l := acceptors[pair%len(acceptors)]
 		pair++
-		c, err := dialer.Dial(l.Addr().Network(), l.Addr().String())
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := l.Accept()
-		if err != nil {
-			c.Close()
-			return nil, nil, err
-		}
-		return c.(*net.TCPConn), s.(*net.TCPConn), nil
+		return dialAccept(&dialer, l)
 	}
 	steps := []struct {
 		n  int
 		fn func(cl, sv *net.TCPConn) error
 	}{
 		{spec.Established, func(cl, sv *net.TCPConn) error {
+			i := len(h.conns) / 2
 			h.conns = append(h.conns, cl, sv)
-			return nil
+			if spec.Transfer == 0 {
+				return nil
+			}
+			n := TransferBytes(spec.Transfer, i)
+			return transfer(cl, sv, n, n/3)
 		}},
 		{spec.HalfClosed, func(cl, sv *net.TCPConn) error {
 			h.conns = append(h.conns, cl, sv)
@@ -164,6 +168,37 @@ func build(spec Spec) (*holder, error) {
 		}
 	}
 	return h, nil
+}
+
+// transfer moves up bytes from cl to sv and down bytes back, writing and
+// reading at once, and returns when both ends have read everything.
+func transfer(cl, sv *net.TCPConn, up, down int) error {
+	errs := make(chan error, 4)
+	write := func(c *net.TCPConn, n int) { _, err := c.Write(make([]byte, n)); errs <- err }
+	read := func(c *net.TCPConn, n int) { _, err := io.CopyN(io.Discard, c, int64(n)); errs <- err }
+	go write(cl, up)
+	go read(sv, up)
+	go write(sv, down)
+	go read(cl, down)
+	var all []error
+	for range 4 {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+// dialAccept dials l with d and accepts: both ends of a new connection.
+func dialAccept(d *net.Dialer, l net.Listener) (cl, sv *net.TCPConn, err error) {
+	c, err := d.Dial(l.Addr().Network(), l.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.Accept()
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c.(*net.TCPConn), s.(*net.TCPConn), nil
 }
 
 // readEOF waits for the peer's FIN.

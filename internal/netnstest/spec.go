@@ -21,7 +21,16 @@ type Spec struct {
 	// Share starts a grandchild that inherits the first listener, so that
 	// socket has two owning processes.
 	Share bool
+	// Transfer, when not 0, makes the i-th Established pair move
+	// TransferBytes(i) bytes from client to server and a third of that
+	// back, each end reading everything, before the child is ready: idle
+	// connections with known traffic.
+	Transfer int
 }
+
+// TransferBytes is what pair i of a Spec with Transfer t sends from client
+// to server; the server sends a third of it back.
+func TransferBytes(t, i int) int { return t + 1000*i }
 
 // Sockets returns how many rows the spec produces (listeners used to
 // accept pairs included).

@@ -112,3 +112,59 @@ func parseSSUsers(s string) []uint32 {
 	slices.Sort(pids)
 	return slices.Compact(pids)
 }
+
+// SSInfoRow is one socket of `ss -tinH` output: its line and the
+// information line ss prints under it (-i), as key:value pairs
+// ("bytes_sent" -> "5000", "rtt" -> "0.009/0.005") and the few values ss
+// prints after a space ("pacing_rate" -> "681062375640bps").
+type SSInfoRow struct {
+	SSRow
+	Info map[string]string
+}
+
+// ssSpaced are the -i values that ss prints as "name value".
+var ssSpaced = map[string]bool{"send": true, "pacing_rate": true, "delivery_rate": true}
+
+// ParseSSInfo parses the output of `ss -tinH`: a line per socket as
+// ParseSS reads it, followed, for sockets with tcp_info, by a line that
+// starts with white space. Counters ss leaves out are zero to it (it
+// prints bytes_sent and the like only when they are not).
+func ParseSSInfo(out []byte) ([]SSInfoRow, error) {
+	var rows []SSInfoRow
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(rows) == 0 {
+				return nil, fmt.Errorf("netnstest: ss information line before any socket: %q", line)
+			}
+			parseSSInfoLine(line, rows[len(rows)-1].Info)
+			continue
+		}
+		r, err := ParseSS([]byte(line))
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, SSInfoRow{SSRow: r[0], Info: map[string]string{}})
+	}
+	return rows, sc.Err()
+}
+
+// parseSSInfoLine adds the values of one -i line to info.
+func parseSSInfoLine(line string, info map[string]string) {
+	f := strings.Fields(line)
+	for i := 0; i < len(f); i++ {
+		if ssSpaced[f[i]] && i+1 < len(f) {
+			info[f[i]] = f[i+1]
+			i++
+			continue
+		}
+		if k, v, ok := strings.Cut(f[i], ":"); ok {
+			info[k] = v
+		}
+	}
+}

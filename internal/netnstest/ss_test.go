@@ -38,3 +38,27 @@ ESTAB 0 0 [fe80::1]%eth0:22 [fe80::2]%eth0:5000
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestParseSSInfo(t *testing.T) {
+	out := "LISTEN 0      4096   127.0.0.1:5555 0.0.0.0:*\n" +
+		"\t cubic rto:1000 mss:536 cwnd:10 segs_in:1 lastsnd:100\n" +
+		"ESTAB 0      0      127.0.0.1:40293 127.0.0.1:39216\n" +
+		"\t bbr wscale:10,10 rto:204 rtt:0.009/0.005 mss:53760 cwnd:11 bytes_sent:5000 bytes_acked:5000 bytes_received:100000 segs_out:3 segs_in:6 bbr:(bw:215040000000bps,mrtt:0.002) send 525653333333bps lastsnd:216 pacing_rate 681062375640bps delivery_rate 215040000000bps app_limited minrtt:0.002\n" +
+		"TIME-WAIT 0      0      [::1]:5555 [::1]:40001\n"
+	rows, err := ParseSSInfo([]byte(out))
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+	assert.Equal(t, "1", rows[0].Info["segs_in"])
+	e := rows[1]
+	assert.Equal(t, netip.MustParseAddrPort("127.0.0.1:40293"), e.Local)
+	assert.Equal(t, "5000", e.Info["bytes_sent"])
+	assert.Equal(t, "100000", e.Info["bytes_received"])
+	assert.Equal(t, "0.009/0.005", e.Info["rtt"])
+	assert.Equal(t, "681062375640bps", e.Info["pacing_rate"])
+	assert.Equal(t, "215040000000bps", e.Info["delivery_rate"])
+	assert.Equal(t, "0.002", e.Info["minrtt"])
+	assert.Empty(t, rows[2].Info, "TIME-WAIT has no information line")
+
+	_, err = ParseSSInfo([]byte("\t cubic rto:1\n"))
+	assert.Error(t, err)
+}

@@ -46,17 +46,8 @@ func Start(ns *NS, exe string, spec Spec, asUser bool, timeout time.Duration) (*
 	}
 	args = append(args, exe)
 	cmd := ns.Exec(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), envChild+"="+string(js))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := startPiped(cmd, envChild+"="+string(js))
 	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	c := &Child{PID: cmd.Process.Pid, cmd: cmd, stdin: stdin}
@@ -82,15 +73,38 @@ func Start(ns *NS, exe string, spec Spec, asUser bool, timeout time.Duration) (*
 }
 
 // Close makes the child release its sockets and exit, and waits for it.
-func (c *Child) Close() error {
-	c.stdin.Close()
+func (c *Child) Close() error { return stop(c.cmd, c.stdin) }
+
+// startPiped starts cmd with env added to the environment, its stderr on
+// this process's, and pipes to its stdin and from its stdout.
+func startPiped(cmd *exec.Cmd, env string) (io.WriteCloser, io.Reader, error) {
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return stdin, stdout, nil
+}
+
+// stop closes a child's stdin, which tells it to release everything and
+// exit, and waits for it (killing it after 30 seconds).
+func stop(cmd *exec.Cmd, stdin io.Closer) error {
+	stdin.Close()
 	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(30 * time.Second):
-		c.cmd.Process.Kill()
+		cmd.Process.Kill()
 		return <-done
 	}
 }

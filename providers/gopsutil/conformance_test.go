@@ -22,6 +22,7 @@ func TestConformance(t *testing.T) {
 			t.Fatalf("New: %v", err)
 		}
 		return p, conformance.OSEnv()
-	}, append(platformGaps(), conformance.DeclareGap(conformance.NoDualStack,
-		"gopsutil does not say whether an IPv6 socket has IPV6_V6ONLY"))...)
+	}, append(platformGaps(),
+		conformance.DeclareGap(conformance.NoDualStack, "gopsutil does not say whether an IPv6 socket has IPV6_V6ONLY"),
+		conformance.DeclareGap(conformance.NoStats, "gopsutil reads no per-connection counters"))...)
 }

@@ -102,7 +102,8 @@ func (p *Provider) Close() error {
 	return nil
 }
 
-// Table returns the rows q.Match accepts. A PID condition is pushed down to
+// Table returns the rows q.Match accepts, without Stats (StatsNotSupported
+// when q.Stats asks for them). A PID condition is pushed down to
 // gopsutil where it can list one process' sockets (Linux, macOS, FreeBSD,
 // Windows); everything else is filtered after mapping, before owning
 // processes are looked up.
@@ -140,6 +141,7 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 			return nil, err
 		}
 		if q.MatchState(c.State) && q.MatchAddr(&c) {
+			c.StatsStatus = statsStatus(q)
 			conns = append(conns, c)
 		}
 	}
@@ -148,6 +150,16 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 		return nil, err
 	}
 	return q.Filter(conns), nil
+}
+
+// statsStatus is every row's StatsStatus: gopsutil reads no per-connection
+// counters on any OS, so Stats stays nil and, when q asks for them, the
+// status says they are not supported.
+func statsStatus(q tcptable.Query) tcptable.StatsStatus {
+	if q.Stats {
+		return tcptable.StatsNotSupported
+	}
+	return tcptable.StatsNotRequested
 }
 
 // rows asks gopsutil for the rows of q's family (and PID, where gopsutil

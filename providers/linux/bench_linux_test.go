@@ -15,7 +15,8 @@ import (
 // BenchmarkTable times Table on a namespace holding 20,000 ESTABLISHED
 // sockets in four processes (needs root; cmd/tcptable-bench compares with
 // ss and gopsutil at larger sizes). Cases without "procfs" use the
-// default owner scan, the BPF one as root.
+// default owner scan, the BPF one as root; "-stats" cases set Query.Stats
+// (tcp_info), to compare with the same case without.
 func BenchmarkTable(b *testing.B) {
 	if err := netnstest.Available(); err != nil {
 		b.Skipf("%v", err)
@@ -62,10 +63,12 @@ func BenchmarkTable(b *testing.B) {
 		opts []linux.Option
 	}{
 		{"all", tcptable.Query{}, nil},
+		{"all-stats", tcptable.Query{Stats: true}, nil},
 		{"all-nocache", tcptable.Query{}, []linux.Option{linux.WithoutOwnerCache()}},
 		{"all-nocache-procfs", tcptable.Query{}, []linux.Option{linux.WithoutOwnerCache(), procfs}},
 		{"pids", tcptable.Query{Owners: tcptable.OwnerPIDs}, nil},
 		{"no-owners", tcptable.Query{Owners: tcptable.OwnerNone}, nil},
+		{"no-owners-stats", tcptable.Query{Owners: tcptable.OwnerNone, Stats: true}, nil},
 		{"listeners", tcptable.Query{Class: tcptable.ClassListeners}, nil},
 		{"listeners-procfs", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{procfs}},
 		{"listeners-first-owner-procfs", tcptable.Query{Class: tcptable.ClassListeners}, []linux.Option{linux.WithFirstOwnerOnly(), procfs}},

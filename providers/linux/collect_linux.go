@@ -56,19 +56,21 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		total = p.fitBuf(fams, caps, cap(buf), total)
 	}
 	rows := rowsOf(buf, total)
+	ext, stats := answerStats(q, total)
 	parts := make([][]tcptable.Connection, len(fams))
 	errs := make([]error, len(fams))
 	var wg sync.WaitGroup
 	off := 0
 	for i, fam := range fams {
 		parts[i] = rows[off : off : off+caps[i]]
+		slab := regionSlab(stats, off, caps[i])
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
 		run := func() {
 			f.dedup.reset(caps[i])
 			f.conn.storageFD = p.birthFD
-			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i])
-			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
+			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i], slab)
+			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, ext, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
 				f.conn.close() // the rest of the dump is still queued on it
 				f.conn = nil
@@ -120,10 +122,11 @@ func (p *Provider) collectProcNet(ctx context.Context, q tcptable.Query, mask ui
 	if cap(buf) > 0 && cap(buf) >= p.fams[0].last {
 		rows = buf[:0] // the answer is appended: it grows if it must
 	}
-	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows)
+	add := p.adder(q, mask, p.zoner(), p.fams[0].dedup, &rows, nil)
 	p.fams[0].dedup.reset(n)
 	err := p.readProcNet(ctx, q, add)
 	p.fams[0].last, p.fams[1].last = len(rows), 0
+	procNetStats(q, rows)
 	return rows, err
 }
 
@@ -153,20 +156,39 @@ func (p *Provider) sizeHint(q tcptable.Query, mask uint32, fam uint8) int {
 		name = "sockstat6"
 	}
 	n := 0
-	read := func(dir string) {
-		if f, err := openRegular(filepath.Join(dir, name)); err == nil {
-			if b, err := io.ReadAll(io.LimitReader(f, 64<<10)); err == nil {
-				n = parseSockstat(b)
-			}
-			f.Close()
-		}
-	}
+	read := func(dir string) { n = readSockstat(filepath.Join(dir, name)) }
 	if p.nsFD < 0 {
 		read(filepath.Join(p.cfg.procRoot, "net"))
 	} else {
 		_ = inNetNS(p.nsFD, func() error { read("/proc/thread-self/net"); return nil })
 	}
 	return min(n, maxSizeHint) + minRows
+}
+
+// answerStats returns what a dump answering q with room for total rows
+// asks the kernel for (idiag_ext) and, with Query.Stats, the answer's
+// Stats: one array, handed out in regions as the rows are (regionSlab).
+func answerStats(q tcptable.Query, total int) (ext uint8, stats []tcptable.Stats) {
+	if !q.Stats {
+		return 0, nil
+	}
+	return extInfo, makeAdvised[tcptable.Stats](total)
+}
+
+// readSockstat returns the TCP socket count of the sockstat file at path,
+// 0 if it cannot be read; a FIFO or other file that is not regular there
+// (under WithProcRoot) is not read.
+func readSockstat(path string) int {
+	f, err := openRegular(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return 0
+	}
+	return parseSockstat(b)
 }
 
 // minRows is the smallest region allocated for a family.
@@ -176,8 +198,9 @@ const minRows = 16
 const maxSizeHint = 4 << 20
 
 // adder returns the function that turns a kernel row into a Connection of
-// *rows if q's state and address conditions accept it.
-func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection) func(*diagRow) {
+// *rows if q's state and address conditions accept it, with its Stats from
+// stats (nil: not requested).
+func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, rows *[]tcptable.Connection, stats *statsSlab) func(*diagRow) {
 	return func(r *diagRow) {
 		if !stateWanted(mask, r.State) {
 			return
@@ -189,6 +212,7 @@ func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, ro
 			c.Created = p.birthClock.Wall(b) // a TIME-WAIT minisocket's connection
 		}
 		if ok && q.MatchAddr(&c) {
+			stats.fill(&c, r)
 			*rows = d.add(*rows, &c)
 		}
 	}

@@ -89,7 +89,7 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready fun
 	ready() // the groups are joined and the first snapshot taken
 	tick := time.NewTicker(p.cfg.trace.diagPoll)
 	defer tick.Stop()
-	zone := p.zoner()
+	cv := p.traceConverter()
 	var look *diagConn // for TIME-WAIT lookups
 	defer func() {
 		if look != nil {
@@ -108,7 +108,7 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready fun
 				continue
 			}
 			var err error
-			if prev, err = p.destroyedRow(q, prev, &d, zone, &look, fn); err != nil {
+			if prev, err = p.destroyedRow(q, prev, &d, &cv, &look, fn); err != nil {
 				return err
 			}
 		case now := <-tick.C:
@@ -168,8 +168,8 @@ func (dc *destroyConn) read(ctx context.Context, out chan<- destroyed) {
 // minisocket replaced lives on: that is a state change (found with a
 // lookup of its address pair), not an end.
 func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d *destroyed,
-	zone zoner, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
-	c, ok := connFromRow(&d.row, zone)
+	cv *converter, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
+	c, ok := cv.plain(&d.row)
 	if !ok {
 		return prev, nil
 	}
@@ -186,7 +186,7 @@ func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d 
 		before = prev[i]
 	}
 	var evs []tcptable.Event
-	if tw, ok := p.lookupTimeWait(look, &d.row, zone); ok {
+	if tw, ok := p.lookupTimeWait(look, &d.row, cv); ok {
 		if i < 0 {
 			return prev, nil // the poll will show it
 		}
@@ -208,7 +208,7 @@ func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d 
 
 // lookupTimeWait returns the TIME-WAIT (or FIN-WAIT-2) minisocket with
 // r's address pair, if one exists.
-func (p *Provider) lookupTimeWait(look **diagConn, r *diagRow, zone zoner) (tcptable.Connection, bool) {
+func (p *Provider) lookupTimeWait(look **diagConn, r *diagRow, cv *converter) (tcptable.Connection, bool) {
 	if r.DPort == 0 {
 		return tcptable.Connection{}, false
 	}
@@ -218,15 +218,18 @@ func (p *Provider) lookupTimeWait(look **diagConn, r *diagRow, zone zoner) (tcpt
 			return tcptable.Connection{}, false
 		}
 	}
-	x, ok, err := (*look).lookup(r, 1<<tcpTimeWait|1<<tcpFinWait2)
-	if err != nil {
+	id := r.id()
+	a, err := (*look).exact(context.Background(), sockDiagByFamily, &id, 0)
+	if err != nil && !errors.Is(err, errnoENOENT) {
 		(*look).close()
 		*look = nil
 	}
-	if !ok || x.Inode != 0 {
+	// A lookup finds a socket in any state: a full socket (with an inode),
+	// such as the listener on the local port, is not the minisocket.
+	if err != nil || !a.Found || a.Row.Inode != 0 {
 		return tcptable.Connection{}, false
 	}
-	c, ok := connFromRow(&x, zone)
+	c, ok := cv.plain(&a.Row)
 	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
 	return c, ok
 }

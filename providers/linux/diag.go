@@ -30,6 +30,14 @@ const (
 	inetDiagReqLen = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen = 72 // struct inet_diag_msg
 
+	nlaHdrLen   = 4      // struct nlattr
+	nlaTypeMask = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+
+	inetDiagInfo = 2 // INET_DIAG_INFO: the attribute holding struct tcp_info
+
+	// extInfo is the idiag_ext bit that asks for INET_DIAG_INFO.
+	extInfo = 1 << (inetDiagInfo - 1)
+
 	// Socket storage in requests and answers (linux/inet_diag.h,
 	// linux/sock_diag.h).
 	inetDiagReqSkBPFStorages = 2  // INET_DIAG_REQ_SK_BPF_STORAGES
@@ -37,8 +45,6 @@ const (
 	inetDiagSkBPFStorages    = 20 // INET_DIAG_SK_BPF_STORAGES
 	skDiagBPFStorage         = 1  // SK_DIAG_BPF_STORAGE
 	skDiagBPFStorageMapValue = 3  // SK_DIAG_BPF_STORAGE_MAP_VALUE
-	nlaHdrLen                = 4
-	nlaTypeMask              = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 )
 
 // errMalformed is wrapped by every decoding error: the kernel (or a fixture)
@@ -54,18 +60,30 @@ type diagRow struct {
 	Src     [16]byte // IPv4 rows use the first 4 bytes
 	Dst     [16]byte
 	IfIndex uint32 // idiag_if: bound device or IPv6 scope
+	RQueue  uint32 // idiag_rqueue: bytes not yet read (listeners: the accept queue)
+	WQueue  uint32 // idiag_wqueue: bytes not yet acknowledged (listeners: the backlog)
 	UID     uint32
 	Inode   uint32
 	Cookie  uint64 // idiag_cookie, as bpf_get_socket_cookie gives it
 	// Birth is the value of the socket storage map the request asked
 	// for (the recorder's birth time, boot clock ns), 0 if none.
 	Birth uint64
+	// Info is the INET_DIAG_INFO attribute's payload (struct tcp_info, as
+	// long as the running kernel makes it), nil when the message has none:
+	// not requested, or a TIME-WAIT or request socket. It points into the
+	// datagram and is valid only during the callback that receives the row.
+	Info []byte
 }
 
 // buildDiagRequest returns a complete netlink message: a dump request
 // (NLM_F_REQUEST|NLM_F_DUMP) of the TCP sockets of family whose kernel state
-// is in the states bitmask, asking for no extensions.
-func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
+// is in the states bitmask, asking for the extensions in the idiag_ext
+// bitmask ext (0, or extInfo for tcp_info). Family afUnspec asks for both
+// families in one request (buildCompatRequest).
+func buildDiagRequest(dst []byte, family uint8, states uint32, ext uint8, seq uint32) []byte {
+	if family == afUnspec {
+		return buildCompatRequest(dst, states, ext, seq)
+	}
 	const total = nlmsgHdrLen + inetDiagReqLen
 	b := append(dst[:0], make([]byte, total)...)
 	ne := binary.NativeEndian
@@ -77,7 +95,7 @@ func buildDiagRequest(dst []byte, family uint8, states, seq uint32) []byte {
 	r := b[nlmsgHdrLen:]
 	r[0] = family     // sdiag_family
 	r[1] = ipprotoTCP // sdiag_protocol
-	r[2] = 0          // idiag_ext: no extensions
+	r[2] = ext        // idiag_ext
 	ne.PutUint32(r[4:], states)
 	// inet_diag_sockid left zero except the cookie, INET_DIAG_NOCOOKIE.
 	ne.PutUint32(r[48:], ^uint32(0))
@@ -114,9 +132,16 @@ type dumpStatus struct {
 // an error wrapping errMalformed that gives the offset; parseDiag never
 // panics.
 func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
+	var row diagRow
+	return parseDiagInto(b, seq, &row, fn)
+}
+
+// parseDiagInto is parseDiag decoding every message into row, which the
+// caller keeps across calls: fn may let it escape, and a row per call
+// would be an allocation per datagram.
+func parseDiagInto(b []byte, seq uint32, row *diagRow, fn func(*diagRow)) (dumpStatus, error) {
 	var st dumpStatus
 	ne := binary.NativeEndian
-	var row diagRow
 	for off := 0; off < len(b); {
 		rest := b[off:]
 		if len(rest) < nlmsgHdrLen {
@@ -156,12 +181,14 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 				continue
 			}
 			return st, &DumpError{Errno: syscall.Errno(-int64(code))}
-		case sockDiagByFamily:
+		case sockDiagByFamily, tcpDiagGetSock:
 			if len(payload) < inetDiagMsgLen {
 				return st, fmt.Errorf("%w: inet_diag_msg of %d bytes (want %d) at offset %d", errMalformed, len(payload), inetDiagMsgLen, off)
 			}
-			decodeDiagMsg(payload, &row)
-			fn(&row)
+			if err := decodeDiagMsg(payload, row); err != nil {
+				return st, fmt.Errorf("%w at offset %d", err, off)
+			}
+			fn(row)
 		default:
 			return st, fmt.Errorf("%w: unexpected message type %d at offset %d", errMalformed, typ, off)
 		}
@@ -170,9 +197,12 @@ func parseDiag(b []byte, seq uint32, fn func(*diagRow)) (dumpStatus, error) {
 }
 
 // decodeDiagMsg fills r from an inet_diag_msg of at least inetDiagMsgLen
-// bytes. Ports and addresses are big-endian on the wire; the rest is in host
-// order. Attributes after the fixed part are ignored.
-func decodeDiagMsg(p []byte, r *diagRow) {
+// bytes and the attributes after it. Ports and addresses are big-endian on
+// the wire; the rest is in host order. Of the attributes INET_DIAG_INFO is
+// kept (in r.Info, without copying) and the socket storage value decoded
+// (r.Birth); attributes that overrun the message are an error wrapping
+// errMalformed.
+func decodeDiagMsg(p []byte, r *diagRow) error {
 	ne := binary.NativeEndian
 	r.Family = p[0]
 	r.State = p[1]
@@ -183,42 +213,78 @@ func decodeDiagMsg(p []byte, r *diagRow) {
 	r.IfIndex = ne.Uint32(p[40:])
 	// The cookie is two host-order words, low first.
 	r.Cookie = uint64(ne.Uint32(p[44:])) | uint64(ne.Uint32(p[48:]))<<32
-	// p[52:56] expires, p[56:60] rqueue, p[60:64] wqueue.
+	// p[52:56] expires.
+	r.RQueue = ne.Uint32(p[56:])
+	r.WQueue = ne.Uint32(p[60:])
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
-	r.Birth = storageValue(p[inetDiagMsgLen:])
+	r.Info, r.Birth = nil, 0
+	return walkAttrs(p[inetDiagMsgLen:], func(typ uint16, v []byte) error {
+		switch typ {
+		case inetDiagInfo:
+			r.Info = v[:len(v):len(v)]
+		case inetDiagSkBPFStorages:
+			r.Birth = storageValue(v)
+		}
+		return nil
+	})
 }
 
 // storageValue returns the first 8 bytes of the first socket storage
-// value among the attributes b (INET_DIAG_SK_BPF_STORAGES ->
-// SK_DIAG_BPF_STORAGE -> SK_DIAG_BPF_STORAGE_MAP_VALUE), or 0. Malformed
-// attributes end the search: they are not what the provider asked for.
+// value in b, the payload of an INET_DIAG_SK_BPF_STORAGES attribute
+// (SK_DIAG_BPF_STORAGE -> SK_DIAG_BPF_STORAGE_MAP_VALUE), or 0. Malformed
+// nested attributes end the search: they are not what the provider asked
+// for.
 func storageValue(b []byte) uint64 {
-	if v := nlaFind(b, inetDiagSkBPFStorages); v != nil {
-		if v = nlaFind(v, skDiagBPFStorage); v != nil {
-			if v = nlaFind(v, skDiagBPFStorageMapValue); len(v) >= 8 {
-				return binary.NativeEndian.Uint64(v)
-			}
+	if v := nlaFind(b, skDiagBPFStorage); v != nil {
+		if v = nlaFind(v, skDiagBPFStorageMapValue); len(v) >= 8 {
+			return binary.NativeEndian.Uint64(v)
 		}
 	}
 	return 0
 }
 
-// nlaFind returns the payload of the first attribute of type typ in b, or
-// nil.
-func nlaFind(b []byte, typ uint16) []byte {
+// walkAttrs calls fn for each netlink attribute (struct nlattr) in b, in
+// order, with its type (flags masked off) and value, until fn returns an
+// error, which it returns. An attribute that overruns b, or trailing bytes
+// shorter than an attribute header, are an error wrapping errMalformed.
+func walkAttrs(b []byte, fn func(typ uint16, v []byte) error) error {
 	ne := binary.NativeEndian
-	for len(b) >= nlaHdrLen {
-		n := int(ne.Uint16(b))
-		if n < nlaHdrLen || n > len(b) {
-			return nil
+	for off := 0; off < len(b); {
+		rest := b[off:]
+		if len(rest) < nlaHdrLen {
+			return fmt.Errorf("%w: %d trailing attribute bytes", errMalformed, len(rest))
 		}
-		if ne.Uint16(b[2:])&nlaTypeMask == typ {
-			return b[nlaHdrLen:n]
+		alen := int(ne.Uint16(rest[0:]))
+		if alen < nlaHdrLen || alen > len(rest) {
+			return fmt.Errorf("%w: attribute of length %d with %d bytes left in its message", errMalformed, alen, len(rest))
 		}
-		b = b[min(align(n), len(b)):]
+		if err := fn(ne.Uint16(rest[2:])&nlaTypeMask, rest[nlaHdrLen:alen]); err != nil {
+			return err
+		}
+		off += align(alen)
 	}
 	return nil
+}
+
+// errFound stops walkAttrs in nlaFind.
+var errFound = errors.New("found")
+
+// nlaFind returns the payload of the first attribute of type typ in b, or
+// nil (also when b is malformed before it).
+func nlaFind(b []byte, typ uint16) []byte {
+	var found []byte
+	err := walkAttrs(b, func(t uint16, v []byte) error {
+		if t != typ {
+			return nil
+		}
+		found = v
+		return errFound
+	})
+	if err != errFound {
+		return nil
+	}
+	return found
 }
 
 // align rounds a message length up to NLMSG_ALIGNTO.

@@ -26,7 +26,9 @@ func nlMsg(typ, flags uint16, seq uint32, payload []byte) []byte {
 }
 
 // diagMsg encodes an inet_diag_msg for r, followed by one attribute
-// (INET_DIAG_SHUTDOWN, as the kernel always sends) that must be ignored.
+// (INET_DIAG_SHUTDOWN, as the kernel always sends) that must be ignored,
+// r.Info as an INET_DIAG_INFO attribute when it is not nil, and another
+// ignored attribute (INET_DIAG_SOCKOPT).
 func diagMsg(r diagRow) []byte {
 	p := make([]byte, inetDiagMsgLen+8)
 	ne := binary.NativeEndian
@@ -38,11 +40,26 @@ func diagMsg(r diagRow) []byte {
 	ne.PutUint32(p[40:], r.IfIndex)
 	ne.PutUint32(p[44:], uint32(r.Cookie))
 	ne.PutUint32(p[48:], uint32(r.Cookie>>32))
+	ne.PutUint32(p[56:], r.RQueue)
+	ne.PutUint32(p[60:], r.WQueue)
 	ne.PutUint32(p[64:], r.UID)
 	ne.PutUint32(p[68:], r.Inode)
 	ne.PutUint16(p[72:], 5) // nla_len
 	ne.PutUint16(p[74:], 8) // INET_DIAG_SHUTDOWN
+	if r.Info != nil {
+		p = append(p, nlAttr(inetDiagInfo, r.Info)...)
+		p = append(p, nlAttr(22, []byte{1, 0})...) // INET_DIAG_SOCKOPT
+	}
 	return p
+}
+
+// nlAttr encodes one netlink attribute, padded to 4 bytes.
+func nlAttr(typ uint16, payload []byte) []byte {
+	b := make([]byte, align(nlaHdrLen+len(payload)))
+	binary.NativeEndian.PutUint16(b[0:], uint16(nlaHdrLen+len(payload)))
+	binary.NativeEndian.PutUint16(b[2:], typ)
+	copy(b[nlaHdrLen:], payload)
+	return b
 }
 
 func errPayload(errno int32) []byte {
@@ -60,9 +77,11 @@ func addr4(s string) (b [16]byte) {
 }
 
 var fixtureRows = []diagRow{
-	{Family: afInet, State: tcpListen, SPort: 0x1234, Src: addr4("127.0.0.1"), UID: 1000, Inode: 4242},
+	{Family: afInet, State: tcpListen, SPort: 0x1234, Src: addr4("127.0.0.1"), UID: 1000, Inode: 4242, Info: tcpInfoFixture(tcpInfoLen419)},
 	{Family: afInet6, State: tcpEstablished, SPort: 0x2345, DPort: 0x3456, Src: addr16("::ffff:10.0.0.1"), Dst: addr16("::ffff:10.0.0.2"), UID: 0, Inode: 77, Cookie: 0x1_0000_0002},
 	{Family: afInet6, State: tcpTimeWait, SPort: 0x4567, DPort: 0x5678, Src: addr16("fe80::1"), Dst: addr16("fe80::2"), IfIndex: 3},
+	{Family: afInet, State: tcpEstablished, SPort: 0x6789, DPort: 0x789a, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.1"),
+		RQueue: 7, WQueue: 3000, UID: 1000, Inode: 99, Info: tcpInfoFixture(tcpInfoLen419)},
 }
 
 func fixtureDump(seq uint32) []byte {
@@ -81,7 +100,7 @@ func collectDiag(t *testing.T, b []byte, seq uint32) ([]diagRow, dumpStatus, err
 }
 
 func TestBuildDiagRequest(t *testing.T) {
-	b := buildDiagRequest(nil, afInet6, 1<<tcpListen, 7)
+	b := buildDiagRequest(nil, afInet6, 1<<tcpListen, extInfo, 7)
 	require.Len(t, b, nlmsgHdrLen+inetDiagReqLen)
 	ne := binary.NativeEndian
 	assert.Equal(t, uint32(len(b)), ne.Uint32(b[0:]))
@@ -89,13 +108,14 @@ func TestBuildDiagRequest(t *testing.T) {
 	assert.Equal(t, uint16(nlmFRequest|nlmFDump), ne.Uint16(b[6:]))
 	assert.Equal(t, uint32(7), ne.Uint32(b[8:]))
 	r := b[nlmsgHdrLen:]
-	assert.Equal(t, []byte{afInet6, ipprotoTCP, 0, 0}, r[:4])
+	assert.Equal(t, []byte{afInet6, ipprotoTCP, 2, 0}, r[:4], "idiag_ext asks for INET_DIAG_INFO (1 << (2-1))")
 	assert.Equal(t, uint32(1<<tcpListen), ne.Uint32(r[4:]))
 	assert.Equal(t, make([]byte, 40), r[8:48], "ports, addresses and interface must be zero in a dump")
 	// The buffer is reused.
-	b2 := buildDiagRequest(b, afInet, 0, 8)
+	b2 := buildDiagRequest(b, afInet, 0, 0, 8)
 	assert.Equal(t, &b[0], &b2[0])
 	assert.Equal(t, byte(afInet), b2[nlmsgHdrLen])
+	assert.Equal(t, byte(0), b2[nlmsgHdrLen+2], "no extensions")
 }
 
 func TestParseDiag(t *testing.T) {

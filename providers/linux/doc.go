@@ -5,8 +5,10 @@
 //     SOCK_DIAG_BY_FAMILY with an inet_diag_req_v2 for AF_INET and
 //     AF_INET6), the query's states pushed into the kernel's idiag_states
 //     bitmask, both families at once; /proc/net/tcp and /proc/net/tcp6
-//     where sock_diag is not available; in the caller's network namespace
-//     or the one WithNetNS names.
+//     where sock_diag is not available; in the caller's network namespace,
+//     the one WithNetNS names, or every one with WithAllNetNS (a socket
+//     kept inside each namespace, all dumped in parallel). Every row
+//     carries its namespace (Connection.NetNS, NetNSName).
 //  2. Find the owners (internal/owners), while the kernel dumps: where the
 //     caller may load BPF programs (root), the kernel lists every socket
 //     descriptor of every process in one pass through a small program on
@@ -18,11 +20,16 @@
 //     descriptor lists are cached across calls so that a steady-state poll
 //     only searches for sockets it has not seen before. OwnerScan says
 //     which scan is used.
-//  3. Join: the resolver writes each row's owning PIDs, statuses and
-//     module; rows the query's PID or process conditions reject are
-//     dropped.
+//  3. Join: the resolver writes each row's owning PIDs, statuses, module
+//     and container (from the owner's cgroup, internal/cgroup); rows the
+//     query's PID or process conditions reject are dropped.
 //
-// Errors say "tcptable/linux: " and the call (New, Table, Close) once, then
+// Provider is also a tcptable.Killer: Kill ends a connection, listener or
+// TIME-WAIT row with netlink SOCK_DESTROY, after a point lookup that finds
+// exactly the row's socket (never the listener on its port), and verifies
+// by its cookie that the kernel no longer has it.
+//
+// Errors say "tcptable/linux: " and the call (New, Table, Kill, Close) once, then
 // the operation that failed; they wrap their causes (errno values,
 // fs.ErrNotExist, context errors) and the tcptable sentinels: an option
 // given an argument it cannot use makes New fail with tcptable.ErrInvalid,

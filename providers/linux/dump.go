@@ -8,10 +8,11 @@ import (
 	"github.com/tcptable/tcptable"
 )
 
-// dumper dumps the sockets of one family in the states of a bitmask,
-// calling fn for each, and reports whether the kernel flagged the dump as
-// interrupted by a concurrent change. diagConn.dump is the real one.
-type dumper func(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error)
+// dumper dumps the sockets of one family in the states of a bitmask, with
+// the idiag_ext extensions ext, calling fn for each, and reports whether
+// the kernel flagged the dump as interrupted by a concurrent change.
+// diagConn.dump is the real one.
+type dumper func(ctx context.Context, family uint8, states uint32, ext uint8, fn func(*diagRow)) (interrupted bool, err error)
 
 // families lists the kernel families q can match.
 func families(q tcptable.Query) []uint8 {
@@ -29,13 +30,13 @@ func families(q tcptable.Query) []uint8 {
 // rows to *rows. A family whose dump is interrupted is restarted, its rows
 // dropped, up to retries times; after that its last rows are kept and the
 // error wraps tcptable.ErrInconsistent.
-func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, retries int, dump dumper,
+func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, ext uint8, retries int, dump dumper,
 	rows *[]tcptable.Connection, add func(*diagRow)) error {
 	var inconsistent []string
 	for _, fam := range fams {
 		for attempt := 0; ; attempt++ {
 			start := len(*rows)
-			intr, err := dump(ctx, fam, mask, add)
+			intr, err := dump(ctx, fam, mask, ext, add)
 			if err != nil {
 				return err
 			}
@@ -57,8 +58,11 @@ func dumpFamilies(ctx context.Context, fams []uint8, mask uint32, retries int, d
 }
 
 func familyName(f uint8) string {
-	if f == afInet {
+	switch f {
+	case afInet:
 		return "AF_INET"
+	case afUnspec:
+		return "AF_INET+AF_INET6"
 	}
 	return "AF_INET6"
 }

@@ -14,7 +14,7 @@ import (
 // fakeDumper yields two rows per call and reports an interruption for the
 // first intr calls of each family.
 func fakeDumper(intr map[uint8]int, calls map[uint8]int) dumper {
-	return func(_ context.Context, fam uint8, _ uint32, fn func(*diagRow)) (bool, error) {
+	return func(_ context.Context, fam uint8, _ uint32, _ uint8, fn func(*diagRow)) (bool, error) {
 		calls[fam]++
 		for range 2 {
 			fn(&diagRow{Family: fam, State: tcpEstablished, Inode: uint32(calls[fam])})
@@ -32,7 +32,7 @@ func runDump(t *testing.T, intr map[uint8]int, retries int) ([]tcptable.Connecti
 		require.True(t, ok)
 		rows = append(rows, c)
 	}
-	err := dumpFamilies(context.Background(), []uint8{afInet, afInet6}, ^uint32(0), retries, fakeDumper(intr, calls), &rows, add)
+	err := dumpFamilies(context.Background(), []uint8{afInet, afInet6}, ^uint32(0), 0, retries, fakeDumper(intr, calls), &rows, add)
 	return rows, calls, err
 }
 
@@ -55,8 +55,8 @@ func TestDumpFamiliesInconsistent(t *testing.T) {
 func TestDumpFamiliesError(t *testing.T) {
 	boom := errors.New("boom")
 	var rows []tcptable.Connection
-	err := dumpFamilies(context.Background(), []uint8{afInet}, 1, 3,
-		func(context.Context, uint8, uint32, func(*diagRow)) (bool, error) { return false, boom }, &rows, func(*diagRow) {})
+	err := dumpFamilies(context.Background(), []uint8{afInet}, 1, 0, 3,
+		func(context.Context, uint8, uint32, uint8, func(*diagRow)) (bool, error) { return false, boom }, &rows, func(*diagRow) {})
 	assert.ErrorIs(t, err, boom)
 }
 

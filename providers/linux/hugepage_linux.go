@@ -13,7 +13,7 @@ import (
 const hugePage = 2 << 20
 
 // minHugeRows is the smallest array (in bytes) worth advising: four huge
-// pages, about 37,000 rows.
+// pages, about 37,000 rows (40,000 Stats).
 const minHugeRows = 4 * hugePage
 
 // makeRows allocates n zero rows. A large array is advised to use
@@ -26,9 +26,14 @@ const minHugeRows = 4 * hugePage
 // (docs/performance.md). With THP set to "never" the advice does nothing;
 // with "madvise" (the usual default) it is what enables them for this
 // array; a kernel short of free huge pages falls back to small ones.
-func makeRows(n int) []tcptable.Connection {
-	rows := make([]tcptable.Connection, n)
-	size := uintptr(n) * unsafe.Sizeof(tcptable.Connection{})
+func makeRows(n int) []tcptable.Connection { return makeAdvised[tcptable.Connection](n) }
+
+// makeAdvised allocates n zero values of T, advised to use transparent huge
+// pages as makeRows says when the array is large.
+func makeAdvised[T any](n int) []T {
+	rows := make([]T, n)
+	var zero T
+	size := uintptr(n) * unsafe.Sizeof(zero)
 	if size < minHugeRows {
 		return rows
 	}

@@ -20,8 +20,15 @@ const envDump = "TCPTABLE_LINUX_TEST_DUMP"
 func TestMain(m *testing.M) {
 	netnstest.RunChildIfRequested()
 	runRoleIfRequested()
-	if os.Getenv(envDump) != "" {
+	switch os.Getenv(envDump) {
+	case "":
+	case dumpAll:
+		os.Exit(dumpAllMain())
+	default:
 		os.Exit(dumpMain())
+	}
+	if port := os.Getenv(envKill); port != "" {
+		os.Exit(killMain(port))
 	}
 	os.Exit(m.Run())
 }

@@ -20,6 +20,7 @@ type diagConn struct {
 	seq uint32
 	buf []byte
 	req []byte
+	row diagRow // the decoded message, reused
 	// storageFD, when not -1, is a socket storage map whose values dump
 	// asks the kernel to report with each socket (diagRow.Birth).
 	storageFD int
@@ -49,11 +50,12 @@ func (d *diagConn) close() error { return unix.Close(d.fd) }
 var errDumpAborted = errors.New("sock_diag dump abandoned")
 
 // dump asks for the TCP sockets of family in the kernel states of the
-// states bitmask and calls fn for each, reading the multipart answer until
-// NLMSG_DONE. interrupted reports NLM_F_DUMP_INTR.
-func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn func(*diagRow)) (interrupted bool, err error) {
+// states bitmask, with the idiag_ext extensions ext, and calls fn for each,
+// reading the multipart answer until NLMSG_DONE. interrupted reports
+// NLM_F_DUMP_INTR.
+func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, ext uint8, fn func(*diagRow)) (interrupted bool, err error) {
 	d.seq++
-	d.req = buildDiagRequest(d.req, family, states, d.seq)
+	d.req = buildDiagRequest(d.req, family, states, ext, d.seq)
 	if d.storageFD >= 0 {
 		d.req = appendStorageReq(d.req, d.storageFD)
 	}
@@ -68,7 +70,7 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states uint32, fn fun
 		if err != nil {
 			return interrupted, fmt.Errorf("%w: receive sock_diag dump: %w", errDumpAborted, err)
 		}
-		st, err := parseDiag(d.buf[:n], d.seq, fn)
+		st, err := parseDiagInto(d.buf[:n], d.seq, &d.row, fn)
 		interrupted = interrupted || st.Interrupted
 		if err != nil {
 			if !st.Done {
@@ -99,22 +101,33 @@ func (d *diagConn) recv() (int, error) {
 	}
 }
 
-// lookup asks for the one socket with r's address pair in the kernel
-// states of the states bitmask; ok is false if there is none.
-func (d *diagConn) lookup(r *diagRow, states uint32) (found diagRow, ok bool, err error) {
+// errExchangeAborted marks an exact request whose answer was not read to
+// its end: the socket must not be reused.
+var errExchangeAborted = errors.New("sock_diag exchange abandoned")
+
+// exact sends one exact request and reads its answer: an exchange. An
+// answer that cannot be read to its end is an error wrapping
+// errExchangeAborted.
+func (d *diagConn) exact(ctx context.Context, typ uint16, id *sockID, ext uint8) (exactAnswer, error) {
+	if err := ctx.Err(); err != nil {
+		return exactAnswer{}, err
+	}
 	d.seq++
-	d.req = buildDiagLookup(d.req, r, states, d.seq)
+	d.req = buildExactRequest(d.req, typ, id, ext, d.seq)
 	if err := unix.Sendto(d.fd, d.req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return found, false, fmt.Errorf("send sock_diag lookup: %w", err)
+		return exactAnswer{}, fmt.Errorf("send sock_diag request: %w", err)
 	}
-	n, err := d.recv()
-	if err != nil {
-		return found, false, fmt.Errorf("receive sock_diag lookup: %w", err)
+	for {
+		n, err := d.recv()
+		if err != nil {
+			return exactAnswer{}, fmt.Errorf("%w: receive sock_diag answer: %w", errExchangeAborted, err)
+		}
+		a, done, err := parseExact(d.buf[:n], d.seq)
+		switch {
+		case err != nil && !done:
+			return a, fmt.Errorf("%w: %w", errExchangeAborted, err)
+		case done:
+			return a, err
+		}
 	}
-	_, err = parseDiag(d.buf[:n], d.seq, func(x *diagRow) { found, ok = *x, true })
-	var de *DumpError
-	if errors.As(err, &de) && de.Errno == unix.ENOENT {
-		return found, false, nil
-	}
-	return found, ok, err
 }

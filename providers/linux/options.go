@@ -76,6 +76,7 @@ type Option func(*config) error
 type config struct {
 	procRoot    string
 	netns       string
+	allNetNS    bool
 	source      Source
 	ownerScan   OwnerScan
 	noCache     bool

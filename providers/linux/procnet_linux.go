@@ -15,25 +15,28 @@ import (
 // namespace: under the /proc root for the caller's own namespace, or
 // /proc/thread-self/net from a thread inside the WithNetNS namespace.
 func (p *Provider) readProcNet(ctx context.Context, q tcptable.Query, add func(*diagRow)) error {
-	read := func(dir string) error {
-		for _, fam := range families(q) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			name := "tcp"
-			if fam == afInet6 {
-				name = "tcp6"
-			}
-			if err := readProcNetFile(filepath.Join(dir, name), fam, add); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	if p.nsFD < 0 {
-		return read(filepath.Join(p.cfg.procRoot, "net"))
+		return readProcNetDir(ctx, filepath.Join(p.cfg.procRoot, "net"), q, add)
 	}
-	return inNetNS(p.nsFD, func() error { return read("/proc/thread-self/net") })
+	return inNetNS(p.nsFD, func() error { return readProcNetDir(ctx, "/proc/thread-self/net", q, add) })
+}
+
+// readProcNetDir reads the files tcp and tcp6 (those of the families q can
+// match) in dir.
+func readProcNetDir(ctx context.Context, dir string, q tcptable.Query, add func(*diagRow)) error {
+	for _, fam := range families(q) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := "tcp"
+		if fam == afInet6 {
+			name = "tcp6"
+		}
+		if err := readProcNetFile(filepath.Join(dir, name), fam, add); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readProcNetFile parses one file. A missing tcp6 (IPv6 disabled) is an

@@ -21,18 +21,21 @@ import (
 // call in flight, which then returns an error wrapping tcptable.ErrClosed,
 // as do the calls queued behind it.
 type Provider struct {
-	mu     sync.Mutex
-	cfg    config
-	closed atomic.Bool
-	done   context.Context // ended by Close
-	stop   context.CancelFunc
-	source Source      // SourceNetlink or SourceProcNet once decided
-	nsFD   int         // -1 without WithNetNS
-	netns  uint64      // inode of the queried namespace
-	fams   [2]famState // AF_INET, AF_INET6
-	res    *owners.Resolver
-	rec    *recorder // the kernel recorder of births and events
-	recErr error     // why it cannot run, or nil
+	mu       sync.Mutex
+	cfg      config
+	closed   atomic.Bool
+	done     context.Context // ended by Close
+	stop     context.CancelFunc
+	source   Source      // SourceNetlink or SourceProcNet once decided
+	nsFD     int         // -1 without WithNetNS
+	netns    uint64      // inode of the queried namespace
+	fams     [2]famState // AF_INET, AF_INET6
+	killConn *diagConn   // Kill's sock_diag socket, opened on first use (kill_linux.go)
+	res      *owners.Resolver
+	namer    netnsNamer // names namespaces after /run/netns
+	all      *allNetNS  // WithAllNetNS; nil otherwise
+	rec      *recorder  // the kernel recorder of births and events
+	recErr   error      // why it cannot run, or nil
 	// The birth times of the Table call in progress: the recorder's
 	// socket storage map (-1: none), TIME-WAIT births by cookie, and the
 	// clock that converts them.
@@ -46,7 +49,9 @@ type Provider struct {
 var _ tcptable.ReusingProvider = (*Provider)(nil)
 
 // New returns a provider for the network namespace of the calling thread,
-// or the one WithNetNS names.
+// the one WithNetNS names, or every one with WithAllNetNS. Every row
+// carries its namespace's inode in NetNS (and its /run/netns name in
+// NetNSName), so that rows of different namespaces never share a Key.
 func New(opts ...Option) (*Provider, error) {
 	p, err := newProvider(opts)
 	if err != nil {
@@ -59,6 +64,9 @@ func New(opts ...Option) (*Provider, error) {
 func newProvider(opts []Option) (*Provider, error) {
 	cfg := defaultConfig()
 	if err := option.Apply(&cfg, opts); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	if cfg.workers == 0 {
@@ -97,6 +105,10 @@ func newProvider(opts []Option) (*Provider, error) {
 			}
 			p.source = SourceProcNet
 		}
+	}
+	if err := p.initNetNS(); err != nil {
+		p.Close()
+		return nil, err
 	}
 	return p, nil
 }
@@ -150,7 +162,7 @@ func (p *Provider) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.stop() // a Table call in flight ends at its next check
+	p.stop() // a Table or Kill call in flight ends at its next check
 	// The recorder first, and without p.mu: it ends every Trace, whose fn
 	// may be calling Table.
 	var errs []error
@@ -160,6 +172,13 @@ func (p *Provider) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	errs = append(errs, p.closeDiag())
+	if p.all != nil {
+		errs = append(errs, p.all.closeAll())
+	}
+	if p.killConn != nil {
+		errs = append(errs, p.killConn.close())
+		p.killConn = nil
+	}
 	if p.res != nil {
 		errs = append(errs, p.res.Close())
 	}
@@ -195,10 +214,8 @@ func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptab
 
 // tableOpen is TableInto, whose errors carry no package prefix: it dumps
 // the sockets (collect) while the resolver lists the processes (Begin), then
-// finds the sockets' owners and joins them into the rows (Finish).
-// tableOpen runs table under the lock unless the provider is closed, with
-// a context that Close also ends; a call Close ended returns an error
-// wrapping tcptable.ErrClosed.
+// finds the sockets' owners and joins them into the rows (Finish), in
+// table, which it runs as whileOpen says.
 func (p *Provider) tableOpen(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	if p.closed.Load() {
 		return nil, tcptable.ErrClosed
@@ -206,22 +223,41 @@ func (p *Provider) tableOpen(ctx context.Context, q tcptable.Query, buf []tcptab
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
+	var rows []tcptable.Connection
+	err := p.whileOpen(ctx, func(ctx context.Context) (err error) {
+		if p.testHookTable != nil {
+			p.testHookTable(ctx)
+		}
+		rows, err = p.table(ctx, q, buf)
+		return err
+	})
+	if errors.Is(err, tcptable.ErrClosed) {
+		return nil, err
+	}
+	return rows, err
+}
+
+// whileOpen runs fn under the lock unless the provider is closed, with a
+// context that Close also ends: Close does not wait for a call in flight.
+// A call Close ended (or that found the provider closed) returns an error
+// wrapping tcptable.ErrClosed.
+func (p *Provider) whileOpen(ctx context.Context, fn func(ctx context.Context) error) error {
+	if p.closed.Load() {
+		return tcptable.ErrClosed
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer context.AfterFunc(p.done, func() { cancel(tcptable.ErrClosed) })()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed.Load() {
-		return nil, tcptable.ErrClosed
+		return tcptable.ErrClosed
 	}
-	if p.testHookTable != nil {
-		p.testHookTable(ctx)
-	}
-	rows, err := p.table(ctx, q, buf)
+	err := fn(ctx)
 	if err != nil && errors.Is(context.Cause(ctx), tcptable.ErrClosed) {
-		return nil, fmt.Errorf("%w: %v", tcptable.ErrClosed, err)
+		return fmt.Errorf("%w: %v", tcptable.ErrClosed, err)
 	}
-	return rows, err
+	return err
 }
 
 // table is tableOpen's work, under the lock.
@@ -237,14 +273,14 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resErr = p.res.Begin(ctx, p.netns)
+			resErr = p.res.Begin(ctx, p.ownersNetNS())
 		}()
 	}
 	if p.source != SourceProcNet {
 		// Birth times come by socket cookie, which /proc/net lacks.
 		p.birthFD, p.births, p.birthClock = p.rec.birthTimes()
 	}
-	rows, tableErr := p.collect(ctx, q, buf)
+	rows, tableErr := p.collectNS(ctx, q, buf)
 	p.births, p.birthFD = nil, -1
 	wg.Wait()
 	if tableErr != nil && !errors.Is(tableErr, tcptable.ErrInconsistent) {

@@ -23,6 +23,9 @@ func New(opts ...Option) (*Provider, error) {
 	if err := option.Apply(&cfg, opts); err != nil {
 		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
 	}
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("tcptable/linux: New: %w", err)
+	}
 	return nil, fmt.Errorf("tcptable/linux: New on %s: %w", runtime.GOOS, tcptable.ErrNotSupported)
 }
 
@@ -41,6 +44,9 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 func (p *Provider) TableInto(ctx context.Context, q tcptable.Query, buf []tcptable.Connection) ([]tcptable.Connection, error) {
 	return p.Table(ctx, q)
 }
+
+// NetNamespaces returns nil: no table was read.
+func (p *Provider) NetNamespaces() []NetNS { return nil }
 
 // Close does nothing.
 func (p *Provider) Close() error { return nil }

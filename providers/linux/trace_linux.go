@@ -78,6 +78,11 @@ func (p *Provider) TraceSource() (TraceSource, error) {
 	if closed {
 		return TracePoll, tcptable.ErrClosed
 	}
+	if p.cfg.allNetNS {
+		// A trace of one namespace would miss, silently, the changes of
+		// every other one the table lists.
+		return TracePoll, errTraceAllNetNS
+	}
 	if bpfErr == nil && forced != TraceSockDiag && forced != TracePoll {
 		if _, err := rec.wait(context.Background()); err == nil {
 			return TraceBPF, nil
@@ -94,6 +99,10 @@ func (p *Provider) TraceSource() (TraceSource, error) {
 	}
 	return TraceSockDiag, bpfErr
 }
+
+// errTraceAllNetNS is why a WithAllNetNS provider does not trace.
+var errTraceAllNetNS = errors.New("WithAllNetNS: kernel events follow one network namespace (the recorder's filter, " +
+	"the sock_diag groups' socket), and the table lists every one: poll it instead")
 
 // traceHub returns the provider's hub, made on first use.
 func (p *Provider) traceHub(ctx context.Context) (*hub, error) {
@@ -191,11 +200,12 @@ type twRow struct {
 	seq   uint64 // h.count when followed
 }
 
-// row returns t's row, owned by the kernel.
+// twConn returns t's row, owned by the kernel, in the provider's namespace.
 func (cv *converter) twConn(t *twRow) tcptable.Connection {
-	c, _ := connFromRow(&t.d, cv.zone)
+	c, _ := cv.plain(&t.d)
 	c.Created = cv.clock.Wall(t.birth)
 	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
+	c.StatsStatus = tcptable.StatsNotRequested // as rowInto's
 	return c
 }
 
@@ -354,7 +364,8 @@ func kernelFilter(q tcptable.Query) events.Filter {
 // predate the recorder (from a snapshot), and the TIME-WAIT minisockets
 // whose end the trace must report. Called with h.mu held.
 func (h *hub) begin() error {
-	h.conv = converter{clock: h.rec.Clock(), zone: h.p.zoner(), seed: map[uint64]owned{}}
+	h.conv = h.p.traceConverter()
+	h.conv.clock, h.conv.seed = h.rec.Clock(), map[uint64]owned{}
 	h.conv.module = h.exe
 	h.pending = map[uint64]*pendingOpen{}
 	h.tw = map[uint64]twRow{}
@@ -385,7 +396,7 @@ func (h *hub) begin() error {
 // minisockets a dump shows, to report their ends.
 func (h *hub) followTimeWait() error {
 	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, func(d *diagRow) {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, 0, func(d *diagRow) {
 			if d.Inode == 0 && (d.Family == afInet || d.Family == afInet6) {
 				h.followTW(d.Cookie, twRow{d: *d})
 			}

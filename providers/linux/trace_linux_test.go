@@ -21,6 +21,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -167,19 +168,6 @@ func traceUnprivileged() error {
 	return nil
 }
 
-// requirePrivileged skips (or, under TCPTABLE_REQUIRE_PRIVILEGED=1, fails)
-// when err says the test cannot run here.
-func requirePrivileged(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if os.Getenv("TCPTABLE_REQUIRE_PRIVILEGED") == "1" {
-		t.Fatalf("TCPTABLE_REQUIRE_PRIVILEGED=1: %v", err)
-	}
-	t.Skip(err)
-}
-
 // child is a started role.
 type child struct {
 	cmd   *exec.Cmd
@@ -218,7 +206,7 @@ func (c *child) line(t *testing.T) string {
 // newTraceNS makes a namespace for a trace test, or skips.
 func newTraceNS(t *testing.T, name string) *netnstest.NS {
 	t.Helper()
-	requirePrivileged(t, netnstest.Available())
+	testenv.SkipOrFailIf(t, netnstest.Available(), "cannot run here")
 	ns, err := netnstest.NewNS(name)
 	require.NoError(t, err)
 	t.Cleanup(func() { ns.Close() })
@@ -252,7 +240,7 @@ func startTrace(t *testing.T, ns *netnstest.NS, q tcptable.Query, opts ...linux.
 	t.Cleanup(func() { p.Close() })
 	src, why := p.TraceSource()
 	if src != linux.TraceBPF {
-		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no BPF trace here: %v", why), "cannot run here")
 	}
 	col := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -418,7 +406,7 @@ func TestTraceAcceptedAfterStart(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	if src, why := p.TraceSource(); src != linux.TraceBPF { // waits for the recorder
-		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no BPF trace here: %v", why), "cannot run here")
 	}
 	srv := startRoleIn(t, ns, "lazyserver 127.0.0.1:0")
 	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
@@ -471,7 +459,7 @@ func TestTraceRingOverflow(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	if src, why := p.TraceSource(); src != linux.TraceBPF {
-		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no BPF trace here: %v", why), "cannot run here")
 	}
 	var mu sync.Mutex
 	var evs []tcptable.Event
@@ -520,9 +508,9 @@ func TestTraceRingOverflow(t *testing.T) {
 // TestTraceUnprivileged: as nobody, Trace is not supported, and says why
 // in one line.
 func TestTraceUnprivileged(t *testing.T) {
-	requirePrivileged(t, netnstest.Available())
+	testenv.SkipOrFailIf(t, netnstest.Available(), "cannot run here")
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		requirePrivileged(t, fmt.Errorf("setpriv not found (apt-get install util-linux): %w", err))
+		testenv.SkipOrFailIf(t, fmt.Errorf("setpriv not found (apt-get install util-linux): %w", err), "cannot run here")
 	}
 	exe, dir, err := netnstest.PublicExecutable()
 	require.NoError(t, err)
@@ -558,7 +546,7 @@ func TestTableCreated(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	if src, why := p.TraceSource(); src != linux.TraceBPF { // waits for the recorder
-		requirePrivileged(t, fmt.Errorf("no BPF recorder here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no BPF recorder here: %v", why), "cannot run here")
 	}
 	before := time.Now()
 	srv := startRoleIn(t, ns, "server [::1]:0")
@@ -599,7 +587,7 @@ func TestTraceSockDiag(t *testing.T) {
 	defer p.Close()
 	src, why := p.TraceSource()
 	if src != linux.TraceSockDiag {
-		requirePrivileged(t, fmt.Errorf("no sock_diag destroy groups here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no sock_diag destroy groups here: %v", why), "cannot run here")
 	}
 	srv := startRoleIn(t, ns, "server 127.0.0.1:0")
 	port, _ := strconv.Atoi(strings.TrimPrefix(srv.line(t), "PORT "))
@@ -640,7 +628,7 @@ func TestTraceClose(t *testing.T) {
 	require.NoError(t, err)
 	if src, why := p.TraceSource(); src != linux.TraceBPF {
 		p.Close()
-		requirePrivileged(t, fmt.Errorf("no BPF trace here: %v", why))
+		testenv.SkipOrFailIf(t, fmt.Errorf("no BPF trace here: %v", why), "cannot run here")
 	}
 	var returned atomic.Bool
 	calls := make(chan struct{}, 1)

@@ -142,7 +142,7 @@ func (h *hub) dumpProbe(p *probe) {
 			continue
 		}
 		// One dump for both: one walk of the hash.
-		_, err := p.diag.dump(context.Background(), fam, states, func(d *diagRow) {
+		_, err := p.diag.dump(context.Background(), fam, states, 0, func(d *diagRow) {
 			switch {
 			case d.State == tcpSynSent:
 				if p.ports != nil {

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -146,7 +147,7 @@ func TestTraceTimeWaitEnd(t *testing.T) {
 	killed := time.Now()
 	out, err := ns.Exec("ss", "-K", "state", "time-wait", "dport", "=", ":"+strconv.Itoa(port)).CombinedOutput()
 	if !strings.Contains(string(out), strconv.Itoa(int(key.Local.Port()))) {
-		requirePrivileged(t, fmt.Errorf("ss -K cannot end a TIME-WAIT minisocket here: %v: %s", err, out))
+		testenv.SkipOrFail(t, "ss -K cannot end a TIME-WAIT minisocket here: %v: %s", err, out)
 	}
 	require.Eventually(t, func() bool {
 		for _, e := range col.events() {

@@ -37,6 +37,10 @@ func classify(r *events.Record) change {
 type converter struct {
 	clock events.Clock
 	zone  zoner
+	// netns and netnsName are the namespace every row carries, as Table's
+	// rows do (Key tells namespaces apart).
+	netns     uint64
+	netnsName string
 	// module returns the owner's executable path ("" if unknown).
 	module func(o *events.Owner) string
 	// seed holds the owners a snapshot found for sockets (by inode) that
@@ -68,12 +72,22 @@ func recordRow(r *events.Record, st uint8) diagRow {
 	return d
 }
 
-// rowInto is row writing to *c.
+// rowInto is row writing to *c. Traced rows read no tcp_info: their Stats
+// are not requested until a query's reduce says otherwise.
 func (cv *converter) rowInto(c *tcptable.Connection, r *events.Record, st uint8, o *events.Owner) {
 	d := recordRow(r, st)
-	*c, _ = connFromRow(&d, cv.zone)
+	*c, _ = cv.plain(&d)
+	c.StatsStatus = tcptable.StatsNotRequested
 	c.Created = cv.clock.Wall(r.Birth)
 	cv.setOwner(c, o)
+}
+
+// plain converts a kernel row as Table does, without owners: the
+// addresses and state, the socket, and the provider's namespace.
+func (cv *converter) plain(d *diagRow) (tcptable.Connection, bool) {
+	c, ok := connFromRow(d, cv.zone)
+	c.NetNS, c.NetNSName = cv.netns, cv.netnsName
+	return c, ok
 }
 
 // setOwner fills c's owner fields from o.
@@ -136,18 +150,18 @@ func shapesRow(st uint8) bool {
 // matching q is opened (closed) as far as q is concerned, and a change of
 // a row q matches before and after is a state change, an owner change or
 // both, in that order. Rows are reduced to the owner detail q asks for
-// before they are matched.
+// before they are matched; they carry no Stats (see reduce).
 func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
 	return viewEventsOf(dst, &q, ch, &before, &after, t)
 }
 
 // viewEventsOf is viewEvents of *q, *before and *after, which it does not
-// change.
+// change: rows are copied only when q asks for less than they carry.
 func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, after *tcptable.Connection, t time.Time) []tcptable.Event {
-	if d := q.Detail(); !d.WantPIDs() || !d.WantModules() {
+	if d := q.Detail(); !reduced(before, d, q.Stats) || !reduced(after, d, q.Stats) {
 		b, a := *before, *after
-		reduce(&b, d)
-		reduce(&a, d)
+		reduce(&b, d, q.Stats)
+		reduce(&a, d, q.Stats)
 		before, after = &b, &a
 	}
 	mb := ch != changeOpened && q.Match(*before)
@@ -169,12 +183,28 @@ func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, af
 	return dst
 }
 
-// reduce clears the owner detail d does not ask for, as Table does.
-func reduce(c *tcptable.Connection, d tcptable.OwnerDetail) {
+// reduce clears the owner detail d does not ask for, as Table does, and
+// says why the row has no Stats: not requested, or (stats, Query.Stats)
+// not supported, since a trace reads no tcp_info.
+func reduce(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
+	c.Stats, c.StatsStatus = nil, reducedStats(stats)
 	if !d.WantPIDs() {
 		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
 	}
 	if !d.WantModules() {
 		c.Module, c.ModuleStatus, c.ModuleSource = tcptable.Module{}, tcptable.OwnerNotRequested, tcptable.SourceNone
 	}
+}
+
+// reducedStats is the StatsStatus reduce gives a row.
+func reducedStats(stats bool) tcptable.StatsStatus {
+	if stats {
+		return tcptable.StatsNotSupported
+	}
+	return tcptable.StatsNotRequested
+}
+
+// reduced reports whether reduce(c, d, stats) would leave *c as it is.
+func reduced(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) bool {
+	return d.WantPIDs() && d.WantModules() && c.Stats == nil && c.StatsStatus == reducedStats(stats)
 }

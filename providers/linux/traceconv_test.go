@@ -47,9 +47,12 @@ var (
 
 func TestConverterRows(t *testing.T) {
 	wall := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cv := converter{clock: events.NewClock(1e9, wall), zone: numericZone,
+	cv := converter{clock: events.NewClock(1e9, wall), zone: numericZone, netns: 4026531840, netnsName: "blue",
 		module: func(o *events.Owner) string { return "/usr/bin/" + o.Comm }}
 	before, after := cv.rows(record(tcpFinWait2, tcpTimeWait, kernel, proc))
+	assert.Equal(t, uint64(4026531840), after.NetNS, "traced rows carry the namespace, as Table's do")
+	assert.Equal(t, "blue", before.NetNSName)
+	assert.Equal(t, uint64(4026531840), after.Key().NetNS)
 	assert.Equal(t, netip.MustParseAddrPort("127.0.0.1:5000"), after.Local)
 	assert.Equal(t, netip.MustParseAddrPort("127.0.0.2:80"), after.Remote)
 	assert.Equal(t, tcptable.StateTimeWait, after.State)
@@ -112,6 +115,11 @@ func TestViewEvents(t *testing.T) {
 	assert.Equal(t, tcptable.OwnerKernel, evs[0].Before.OwnerStatus)
 	assert.Equal(t, uint32(42), evs[0].After.PID)
 	assert.Equal(t, evs[0].After.Key(), evs[0].Key)
+	assert.Equal(t, tcptable.StatsNotRequested, evs[0].After.StatsStatus, "as Table answers a query without Stats")
+	evs = viewEvents(nil, tcptable.Query{Stats: true}, classify(r), cv.row(r, r.Old, &r.Prev), cv.row(r, r.New, &r.Owner), at)
+	require.Len(t, evs, 1)
+	assert.Nil(t, evs[0].After.Stats)
+	assert.Equal(t, tcptable.StatsNotSupported, evs[0].After.StatsStatus, "a trace reads no tcp_info, and says so")
 }
 
 func TestStorageAttributes(t *testing.T) {
@@ -127,15 +135,24 @@ func TestStorageAttributes(t *testing.T) {
 	}
 	val := ne.AppendUint64(nil, 123456789)
 	storage := attr(skDiagBPFStorage|0x8000, append(attr(2 /* SK_DIAG_BPF_STORAGE_MAP_ID */, ne.AppendUint32(nil, 7)), attr(skDiagBPFStorageMapValue, val)...))
-	msg := append(attr(8, []byte{1}), attr(inetDiagSkBPFStorages|0x8000, storage)...)
-	assert.Equal(t, uint64(123456789), storageValue(msg))
-	assert.Zero(t, storageValue(attr(8, []byte{1})), "no storage attribute")
-	assert.Zero(t, storageValue(msg[:len(msg)-3]), "truncated")
-	bad := append([]byte(nil), msg...)
+	assert.Equal(t, uint64(123456789), storageValue(storage))
+	assert.Zero(t, storageValue(attr(8, []byte{1})), "no storage")
+	assert.Zero(t, storageValue(storage[:len(storage)-3]), "truncated")
+	bad := append([]byte(nil), storage...)
 	ne.PutUint16(bad, 2) // a length shorter than a header
 	assert.Zero(t, storageValue(bad))
 
-	req := appendStorageReq(buildDiagRequest(nil, afInet, 1<<tcpListen, 9), 33)
+	// Through the message decoder, beside another attribute.
+	msg := append(make([]byte, inetDiagMsgLen), attr(8, []byte{1})...)
+	msg = append(msg, attr(inetDiagSkBPFStorages|0x8000, storage)...)
+	var r diagRow
+	require.NoError(t, decodeDiagMsg(msg, &r))
+	assert.Equal(t, uint64(123456789), r.Birth)
+	require.NoError(t, decodeDiagMsg(msg[:inetDiagMsgLen+8], &r))
+	assert.Zero(t, r.Birth, "no storage attribute: the last row's birth is not kept")
+	assert.ErrorIs(t, decodeDiagMsg(msg[:len(msg)-3], &r), errMalformed, "truncated")
+
+	req := appendStorageReq(buildDiagRequest(nil, afInet, 1<<tcpListen, 0, 9), 33)
 	require.Len(t, req, nlmsgHdrLen+inetDiagReqLen+12)
 	assert.Equal(t, uint32(len(req)), ne.Uint32(req))
 	a := req[nlmsgHdrLen+inetDiagReqLen:]
@@ -144,8 +161,11 @@ func TestStorageAttributes(t *testing.T) {
 	assert.Equal(t, uint16(skDiagBPFStorageReqMapFD), ne.Uint16(a[6:]))
 	assert.Equal(t, uint32(33), ne.Uint32(a[8:]))
 
-	lk := buildDiagLookup(nil, &diagRow{Family: afInet, SPort: 5000, DPort: 80, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.2"), IfIndex: 3}, 1<<tcpTimeWait, 4)
+	// The trace's lookup of a minisocket: the row's ends, any cookie.
+	rid := (&diagRow{Family: afInet, SPort: 5000, DPort: 80, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.2"), IfIndex: 3, Cookie: 77}).id()
+	lk := buildExactRequest(nil, sockDiagByFamily, &rid, 0, 4)
 	assert.Equal(t, uint16(nlmFRequest), ne.Uint16(lk[6:]), "an exact lookup, not a dump")
+	assert.Equal(t, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, lk[nlmsgHdrLen+48:nlmsgHdrLen+56], "INET_DIAG_NOCOOKIE, not the row's cookie")
 	id := lk[nlmsgHdrLen+8:]
 	assert.Equal(t, uint16(5000), binary.BigEndian.Uint16(id))
 	assert.Equal(t, uint16(80), binary.BigEndian.Uint16(id[2:]))

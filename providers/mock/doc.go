@@ -29,6 +29,12 @@
 // Add, Remove, Set, SetState and Update edit the table at any time, from
 // any goroutine; Rows returns what is there now.
 //
+// # Traffic counters
+//
+// SetStats gives a row its Stats and AddTraffic advances them (bytes and
+// the segments to carry them); Table returns them when Query.Stats asks,
+// and nil Stats with StatsNotRequested otherwise, as a real provider does.
+//
 // # Faults and latency
 //
 // FailNext makes the next calls fail with given errors; SetLatency makes
@@ -63,6 +69,17 @@
 // override Trace and TraceReady too, or hide them, as a Watcher traces
 // whenever the provider can.
 //
+// # Ending connections
+//
+// *Provider implements tcptable.Killer: Kill removes the row with the
+// given row's Key (tcptable.ErrNotFound when there is none) and records
+// the call (Kills). FaultKillNext makes the next Kill calls fail with
+// given errors, or report success while ending nothing (KillFault.Keep:
+// the behaviour of a provider that assumes its kills, which the
+// conformance suite must catch). A row of a pair that Dial made ends as a
+// reset ends a real connection: both ends' rows go, and the Pair (a
+// conformance.EndingPair) says both ends saw the connection end.
+//
 // # Snapshots
 //
 // Save writes the table as JSON, the same objects `tcptable --json`
@@ -77,8 +94,11 @@
 // *Provider implements conformance.Env (and SharingEnv and DualStackEnv):
 // Listen, ListenUnspecified and Dial add the rows a real OS would show for
 // a listener (on loopback, or dual-stack or V6ONLY on [::]) or a connected
-// pair owned by the calling process, and the Listener and Pair they return move those rows through
-// FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real sockets would. Their
+// pair owned by the calling process, and the Listener and Pair they return
+// move those rows through FIN-WAIT-2/CLOSE-WAIT and TIME-WAIT as the real
+// sockets would; a Pair is a conformance.TransferPair whose Transfer counts
+// the bytes "written" in both rows' Stats, and a conformance.EndingPair
+// whose AwaitEnd says when a read on one of its ends would return. Their
 // ports start at 40000, have two different bytes and avoid every local port
 // in the table; their rows carry made-up socket identities (Socket), as
 // Linux rows carry inodes. That is how the mock passes the conformance
@@ -88,6 +108,16 @@
 //		p := mock.New()
 //		return p, p
 //	})
+//
+// # Namespaces and containers
+//
+// Rows carry the network namespace and container a real Linux provider
+// reports (Connection.NetNS, NetNSName, Container): set them on the rows
+// given to Add, or simulate endpoints in one with In, whose Env's Listen
+// and Dial add rows in the Scope it is given. Rows of different
+// namespaces never share a Key, so the same addresses in two namespaces
+// are two rows. Container, like Module, is left out of answers to queries
+// that do not ask for modules.
 //
 // A Provider is safe for concurrent use.
 package mock

@@ -14,7 +14,8 @@ import (
 //   - a Module without a ModuleStatus gets OwnerOK, and ModuleSource
 //     SourceSynthetic if it has none;
 //   - a row without a Remote (a listener, typically) gets the unspecified
-//     address of its Local's family and port 0, as a real listener shows.
+//     address of its Local's family and port 0, as a real listener shows;
+//   - a row with Stats and no StatsStatus gets StatsOK.
 //
 // The methods that take a Key (Remove, SetState, Update) complete it the
 // same way, so the Key of a hand-written listener without a Remote finds
@@ -83,6 +84,9 @@ func complete(c tcptable.Connection) tcptable.Connection {
 	if !c.Remote.IsValid() && c.Local.IsValid() {
 		c.Remote = unspecified(c.Local)
 	}
+	if c.Stats != nil && c.StatsStatus == tcptable.StatsUnknown {
+		c.StatsStatus = tcptable.StatsOK
+	}
 	return c
 }
 
@@ -116,6 +120,11 @@ func (p *Provider) Set(conns ...tcptable.Connection) {
 func (p *Provider) Remove(keys ...tcptable.Key) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.removeLocked(keys...)
+}
+
+// removeLocked is Remove with p.mu held.
+func (p *Provider) removeLocked(keys ...tcptable.Key) int {
 	gone := make(map[tcptable.Key]bool, len(keys))
 	for _, k := range keys {
 		if k = completeKey(k); p.indexLocked(k) >= 0 {

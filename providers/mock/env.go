@@ -10,17 +10,20 @@ import (
 	"github.com/tcptable/tcptable/conformance"
 )
 
-// Provider simulates the conformance suite's endpoints.
+// Provider simulates the conformance suite's endpoints, and its pairs move
+// bytes.
 var (
 	_ conformance.SharingEnv   = (*Provider)(nil)
 	_ conformance.DualStackEnv = (*Provider)(nil)
+	_ conformance.TransferPair = (*pair)(nil)
 )
 
 // ownRowLocked returns a row owned by the calling process, the way a real
-// provider reports one: PID, module (this executable), statuses OK, and a
+// provider reports one: PID, module (this executable), statuses OK, a
 // made-up socket identity (as Linux reports the inode), so that a
-// listener's Key does not depend on its owner.
-func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
+// listener's Key does not depend on its owner, and zero traffic counters;
+// in sc's namespace and container.
+func (p *Provider) ownRowLocked(sc Scope, s tcptable.State, local, remote netip.AddrPort) tcptable.Connection {
 	p.sockets++
 	c := tcptable.Connection{
 		Socket:       p.sockets,
@@ -31,6 +34,11 @@ func (p *Provider) ownRowLocked(s tcptable.State, local, remote netip.AddrPort) 
 		OwnerStatus:  tcptable.OwnerOK,
 		Module:       p.self,
 		ModuleStatus: tcptable.OwnerNotSupported,
+		Stats:        &tcptable.Stats{MSS: simulatedMSS},
+		StatsStatus:  tcptable.StatsOK,
+		NetNS:        sc.NetNS,
+		NetNSName:    sc.NetNSName,
+		Container:    sc.Container,
 	}
 	if !p.self.IsZero() {
 		c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceSynthetic
@@ -64,22 +72,27 @@ func (p *Provider) portsLocked(n int) ([]uint16, error) {
 // Listen adds a listener row on network's loopback address, owned by the
 // calling process, and returns the Listener that removes it again.
 func (p *Provider) Listen(network string) (conformance.Listener, error) {
+	return p.listenLoopback(Scope{}, network)
+}
+
+// listenLoopback is Listen in sc.
+func (p *Provider) listenLoopback(sc Scope, network string) (conformance.Listener, error) {
 	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
 	}
-	return p.listen(ip, false)
+	return p.listen(sc, ip, false)
 }
 
 // ListenUnspecified adds a listener row on [::], owned by the calling
 // process, with DualStack set unless v6only, as a real OS reports a socket
 // with IPV6_V6ONLY off (or on); it returns the Listener that removes it.
 func (p *Provider) ListenUnspecified(v6only bool) (conformance.Listener, error) {
-	return p.listen(netip.IPv6Unspecified(), !v6only)
+	return p.listen(Scope{}, netip.IPv6Unspecified(), !v6only)
 }
 
-// listen adds a listener row on ip and a simulated port.
-func (p *Provider) listen(ip netip.Addr, dualStack bool) (conformance.Listener, error) {
+// listen adds a listener row in sc on ip and a simulated port.
+func (p *Provider) listen(sc Scope, ip netip.Addr, dualStack bool) (conformance.Listener, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ports, err := p.portsLocked(1)
@@ -87,7 +100,7 @@ func (p *Provider) listen(ip netip.Addr, dualStack bool) (conformance.Listener, 
 		return nil, err
 	}
 	local := netip.AddrPortFrom(ip, ports[0])
-	c := p.ownRowLocked(tcptable.StateListen, local, unspecified(local))
+	c := p.ownRowLocked(sc, tcptable.StateListen, local, unspecified(local))
 	c.DualStack = dualStack
 	p.addLocked(c)
 	return &listener{p: p, key: c.Key()}, nil
@@ -112,6 +125,11 @@ func (l *listener) Close() error {
 // loopback address, both owned by the calling process. The pair's
 // listener is not simulated: it is closed once it has accepted.
 func (p *Provider) Dial(network string) (conformance.Pair, error) {
+	return p.dial(Scope{}, network)
+}
+
+// dial is Dial in sc.
+func (p *Provider) dial(sc Scope, network string) (conformance.Pair, error) {
 	ip, err := conformance.Loopback(network)
 	if err != nil {
 		return nil, err
@@ -123,11 +141,12 @@ func (p *Provider) Dial(network string) (conformance.Pair, error) {
 		return nil, err
 	}
 	sv, cl := netip.AddrPortFrom(ip, ports[0]), netip.AddrPortFrom(ip, ports[1])
-	p.addLocked(
-		p.ownRowLocked(tcptable.StateEstablished, cl, sv),
-		p.ownRowLocked(tcptable.StateEstablished, sv, cl),
-	)
-	return &pair{p: p, client: tcptable.Key{Local: cl, Remote: sv}, server: tcptable.Key{Local: sv, Remote: cl}}, nil
+	client := p.ownRowLocked(sc, tcptable.StateEstablished, cl, sv)
+	server := p.ownRowLocked(sc, tcptable.StateEstablished, sv, cl)
+	p.addLocked(client, server)
+	pr := &pair{p: p, client: client.Key(), server: server.Key(), ends: newPairEnds()}
+	p.kill.addPair(pr)
+	return pr, nil
 }
 
 // pair is a simulated connected pair. The Keys of connected rows are their
@@ -136,6 +155,7 @@ type pair struct {
 	p              *Provider
 	client, server tcptable.Key
 	once           sync.Once
+	ends           *pairEnds // what each end would read (kill.go)
 }
 
 // Client returns the dialing end's local address.
@@ -150,29 +170,38 @@ func (c *pair) CloseWrite() error {
 	if !c.p.SetState(c.client, tcptable.StateFinWait2) || !c.p.SetState(c.server, tcptable.StateCloseWait) {
 		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
 	}
+	c.ends.end(serverEnd)
 	return nil
 }
 
 // CloseActive leaves the client in TIME-WAIT, owned by the kernel as on a
-// real OS (PID 0, OwnerKernel, no module, no socket), and removes the
+// real OS (PID 0, OwnerKernel, no module, no socket, no container, no
+// statistics: StatsNotAvailable; the namespace stays), and removes the
 // server's row.
 func (c *pair) CloseActive() error {
 	ok := c.p.Update(c.client, func(r *tcptable.Connection) {
 		r.State = tcptable.StateTimeWait
 		r.PID, r.OtherPIDs, r.OwnerStatus, r.Socket = 0, nil, tcptable.OwnerKernel, 0
 		r.Module, r.ModuleStatus, r.ModuleSource = tcptable.Module{}, tcptable.OwnerKernel, tcptable.SourceNone
+		r.Stats, r.StatsStatus = nil, tcptable.StatsNotAvailable
+		r.Container = ""
 	})
 	c.p.Remove(c.server)
 	if !ok {
 		return fmt.Errorf("mock: pair %v <-> %v is closed", c.client.Local, c.server.Local)
 	}
+	c.ends.close() // the process closed both sockets
 	return nil
 }
 
 // Close removes both rows (a TIME-WAIT row too: the mock does not make
 // tests wait for it to expire). It is idempotent.
 func (c *pair) Close() error {
-	c.once.Do(func() { c.p.Remove(c.client, c.server) })
+	c.once.Do(func() {
+		c.p.Remove(c.client, c.server)
+		c.p.forgetPair(c)
+		c.ends.close()
+	})
 	return nil
 }
 

@@ -120,6 +120,31 @@ func ExampleLoad() {
 	// mock: snapshot row 1: unknown key "locl": invalid input
 }
 
+// SetStats and AddTraffic give rows traffic counters, which Table returns
+// when Query.Stats asks: a test of code that ranks connections by traffic.
+func ExampleProvider_AddTraffic() {
+	web := tcptable.Connection{
+		State:  tcptable.StateEstablished,
+		Local:  netip.MustParseAddrPort("10.0.0.5:443"),
+		Remote: netip.MustParseAddrPort("10.0.0.9:51000"),
+		PID:    4242,
+		Module: tcptable.Module{Name: "nginx"},
+	}
+	p := mock.New(web)
+	defer p.Close()
+	p.SetStats(web.Key(), tcptable.Stats{BytesSent: 1 << 20, BytesReceived: 4096})
+	p.AddTraffic(web.Key(), 1000, 0) // 1000 bytes more sent
+
+	rows, _ := p.Table(context.Background(), tcptable.Query{Stats: true})
+	st := rows[0].Stats
+	fmt.Println(rows[0].StatsStatus, st.BytesSent, st.BytesReceived)
+	rows, _ = p.Table(context.Background(), tcptable.Query{})
+	fmt.Println(rows[0].StatsStatus, rows[0].Stats == nil)
+	// Output:
+	// ok 1049576 4096
+	// not-requested true
+}
+
 // The mock traces its edits as a kernel reports changes: a Watcher over it
 // sees a connection that opens and closes between two of its polls, and a
 // loss is reported, never silent, then made good from a snapshot.

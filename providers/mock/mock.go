@@ -27,7 +27,8 @@ type Provider struct {
 	sockets  uint64 // the last simulated socket identity handed out
 	self     tcptable.Module
 	pid      uint32
-	shares   uint32 // how many simulated processes Share and ListenAs have made up
+	shares   uint32    // how many simulated processes Share and ListenAs have made up
+	kill     killState // Kill's faults, calls and the open pairs (kill.go)
 
 	traces      []*trace         // the running traces
 	traceFaults []error          // errors for the next Trace calls, first first
@@ -51,7 +52,10 @@ func New(conns ...tcptable.Connection) *Provider {
 	return p
 }
 
-// Table returns the rows q matches, as Query.Match and Query.Detail say.
+// Table returns the rows q matches, as Query.Match and Query.Detail say,
+// with each row's Stats when Query.Stats asks (see SetStats; a row without
+// Stats then has its StatsStatus, or StatsNotAvailable if it has none) and
+// nil Stats with StatsNotRequested otherwise.
 // It fails with an error wrapping tcptable.ErrClosed after Close, with one
 // wrapping tcptable.ErrInvalid for a query Query.Validate rejects, with one
 // wrapping ctx.Err() when ctx ends first (also during a latency set with
@@ -91,7 +95,7 @@ func (p *Provider) Table(ctx context.Context, q tcptable.Query) ([]tcptable.Conn
 	out := make([]tcptable.Connection, 0, n)
 	for i := range p.rows {
 		if q.Match(p.rows[i]) {
-			out = append(out, p.rows[i].Clone())
+			out = append(out, answer(p.rows[i], q))
 		}
 	}
 	q.Detail().Apply(out)
@@ -112,6 +116,15 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// answer returns a copy of c as an answer to q shows it, without the
+// statistics q did not ask for; the caller applies q's owner detail
+// (OwnerDetail.Apply) to the whole answer.
+func answer(c tcptable.Connection, q tcptable.Query) tcptable.Connection {
+	c = c.Clone()
+	answerStats(&c, q.Stats)
+	return c
 }
 
 // Close makes every later Table and Trace call fail with

@@ -33,7 +33,7 @@ func (p *Provider) ListenAs(network, name string) (conformance.Listener, uint32,
 	p.shares++
 	pid := firstSharePID + p.shares - 1
 	local := netip.AddrPortFrom(ip, ports[0])
-	c := p.ownRowLocked(tcptable.StateListen, local, unspecified(local))
+	c := p.ownRowLocked(Scope{}, tcptable.StateListen, local, unspecified(local))
 	c.PID = pid
 	c.Module = tcptable.Module{Name: name, Path: "/mock/bin/" + name}
 	c.ModuleStatus, c.ModuleSource = tcptable.OwnerOK, tcptable.SourceSynthetic

@@ -152,7 +152,7 @@ func (p *Provider) publishLocked(before, after []tcptable.Connection) {
 			var out []tcptable.Connection
 			for i := range rows {
 				if t.q.Match(rows[i]) {
-					out = append(out, rows[i].Clone())
+					out = append(out, answer(rows[i], t.q))
 				}
 			}
 			detail.Apply(out)

@@ -25,6 +25,10 @@ import (
 const (
 	wineOwnerReason = "Wine attributes a socket to a process only when that process holds the socket's fd " +
 		"and the row is IPv4; listeners, accepted sockets and all IPv6 rows carry PID 0"
+	wineStatsReason = "Wine exports no GetPerTcp(6)ConnectionEStats and its SetPerTcpConnectionEStats is a stub: " +
+		"rows have no Stats (not-supported)"
+	wineKillReason = "Wine's SetTcpEntry reports success and does nothing: Kill's verification finds the row still " +
+		"there and fails with ErrNotSupported"
 )
 
 // TestMain warms Wine up: the first GetExtendedTcpTable call of a fresh
@@ -59,6 +63,8 @@ func wineGaps() []conformance.Option {
 		conformance.DeclareGap(conformance.NoListenerPID, "Wine 8.0: "+wineOwnerReason),
 		conformance.DeclareGap(conformance.NoAcceptedPID, "Wine 8.0: "+wineOwnerReason),
 		conformance.DeclareGap(conformance.NoIPv6PID, "Wine 8.0: "+wineOwnerReason),
+		conformance.DeclareGap(conformance.NoStats, "Wine 8.0: "+wineStatsReason),
+		conformance.DeclareGap(conformance.NoKill, "Wine 8.0: "+wineKillReason),
 	}
 }
 

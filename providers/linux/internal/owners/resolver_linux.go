@@ -55,6 +55,8 @@ type procEntry struct {
 
 	modStatus tcptable.OwnerStatus // 0 until the module is loaded
 	mod       tcptable.Module
+	container string // Connection.Container, valid once cgLoaded
+	cgLoaded  bool
 }
 
 // Resolver maps socket inodes to owning processes through /proc. It is
@@ -71,6 +73,7 @@ type Resolver struct {
 	gen      uint64
 	scanners []*scanner
 	statBuf  []byte
+	fileBuf  []byte // /proc/PID/cgroup
 	dr       dirReader
 
 	iter       *fditer.Iter // the descriptor iterator (OwnerScanBPF), nil for /proc
@@ -89,6 +92,10 @@ type Resolver struct {
 	wantedSize   int                 // the size wanted was made for
 	unresolvable map[uint32]struct{} // inodes a full walk did not find last time
 }
+
+// AllNetNS is the namespace Begin takes for a table of every network
+// namespace: every process is searched first.
+const AllNetNS = 0
 
 // New opens the /proc root.
 func New(root string, cache bool, ttl time.Duration, workers int, first bool) (*Resolver, error) {
@@ -124,7 +131,7 @@ func (r *Resolver) Close() error {
 }
 
 // Begin lists the processes, sorts them into those of network namespace
-// netns and the others, and reads the descriptors that the poll needs
+// netns (every process when netns is AllNetNS) and the others, and reads the descriptors that the poll needs
 // before the table is known: with the descriptor iterator see beginKernel;
 // from /proc those of the namespace's processes that are new or whose list
 // is older than the revalidation interval (all of them without the cache).
@@ -250,7 +257,7 @@ func (r *Resolver) see(pid uint32, netns uint64) {
 	if n, err := unix.Readlinkat(r.rootFD, dir+"/ns/net", r.scanners[0].link[:]); err == nil {
 		e.netns, _ = parseInodeLink(r.scanners[0].link[:n], "net:")
 	}
-	if e.netns == netns {
+	if netns == AllNetNS || e.netns == netns {
 		r.inNS = append(r.inNS, e)
 	} else {
 		r.others = append(r.others, e)
@@ -629,8 +636,8 @@ func (r *Resolver) setStatuses(rows []tcptable.Connection) {
 	}
 }
 
-// setModules fills Module from /proc/PID/comm and /proc/PID/exe, read once
-// per process lifetime.
+// setModules fills Module from /proc/PID/comm and /proc/PID/exe, and
+// Container from /proc/PID/cgroup, read once per process lifetime.
 func (r *Resolver) setModules(rows []tcptable.Connection) {
 	for i := range rows {
 		c := &rows[i]
@@ -647,6 +654,10 @@ func (r *Resolver) setModules(rows []tcptable.Connection) {
 			r.loadModule(e)
 		}
 		c.Module, c.ModuleStatus = e.mod, e.modStatus
+		if !e.cgLoaded {
+			r.loadContainer(e)
+		}
+		c.Container = e.container
 		if e.modStatus == tcptable.OwnerOK {
 			c.ModuleSource = tcptable.SourceProcfs
 		}
