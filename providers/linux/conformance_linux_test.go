@@ -2,12 +2,15 @@ package linux_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -30,28 +33,74 @@ func newOrSkip(t *testing.T, opts ...linux.Option) *linux.Provider {
 var noDualStack = conformance.DeclareGap(conformance.NoDualStack,
 	"the Linux provider does not report IPV6_V6ONLY yet (sock_diag sends INET_DIAG_SKV6ONLY; /proc/net has none)")
 
+// traceGap declares what the trace a provider made with opts can do
+// here: nothing more with BPF; NoTracedOpenings with the sock_diag
+// source (the fallback without privilege: openings come from polls);
+// NoTrace without either. Where TCPTABLE_REQUIRE_PRIVILEGED is set, the
+// fallback is a failure: the BPF source must run.
+func traceGap(t *testing.T, opts ...linux.Option) []conformance.Option {
+	t.Helper()
+	p, err := linux.New(opts...)
+	if err != nil {
+		return nil // the suite's own provider will say why
+	}
+	defer p.Close()
+	src, why := p.TraceSource()
+	switch src {
+	case linux.TraceBPF:
+		return nil
+	case linux.TraceSockDiag:
+		if testenv.Required() {
+			t.Fatalf("the trace falls back to sock_diag (%v) (%s is set: the BPF source must run)", why, testenv.RequireEnv)
+		}
+		t.Logf("no BPF trace here (%v): the suite checks the sock_diag fallback", why)
+		return []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings,
+			"the sock_diag trace source sees every end but learns of openings from polls (docs/linux.md)")}
+	}
+	return []conformance.Option{conformance.DeclareGap(conformance.NoTrace, fmt.Sprintf("no trace source here: %v", why))}
+}
+
 func TestConformanceNetlink(t *testing.T) {
+	opts := []linux.Option{linux.WithSource(linux.SourceNetlink)}
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
-		return newOrSkip(t, linux.WithSource(linux.SourceNetlink)), conformance.OSEnv()
-	}, noDualStack)
+		return newOrSkip(t, opts...), conformance.OSEnv()
+	}, append(traceGap(t, opts...), noDualStack)...)
+}
+
+// TestConformanceTraceSockDiag: the sock_diag trace source, forced as
+// root too, passes the suite with its one declared gap.
+func TestConformanceTraceSockDiag(t *testing.T) {
+	opts := []linux.Option{linux.WithTraceSource(linux.TraceSockDiag), linux.WithTracePoll(200 * time.Millisecond)}
+	p, err := linux.New(opts...)
+	if err == nil {
+		src, why := p.TraceSource()
+		p.Close()
+		if src != linux.TraceSockDiag {
+			testenv.SkipOrFail(t, "the sock_diag destroy groups cannot be joined here: %v", why)
+		}
+	}
+	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
+		return newOrSkip(t, opts...), conformance.OSEnv()
+	}, noDualStack, conformance.DeclareGap(conformance.NoTracedOpenings, "forced: the sock_diag source learns of openings from polls"))
 }
 
 func TestConformanceProcNet(t *testing.T) {
+	opts := []linux.Option{linux.WithSource(linux.SourceProcNet)}
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
-		return newOrSkip(t, linux.WithSource(linux.SourceProcNet)), conformance.OSEnv()
-	}, noDualStack, conformance.DeclareGap(conformance.NoStats, "/proc/net/tcp carries no traffic counters (docs/linux.md)"))
+		return newOrSkip(t, opts...), conformance.OSEnv()
+	}, append(traceGap(t, opts...), noDualStack, conformance.DeclareGap(conformance.NoStats, "/proc/net/tcp carries no traffic counters (docs/linux.md)"))...)
 }
 
 func TestConformanceBPFScan(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newScanOrSkip(t, linux.OwnerScanBPF), conformance.OSEnv()
-	}, noDualStack)
+	}, append(traceGap(t), noDualStack)...)
 }
 
 func TestConformanceProcfsScan(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newScanOrSkip(t, linux.OwnerScanProcfs), conformance.OSEnv()
-	}, noDualStack)
+	}, append(traceGap(t), noDualStack)...)
 }
 
 // TestConformanceAllNetNS: the table of every namespace passes the suite
