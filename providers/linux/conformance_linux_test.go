@@ -2,7 +2,6 @@ package linux_test
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
 	"github.com/tcptable/tcptable/internal/testenv"
+	"github.com/tcptable/tcptable/internal/tracegap"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -33,11 +33,8 @@ func newOrSkip(t *testing.T, opts ...linux.Option) *linux.Provider {
 var noDualStack = conformance.DeclareGap(conformance.NoDualStack,
 	"the Linux provider does not report IPV6_V6ONLY yet (sock_diag sends INET_DIAG_SKV6ONLY; /proc/net has none)")
 
-// traceGap declares what the trace a provider made with opts can do
-// here: nothing more with BPF; NoTracedOpenings with the sock_diag
-// source (the fallback without privilege: openings come from polls);
-// NoTrace without either. Where TCPTABLE_REQUIRE_PRIVILEGED is set, the
-// fallback is a failure: the BPF source must run.
+// traceGap declares what the trace of a provider made with opts can do
+// here (tracegap.Options).
 func traceGap(t *testing.T, opts ...linux.Option) []conformance.Option {
 	t.Helper()
 	p, err := linux.New(opts...)
@@ -45,19 +42,7 @@ func traceGap(t *testing.T, opts ...linux.Option) []conformance.Option {
 		return nil // the suite's own provider will say why
 	}
 	defer p.Close()
-	src, why := p.TraceSource()
-	switch src {
-	case linux.TraceBPF:
-		return nil
-	case linux.TraceSockDiag:
-		if testenv.Required() {
-			t.Fatalf("the trace falls back to sock_diag (%v) (%s is set: the BPF source must run)", why, testenv.RequireEnv)
-		}
-		t.Logf("no BPF trace here (%v): the suite checks the sock_diag fallback", why)
-		return []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings,
-			"the sock_diag trace source sees every end but learns of openings from polls (docs/linux.md)")}
-	}
-	return []conformance.Option{conformance.DeclareGap(conformance.NoTrace, fmt.Sprintf("no trace source here: %v", why))}
+	return tracegap.Options(t, p)
 }
 
 func TestConformanceNetlink(t *testing.T) {
