@@ -39,15 +39,16 @@ func runMain(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a := &app{
-		stdout:         os.Stdout,
-		stderr:         os.Stderr,
-		newProvider:    native.New,
-		newNSProvider:  newNSProvider,
-		lookup:         net.DefaultResolver.LookupAddr,
-		resolveTimeout: defaultResolveTimeout,
-		now:            time.Now,
-		tz:             time.Local,
-		terminal:       stdoutTerminal,
+		stdout:             os.Stdout,
+		stderr:             os.Stderr,
+		newProvider:        native.New,
+		newOneShotProvider: newOneShotProvider,
+		newNSProvider:      newNSProvider,
+		lookup:             net.DefaultResolver.LookupAddr,
+		resolveTimeout:     defaultResolveTimeout,
+		now:                time.Now,
+		tz:                 time.Local,
+		terminal:           stdoutTerminal,
 	}
 	return a.run(ctx, args)
 }
@@ -57,11 +58,15 @@ func runMain(args []string) int {
 type app struct {
 	stdout, stderr io.Writer
 	newProvider    func() (tcptable.Provider, error)
-	newNSProvider  func(nsOptions) (tcptable.Provider, error) // --netns, --all-netns
-	lookup         lookupFunc
-	resolveTimeout time.Duration
-	now            func() time.Time // stamps --watch events and --top polls
-	tz             *time.Location   // for times shown to people
+	// newOneShotProvider, when not nil, makes the provider of a command
+	// that reads the table once or kills (app.provider); newProvider
+	// otherwise.
+	newOneShotProvider func() (tcptable.Provider, error)
+	newNSProvider      func(nsOptions) (tcptable.Provider, error) // --netns, --all-netns
+	lookup             lookupFunc
+	resolveTimeout     time.Duration
+	now                func() time.Time // stamps --watch events and --top polls
+	tz                 *time.Location   // for times shown to people
 	// terminal reports the size of the terminal stdout is, or false when
 	// it is none (--top redraws a terminal in place); nil means none.
 	terminal func() (width, height int, ok bool)
@@ -113,7 +118,7 @@ func (a *app) open(cmd cmdSet, o *options, err error) (tcptable.Provider, int) {
 		fmt.Fprintln(a.stdout, versionLine())
 		return nil, exitOK
 	}
-	p, err := a.provider(o)
+	p, err := a.provider(o, cmd != cmdServe && o.watch == 0 && o.top == 0)
 	if err != nil {
 		a.errorf("%v", err)
 		return nil, providerExit(err)

@@ -14,6 +14,9 @@ import (
 type nsOptions struct {
 	netns string // --netns NAME|PATH: one namespace
 	all   bool   // --all-netns: every namespace
+	// oneShot: the command reads the table once (or kills), so the
+	// provider need not record birth times (oneShot in provider).
+	oneShot bool
 }
 
 // set reports whether a namespace flag was given.
@@ -62,12 +65,23 @@ func (n nsOptions) path() string {
 }
 
 // provider makes the provider for the command line: the OS's own, or the
-// Linux provider of one or every namespace.
-func (a *app) provider(o *options) (tcptable.Provider, error) {
-	if !o.ns.set() {
-		return a.newProvider()
+// Linux provider of one or every namespace. oneShot says that the command
+// reads the table once or kills (not --watch, --top or serve): on Linux
+// such a provider does not start the kernel recorder of birth times
+// (linux.WithoutBirthTimes), which would record nothing in the
+// milliseconds before the one read (only sockets born after it loads get
+// Created) and costs the run about 70 ms, as Close waits for it to load
+// (docs/cli.md).
+func (a *app) provider(o *options, oneShot bool) (tcptable.Provider, error) {
+	if o.ns.set() {
+		n := o.ns
+		n.oneShot = oneShot
+		return a.newNSProvider(n)
 	}
-	return a.newNSProvider(o.ns)
+	if oneShot && a.newOneShotProvider != nil {
+		return a.newOneShotProvider()
+	}
+	return a.newProvider()
 }
 
 // netnsCell is the NETNS column: the namespace's name, else its inode,

@@ -91,7 +91,7 @@ func TestNetNSRealOS(t *testing.T) {
 	a, _, stderr = testApp(nil)
 	a.newNSProvider = newNSProvider
 	assert.Equal(t, exitFail, a.run(context.Background(), []string{"--netns", ns.Name + "-missing"}))
-	assert.Contains(t, stderr.String(), "no such network namespace (ip netns list shows the names)")
+	assert.Equal(t, "tcptable: --netns "+ns.Name+"-missing: no such network namespace: /run/netns/"+ns.Name+"-missing does not exist (ip netns list shows the names)\n", stderr.String())
 
 	t.Run("nobody", func(t *testing.T) {
 		setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")

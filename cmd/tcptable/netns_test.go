@@ -63,7 +63,7 @@ func TestAllNetNSGolden(t *testing.T) {
 			var got nsOptions
 			a, stdout, stderr := nsApp(mock.New(nsRows()...), &got)
 			require.Equal(t, exitOK, a.run(context.Background(), strings.Fields(tt.args)), stderr.String())
-			assert.Equal(t, nsOptions{all: true}, got)
+			assert.Equal(t, nsOptions{all: true, oneShot: true}, got)
 			assert.Empty(t, stderr.String())
 			golden(t, tt.name, stdout.Bytes())
 		})
@@ -109,7 +109,7 @@ func TestNetNSFlags(t *testing.T) {
 	var got nsOptions
 	a, _, stderr := nsApp(mock.New(), &got)
 	require.Equal(t, exitOK, a.run(context.Background(), []string{"--netns", "blue", "-l"}), stderr.String())
-	assert.Equal(t, nsOptions{netns: "blue"}, got)
+	assert.Equal(t, nsOptions{netns: "blue", oneShot: true}, got)
 	assert.Equal(t, "/run/netns/blue", got.path())
 	assert.Equal(t, "/proc/42/ns/net", nsOptions{netns: "/proc/42/ns/net"}.path())
 	assert.Equal(t, "./ns", nsOptions{netns: "./ns"}.path())

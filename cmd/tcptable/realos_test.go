@@ -215,3 +215,42 @@ func closedIn(ndjson, local, remote string) bool {
 	}
 	return false
 }
+
+// TestDualStackIPv4RealOS: on the real OS, "tcptable -4 --port P" lists a
+// listener on [::]:P without IPV6_V6ONLY (it accepts IPv4) with
+// dual_stack true, and nothing for a V6ONLY one, where the native
+// provider reports IPV6_V6ONLY (Linux); elsewhere the OS does not say
+// (docs/model.md) and -4 finds neither.
+func TestDualStackIPv4RealOS(t *testing.T) {
+	p, err := native.New()
+	if errors.Is(err, tcptable.ErrNotSupported) {
+		t.Skipf("no native provider on %s yet (%v)", runtime.GOOS, err)
+	}
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	env, ok := conformance.OSEnv().(conformance.DualStackEnv)
+	if !ok {
+		t.Skipf("OSEnv cannot open listeners on [::] on %s", runtime.GOOS)
+	}
+	reports := runtime.GOOS == "linux"
+	for _, v6only := range []bool{false, true} {
+		ln, err := env.ListenUnspecified(v6only)
+		if err != nil {
+			testenv.SkipOrFail(t, "cannot listen on [::] (IPv6 disabled?): %v", err)
+		}
+		defer ln.Close()
+		port := strconv.Itoa(int(ln.Addr().Port()))
+		a, stdout, stderr := testApp(nil)
+		a.newProvider = native.New
+		require.Equal(t, exitOK, a.run(context.Background(), []string{"-4", "--port", port, "--json"}), stderr.String())
+		var rows []map[string]any
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &rows), stdout.String())
+		if v6only || !reports {
+			assert.Empty(t, rows, "-4 --port %s, IPV6_V6ONLY %v", port, v6only)
+			continue
+		}
+		require.Len(t, rows, 1, stdout.String())
+		assert.Equal(t, "[::]:"+port, rows[0]["local"])
+		assert.Equal(t, true, rows[0]["dual_stack"])
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -19,7 +20,7 @@ import (
 // (tcp_info), to compare with the same case without.
 func BenchmarkTable(b *testing.B) {
 	if err := netnstest.Available(); err != nil {
-		b.Skipf("%v", err)
+		testenv.SkipOrFail(b, "%v", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -27,7 +28,7 @@ func BenchmarkTable(b *testing.B) {
 	}
 	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-bench-table-%d", os.Getpid()))
 	if err != nil {
-		b.Skipf("cannot create a network namespace here: %v", err)
+		testenv.SkipOrFail(b, "cannot create a network namespace here: %v", err)
 	}
 	defer ns.Close()
 	for range 4 {

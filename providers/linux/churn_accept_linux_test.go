@@ -18,6 +18,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -102,14 +103,14 @@ const childEhash = 128
 // text of TestProcNetDuplicateTuple shows it deterministically.
 func TestAcceptChurnUniqueKeys(t *testing.T) {
 	if err := netnstest.Available(); err != nil {
-		t.Skipf("%v", err)
+		testenv.SkipOrFail(t, "%v", err)
 	}
 	outer, err := netnstest.NewNS(fmt.Sprintf("tcptable-churn-%d", os.Getpid()))
 	require.NoError(t, err)
 	defer outer.Close()
 	set := fmt.Sprintf("echo %d > /proc/sys/net/ipv4/tcp_child_ehash_entries", childEhash)
 	if out, err := outer.Exec("sh", "-c", set).CombinedOutput(); err != nil {
-		t.Skipf("no per-namespace established hash size (Linux 6.1+): %v: %s", err, out)
+		testenv.SkipOrFail(t, "no per-namespace established hash size (Linux 6.1+): %v: %s", err, out)
 	}
 	// The churn runs in a namespace made inside the outer one, which
 	// gets the small hash.

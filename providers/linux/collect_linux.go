@@ -39,7 +39,7 @@ func (p *Provider) collect(ctx context.Context, q tcptable.Query, buf []tcptable
 // closes the gap between them. A family that outgrows its region gets its
 // own array, and the parts are then copied into a new slice.
 func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask uint32, buf []tcptable.Connection) ([]tcptable.Connection, error) {
-	fams := families(q)
+	fams := diagFamilies(q)
 	caps := make([]int, len(fams))
 	total := 0
 	for i, fam := range fams {
@@ -49,7 +49,7 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 				return nil, err
 			}
 		}
-		caps[i] = p.sizeHint(q, mask, fam)
+		caps[i] = p.sizeHint(q, familyMask(q, mask, fam), fam)
 		total += caps[i]
 	}
 	if cap(buf) > 0 && cap(buf) < total {
@@ -66,11 +66,12 @@ func (p *Provider) collectNetlink(ctx context.Context, q tcptable.Query, mask ui
 		slab := regionSlab(stats, off, caps[i])
 		off += caps[i]
 		f := &p.fams[famIndex(fam)]
+		fmask := familyMask(q, mask, fam)
 		run := func() {
 			f.dedup.reset(caps[i])
 			f.conn.storageFD = p.birthFD
-			add := p.adder(q, mask, p.zoner(), f.dedup, &parts[i], slab)
-			errs[i] = dumpFamilies(ctx, []uint8{fam}, mask, ext, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
+			add := p.adder(q, fmask, p.zoner(), f.dedup, &parts[i], slab)
+			errs[i] = dumpFamilies(ctx, []uint8{fam}, fmask, ext, p.cfg.dumpRetries, f.conn.dump, &parts[i], add)
 			if errors.Is(errs[i], errDumpAborted) {
 				f.conn.close() // the rest of the dump is still queued on it
 				f.conn = nil

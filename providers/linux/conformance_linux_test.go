@@ -20,7 +20,7 @@ func newOrSkip(t *testing.T, opts ...linux.Option) *linux.Provider {
 	t.Helper()
 	p, err := linux.New(opts...)
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPROTONOSUPPORT) {
-		t.Skipf("netlink sock_diag not permitted here (%v): run as root on a real kernel", err)
+		testenv.SkipOrFail(t, "netlink sock_diag not permitted here (%v): run as root on a real kernel", err)
 	}
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -28,10 +28,10 @@ func newOrSkip(t *testing.T, opts ...linux.Option) *linux.Provider {
 	return p
 }
 
-// noDualStack: the provider does not read INET_DIAG_SKV6ONLY yet, and
-// /proc/net/tcp6 has no such fact.
+// noDualStack: /proc/net/tcp6 does not say whether a socket has
+// IPV6_V6ONLY (sock_diag does: INET_DIAG_SKV6ONLY).
 var noDualStack = conformance.DeclareGap(conformance.NoDualStack,
-	"the Linux provider does not report IPV6_V6ONLY yet (sock_diag sends INET_DIAG_SKV6ONLY; /proc/net has none)")
+	"/proc/net/tcp6 does not say whether a socket has IPV6_V6ONLY (docs/linux.md)")
 
 // traceGap declares what the trace of a provider made with opts can do
 // here (tracegap.Options).
@@ -49,7 +49,7 @@ func TestConformanceNetlink(t *testing.T) {
 	opts := []linux.Option{linux.WithSource(linux.SourceNetlink)}
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newOrSkip(t, opts...), conformance.OSEnv()
-	}, append(traceGap(t, opts...), noDualStack)...)
+	}, traceGap(t, opts...)...)
 }
 
 // TestConformanceTraceSockDiag: the sock_diag trace source, forced as
@@ -66,7 +66,7 @@ func TestConformanceTraceSockDiag(t *testing.T) {
 	}
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newOrSkip(t, opts...), conformance.OSEnv()
-	}, noDualStack, conformance.DeclareGap(conformance.NoTracedOpenings, "forced: the sock_diag source learns of openings from polls"))
+	}, conformance.DeclareGap(conformance.NoTracedOpenings, "forced: the sock_diag source learns of openings from polls"))
 }
 
 func TestConformanceProcNet(t *testing.T) {
@@ -79,13 +79,13 @@ func TestConformanceProcNet(t *testing.T) {
 func TestConformanceBPFScan(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newScanOrSkip(t, linux.OwnerScanBPF), conformance.OSEnv()
-	}, append(traceGap(t), noDualStack)...)
+	}, traceGap(t)...)
 }
 
 func TestConformanceProcfsScan(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		return newScanOrSkip(t, linux.OwnerScanProcfs), conformance.OSEnv()
-	}, append(traceGap(t), noDualStack)...)
+	}, traceGap(t)...)
 }
 
 // TestConformanceAllNetNS: the table of every namespace passes the suite
@@ -103,5 +103,5 @@ func TestConformanceAllNetNS(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) (tcptable.Provider, conformance.Env) {
 		p := newOrSkip(t, linux.WithAllNetNS())
 		return untraced{p, p}, conformance.OSEnv()
-	}, noDualStack)
+	})
 }

@@ -35,6 +35,13 @@ const (
 
 	inetDiagInfo = 2 // INET_DIAG_INFO: the attribute holding struct tcp_info
 
+	// inetDiagSkV6Only is INET_DIAG_SKV6ONLY, a u8 attribute holding the
+	// socket's IPV6_V6ONLY. The kernel adds it, unasked (no idiag_ext bit
+	// selects it), to every AF_INET6 socket in LISTEN or CLOSE
+	// (inet_diag_msg_attrs_fill), the only states a dual-stack socket can
+	// be in.
+	inetDiagSkV6Only = 11
+
 	// extInfo is the idiag_ext bit that asks for INET_DIAG_INFO.
 	extInfo = 1 << (inetDiagInfo - 1)
 
@@ -68,6 +75,10 @@ type diagRow struct {
 	// Birth is the value of the socket storage map the request asked
 	// for (the recorder's birth time, boot clock ns), 0 if none.
 	Birth uint64
+	// V6Only is the INET_DIAG_SKV6ONLY attribute's value (IPV6_V6ONLY on)
+	// and HasV6Only whether the message had it (AF_INET6 sockets in LISTEN
+	// or CLOSE).
+	V6Only, HasV6Only bool
 	// Info is the INET_DIAG_INFO attribute's payload (struct tcp_info, as
 	// long as the running kernel makes it), nil when the message has none:
 	// not requested, or a TIME-WAIT or request socket. It points into the
@@ -199,9 +210,10 @@ func parseDiagInto(b []byte, seq uint32, row *diagRow, fn func(*diagRow)) (dumpS
 // decodeDiagMsg fills r from an inet_diag_msg of at least inetDiagMsgLen
 // bytes and the attributes after it. Ports and addresses are big-endian on
 // the wire; the rest is in host order. Of the attributes INET_DIAG_INFO is
-// kept (in r.Info, without copying) and the socket storage value decoded
-// (r.Birth); attributes that overrun the message are an error wrapping
-// errMalformed.
+// kept (in r.Info, without copying), the socket storage value decoded
+// (r.Birth) and INET_DIAG_SKV6ONLY (r.V6Only, r.HasV6Only); attributes
+// that overrun the message, or an empty INET_DIAG_SKV6ONLY, are an error
+// wrapping errMalformed.
 func decodeDiagMsg(p []byte, r *diagRow) error {
 	ne := binary.NativeEndian
 	r.Family = p[0]
@@ -218,13 +230,18 @@ func decodeDiagMsg(p []byte, r *diagRow) error {
 	r.WQueue = ne.Uint32(p[60:])
 	r.UID = ne.Uint32(p[64:])
 	r.Inode = ne.Uint32(p[68:])
-	r.Info, r.Birth = nil, 0
+	r.Info, r.Birth, r.V6Only, r.HasV6Only = nil, 0, false, false
 	return walkAttrs(p[inetDiagMsgLen:], func(typ uint16, v []byte) error {
 		switch typ {
 		case inetDiagInfo:
 			r.Info = v[:len(v):len(v)]
 		case inetDiagSkBPFStorages:
 			r.Birth = storageValue(v)
+		case inetDiagSkV6Only:
+			if len(v) < 1 {
+				return fmt.Errorf("%w: INET_DIAG_SKV6ONLY attribute without a value", errMalformed)
+			}
+			r.V6Only, r.HasV6Only = v[0] != 0, true
 		}
 		return nil
 	})

@@ -28,7 +28,8 @@ func nlMsg(typ, flags uint16, seq uint32, payload []byte) []byte {
 // diagMsg encodes an inet_diag_msg for r, followed by one attribute
 // (INET_DIAG_SHUTDOWN, as the kernel always sends) that must be ignored,
 // r.Info as an INET_DIAG_INFO attribute when it is not nil, and another
-// ignored attribute (INET_DIAG_SOCKOPT).
+// ignored attribute (INET_DIAG_SOCKOPT), and INET_DIAG_SKV6ONLY when
+// r.HasV6Only.
 func diagMsg(r diagRow) []byte {
 	p := make([]byte, inetDiagMsgLen+8)
 	ne := binary.NativeEndian
@@ -49,6 +50,13 @@ func diagMsg(r diagRow) []byte {
 	if r.Info != nil {
 		p = append(p, nlAttr(inetDiagInfo, r.Info)...)
 		p = append(p, nlAttr(22, []byte{1, 0})...) // INET_DIAG_SOCKOPT
+	}
+	if r.HasV6Only {
+		v6only := byte(0)
+		if r.V6Only {
+			v6only = 1
+		}
+		p = append(p, nlAttr(inetDiagSkV6Only, []byte{v6only})...)
 	}
 	return p
 }
@@ -82,6 +90,11 @@ var fixtureRows = []diagRow{
 	{Family: afInet6, State: tcpTimeWait, SPort: 0x4567, DPort: 0x5678, Src: addr16("fe80::1"), Dst: addr16("fe80::2"), IfIndex: 3},
 	{Family: afInet, State: tcpEstablished, SPort: 0x6789, DPort: 0x789a, Src: addr4("127.0.0.1"), Dst: addr4("127.0.0.1"),
 		RQueue: 7, WQueue: 3000, UID: 1000, Inode: 99, Info: tcpInfoFixture(tcpInfoLen419)},
+	// Listeners on :: with IPV6_V6ONLY off (dual stack) and on, and one
+	// on ::1 with it off (not dual stack: bound to one address).
+	{Family: afInet6, State: tcpListen, SPort: 8080, UID: 1000, Inode: 100, HasV6Only: true},
+	{Family: afInet6, State: tcpListen, SPort: 8081, UID: 1000, Inode: 101, HasV6Only: true, V6Only: true},
+	{Family: afInet6, State: tcpListen, SPort: 8082, Src: addr16("::1"), UID: 1000, Inode: 102, HasV6Only: true},
 }
 
 func fixtureDump(seq uint32) []byte {
@@ -164,6 +177,7 @@ func TestParseDiagErrors(t *testing.T) {
 		"length-small":  func() []byte { c := clone(good); binary.NativeEndian.PutUint32(c, 8); return c }(),
 		"short-diag":    nlMsg(sockDiagByFamily, 0, 1, make([]byte, inetDiagMsgLen-1)),
 		"short-error":   nlMsg(nlmsgError, 0, 1, []byte{1}),
+		"empty-v6only":  nlMsg(sockDiagByFamily, 0, 1, append(diagMsg(fixtureRows[4]), nlAttr(inetDiagSkV6Only, nil)...)),
 		"unknown-type":  nlMsg(99, 0, 1, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -203,6 +217,17 @@ func TestConnFromRow(t *testing.T) {
 
 	c, _ = connFromRow(&fixtureRows[2], numericZone)
 	assert.Equal(t, "3", c.Local.Addr().Zone())
+
+	// DualStack: INET_DIAG_SKV6ONLY 0 on an AF_INET6 socket bound to ::,
+	// and nothing else (the attribute 1, another address, no attribute).
+	for i, want := range map[int]bool{0: false, 1: false, 4: true, 5: false, 6: false} {
+		c, _ = connFromRow(&fixtureRows[i], zone)
+		assert.Equal(t, want, c.DualStack, "fixture row %d (%v)", i, c.Local)
+	}
+	noAttr := fixtureRows[4]
+	noAttr.HasV6Only = false
+	c, _ = connFromRow(&noAttr, zone)
+	assert.False(t, c.DualStack, "no INET_DIAG_SKV6ONLY (/proc/net): nothing known")
 
 	_, ok = connFromRow(&diagRow{Family: 44}, zone)
 	assert.False(t, ok)

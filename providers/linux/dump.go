@@ -14,16 +14,42 @@ import (
 // diagConn.dump is the real one.
 type dumper func(ctx context.Context, family uint8, states uint32, ext uint8, fn func(*diagRow)) (interrupted bool, err error)
 
-// families lists the kernel families q can match.
+// families lists the kernel families whose rows q can match by their
+// family alone: the tables to read where a row cannot say it is dual
+// stack (/proc/net/tcp6 has no IPV6_V6ONLY).
 func families(q tcptable.Query) []uint8 {
+	return familiesBy(q.MatchFamily)
+}
+
+// diagFamilies lists the kernel families a sock_diag dump answering q
+// reads: those of families, and for an IPv4 query that can select LISTEN
+// or CLOSE also AF_INET6, whose dual-stack sockets (INET_DIAG_SKV6ONLY 0
+// on ::) match it (Query.ReadFamily).
+func diagFamilies(q tcptable.Query) []uint8 {
+	return familiesBy(q.ReadFamily)
+}
+
+func familiesBy(read func(tcptable.Family) bool) []uint8 {
 	var f []uint8
-	if q.MatchFamily(tcptable.IPv4) {
+	if read(tcptable.IPv4) {
 		f = append(f, afInet)
 	}
-	if q.MatchFamily(tcptable.IPv6) {
+	if read(tcptable.IPv6) {
 		f = append(f, afInet6)
 	}
 	return f
+}
+
+// familyMask narrows the state bitmask mask of q for a dump of family
+// fam: a family q reads only for its dual-stack sockets (diagFamilies)
+// needs only the states such a socket can be in, LISTEN and CLOSE (which
+// a bound socket dumps as BOUND_INACTIVE), so that an IPv4 query does not
+// have the kernel send every IPv6 connection.
+func familyMask(q tcptable.Query, mask uint32, fam uint8) uint32 {
+	if fam == afInet6 && !q.MatchFamily(tcptable.IPv6) {
+		return mask & (1<<tcpListen | 1<<tcpClose | 1<<tcpBoundInactive)
+	}
+	return mask
 }
 
 // dumpFamilies dumps each family with dump, where add appends accepted

@@ -94,3 +94,23 @@ func TestJoinParts(t *testing.T) {
 	out = joinParts(rows, [][]tcptable.Connection{p0, p1}, []int{1, 1})
 	assert.Equal(t, []tcptable.Connection{conn(1), conn(2), conn(3)}, out)
 }
+
+// TestDiagFamilies: a sock_diag dump for IPv4 reads AF_INET6 too, for its
+// dual-stack sockets, in the states they can be in only (LISTEN, CLOSE,
+// BOUND_INACTIVE); an IPv4 query that selects none of those reads AF_INET
+// alone.
+func TestDiagFamilies(t *testing.T) {
+	v4 := tcptable.Query{Family: tcptable.IPv4}
+	assert.Equal(t, []uint8{afInet, afInet6}, diagFamilies(tcptable.Query{}))
+	assert.Equal(t, []uint8{afInet, afInet6}, diagFamilies(v4))
+	assert.Equal(t, []uint8{afInet6}, diagFamilies(tcptable.Query{Family: tcptable.IPv6}))
+	assert.Equal(t, []uint8{afInet}, diagFamilies(tcptable.Query{Family: tcptable.IPv4, Class: tcptable.ClassConnections,
+		States: []tcptable.State{tcptable.StateEstablished}}))
+
+	mask := stateMask(v4)
+	assert.Equal(t, mask, familyMask(v4, mask, afInet))
+	assert.Equal(t, uint32(1<<tcpListen|1<<tcpClose|1<<tcpBoundInactive), familyMask(v4, mask, afInet6))
+	listeners := tcptable.Query{Family: tcptable.IPv4, Class: tcptable.ClassListeners}
+	assert.Equal(t, uint32(1<<tcpListen), familyMask(listeners, stateMask(listeners), afInet6))
+	assert.Equal(t, stateMask(tcptable.Query{}), familyMask(tcptable.Query{}, stateMask(tcptable.Query{}), afInet6))
+}

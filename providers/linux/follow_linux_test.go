@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -95,11 +96,7 @@ func TestFollowFork(t *testing.T) {
 // path for the one it kept (it alone holds it), and this process alone
 // for the one it closed (both held it).
 func TestFollowExec(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skipf("no sleep on PATH: %v", err)
-	}
-	sleep, err = filepath.EvalSymlinks(sleep)
+	sleep, err := filepath.EvalSymlinks(testenv.LookPath(t, "sleep", "apt-get install coreutils"))
 	require.NoError(t, err)
 	for _, scan := range []linux.OwnerScan{linux.OwnerScanBPF, linux.OwnerScanProcfs} {
 		t.Run(scan.String(), func(t *testing.T) {

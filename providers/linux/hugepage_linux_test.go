@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // vmFlags returns the VmFlags of the mapping of this process that holds p.
@@ -38,7 +40,7 @@ func vmFlags(t *testing.T, p uintptr) []string {
 
 func TestMakeRowsAdvisesHugePages(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
-		t.Skipf("no transparent huge pages in this kernel: %v", err)
+		testenv.SkipOrFail(t, "no transparent huge pages in this kernel: %v", err)
 	}
 	rows := makeRows(200_000)
 	require.Len(t, rows, 200_000)

@@ -26,10 +26,15 @@ var _ tcptable.Killer = (*Provider)(nil)
 // tcptable.ErrPermission without CAP_NET_ADMIN, tcptable.ErrNotSupported
 // where the kernel cannot destroy it (built without
 // CONFIG_INET_DIAG_DESTROY, an MPTCP listener, a bound socket that neither
-// listens nor is connected, a row of another namespace than the caller's
-// from a WithAllNetNS provider), tcptable.ErrInvalid for a row without a
+// listens nor is connected), tcptable.ErrInvalid for a row without a
 // local address, tcptable.ErrClosed once Close is called, and ctx.Err()
 // when ctx ends first. docs/linux.md says more.
+//
+// c.NetNS, when not 0, names the namespace the socket is in. A
+// WithAllNetNS provider ends rows of every namespace, from a sock_diag
+// socket opened inside the row's (entering it needs CAP_SYS_ADMIN, as
+// reading it does); any other provider reads one namespace, and a row of
+// another is an error wrapping tcptable.ErrNotFound that says so.
 func (p *Provider) Kill(ctx context.Context, c tcptable.Connection) error {
 	if err := p.whileOpen(ctx, func(ctx context.Context) error { return p.kill(ctx, &c) }); err != nil {
 		return fmt.Errorf("tcptable/linux: Kill %v %v -> %v: %w", c.State, c.Local, c.Remote, err)
@@ -42,12 +47,8 @@ func (p *Provider) kill(ctx context.Context, c *tcptable.Connection) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c.NetNS != 0 && c.NetNS != p.netns && p.all != nil {
-		return fmt.Errorf("%w: Kill ends rows of the caller's network namespace (%d); the row is in namespace %d: "+
-			"use a provider WithNetNS of that namespace", tcptable.ErrNotSupported, p.netns, c.NetNS)
-	}
 	if c.NetNS != 0 && c.NetNS != p.netns {
-		return fmt.Errorf("%w: the row is in network namespace %d, this provider reads %d", tcptable.ErrNotFound, c.NetNS, p.netns)
+		return p.killForeign(ctx, c)
 	}
 	if p.killConn == nil {
 		var f famState // a socket of its own, inside the namespace, as the dump's are

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if port := os.Getenv(envKill); port != "" {
 		os.Exit(killMain(port))
 	}
+	if row := os.Getenv(envKillNS); row != "" {
+		os.Exit(killNSMain(row))
+	}
 	os.Exit(m.Run())
 }
 

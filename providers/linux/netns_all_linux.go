@@ -275,7 +275,7 @@ func (p *Provider) dumpSpace(ctx context.Context, s *nsSpace, q tcptable.Query, 
 		}
 		s.conn.buf = *buf
 		s.conn.storageFD = p.birthFD
-		err = dumpEveryFamily(ctx, families(q), mask, ext, p.cfg.dumpRetries, s.conn.dump, part, add, &p.all.compat)
+		err = dumpEveryFamily(ctx, diagFamilies(q), mask, ext, p.cfg.dumpRetries, s.conn.dump, part, add, &p.all.compat)
 		s.conn.buf = nil
 		if errors.Is(err, errDumpAborted) {
 			s.conn.close() // the rest of the dump is still queued on it

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -34,11 +35,11 @@ type nsFixture struct {
 func newNSFixture(t *testing.T, exe string, specs []netnstest.Spec, asUser []bool) *nsFixture {
 	t.Helper()
 	if err := netnstest.Available(); err != nil {
-		t.Skipf("%v", err)
+		testenv.SkipOrFail(t, "%v", err)
 	}
 	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-test-%d", os.Getpid()))
 	if err != nil {
-		t.Skipf("cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
+		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
 	}
 	f := &nsFixture{ns: ns}
 	t.Cleanup(func() {
@@ -135,7 +136,7 @@ func newScanOrSkip(t *testing.T, scan linux.OwnerScan, opts ...linux.Option) *li
 	t.Helper()
 	p, err := linux.New(append(opts, linux.WithOwnerScan(scan))...)
 	if scan == linux.OwnerScanBPF && errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("BPF owner scan not available (%v): run as root on Linux 5.8+ with /sys/kernel/btf/vmlinux", err)
+		testenv.SkipOrFail(t, "BPF owner scan not available (%v): run as root on Linux 5.8+ with /sys/kernel/btf/vmlinux", err)
 	}
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })
@@ -276,7 +277,7 @@ func sortRows(rows []tcptable.Connection) {
 
 func TestDifferentialUnprivileged(t *testing.T) {
 	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv not found (apt-get install util-linux)")
+		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
 	}
 	exe, dir, err := netnstest.PublicExecutable()
 	require.NoError(t, err)

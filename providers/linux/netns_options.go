@@ -20,8 +20,8 @@ import "github.com/tcptable/tcptable/providers/internal/option"
 // Kernel events follow one namespace, so a WithAllNetNS provider does not
 // trace (Trace returns an error wrapping tcptable.ErrNotSupported, and
 // tcptable.Watch polls), Created is filled for the caller's namespace's
-// sockets only, and Kill ends rows of the caller's namespace only (others
-// are an error wrapping tcptable.ErrNotSupported).
+// sockets only, and Kill ends a row in the namespace its NetNS names,
+// from a sock_diag socket opened inside it.
 //
 // WithAllNetNS and WithNetNS exclude each other: New fails with an error
 // wrapping tcptable.ErrInvalid when both are given.

@@ -132,7 +132,11 @@ func WithProcRoot(root string) Option {
 // netlink socket (or to read /proc/net/tcp), and that thread goes back to
 // its own namespace before any other goroutine may run on it. Owners are
 // searched first among the processes of that namespace. An empty path is
-// invalid.
+// invalid. New fails with an *fs.PathError naming path when the file
+// does not exist (fs.ErrNotExist), is not a network namespace (wrapping
+// tcptable.ErrInvalid, saying what it is), or cannot be opened or entered
+// (fs.ErrPermission, as tcptable.ErrPermission: entering needs
+// CAP_SYS_ADMIN), so that a bad path never fails only later calls.
 func WithNetNS(path string) Option {
 	return func(c *config) error {
 		if path == "" {

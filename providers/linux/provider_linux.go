@@ -82,6 +82,10 @@ func newProvider(opts []Option) (*Provider, error) {
 		if p.nsFD, p.netns, err = openNetNS(cfg.netns); err != nil {
 			return nil, err
 		}
+		if err := enterable(p.nsFD, cfg.netns); err != nil {
+			p.Close()
+			return nil, err
+		}
 	} else if p.netns, err = selfNetNS(); err != nil {
 		return nil, err
 	}

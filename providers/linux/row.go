@@ -18,7 +18,8 @@ func numericZone(ifindex uint32) string { return strconv.FormatUint(uint64(ifind
 // connFromRow converts a decoded kernel row to a Connection without owner
 // information. IPv4-mapped IPv6 addresses stay IPv6 (they come from
 // dual-stack AF_INET6 sockets); a link-local or multicast IPv6 address gets
-// the zone of the row's interface. Listeners get the unspecified remote
+// the zone of the row's interface. DualStack comes from INET_DIAG_SKV6ONLY
+// (an AF_INET6 socket on :: with IPV6_V6ONLY off). Listeners get the unspecified remote
 // address and port 0, whatever the kernel put there. ok is false for a row
 // of an unknown family.
 func connFromRow(r *diagRow, zone zoner) (c tcptable.Connection, ok bool) {
@@ -52,6 +53,9 @@ func connFromRow(r *diagRow, zone zoner) (c tcptable.Connection, ok bool) {
 	}
 	c.Socket = uint64(r.Inode)
 	c.Interface = r.IfIndex
+	// An AF_INET6 socket on :: with IPV6_V6ONLY off accepts IPv4 too. A
+	// row without the attribute (another state, /proc/net) says nothing.
+	c.DualStack = r.Family == afInet6 && r.HasV6Only && !r.V6Only && local.IsUnspecified()
 	// TIME-WAIT and request sockets carry no owner: the kernel reports uid
 	// 0 and inode 0 for them, which is no information.
 	c.UID = r.UID

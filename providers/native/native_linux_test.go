@@ -29,5 +29,5 @@ func TestLinuxChoosesNetlink(t *testing.T) {
 		require.NoError(t, err)
 		assert.IsType(t, (*linux.Provider)(nil), p)
 		return p, conformance.OSEnv()
-	}, append(gaps, conformance.DeclareGap(conformance.NoDualStack, "the Linux provider does not report IPV6_V6ONLY yet"))...)
+	}, gaps...)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // TestAttrLayoutKernel checks the bpf(2) attributes against the running
@@ -17,7 +19,7 @@ import (
 func TestAttrLayoutKernel(t *testing.T) {
 	b, release, err := readBTF()
 	if err != nil {
-		t.Skipf("no kernel BTF (%v): needs Linux 5.8+ with CONFIG_DEBUG_INFO_BTF", err)
+		testenv.SkipOrFail(t, "no kernel BTF (%v): needs Linux 5.8+ with CONFIG_DEBUG_INFO_BTF", err)
 	}
 	defer release()
 	r, err := newBTFReader(b)

@@ -4,10 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // btfBuilder writes a BTF blob type by type.
@@ -260,10 +263,7 @@ func TestParseIterLayoutCycle(t *testing.T) {
 // TestParseIterLayoutVmlinux reads the running kernel's BTF, where there
 // is one.
 func TestParseIterLayoutVmlinux(t *testing.T) {
-	b, err := os.ReadFile("/sys/kernel/btf/vmlinux")
-	if err != nil {
-		t.Skipf("no kernel BTF here (%v): needs Linux 5.4+ with CONFIG_DEBUG_INFO_BTF", err)
-	}
+	b := readVmlinux(t)
 	l, err := parseIterLayout(b)
 	require.NoError(t, err)
 	assert.NotZero(t, l.funcID)
@@ -275,10 +275,7 @@ func TestParseIterLayoutVmlinux(t *testing.T) {
 }
 
 func BenchmarkParseIterLayoutVmlinux(b *testing.B) {
-	blob, err := os.ReadFile("/sys/kernel/btf/vmlinux")
-	if err != nil {
-		b.Skipf("no kernel BTF here: %v", err)
-	}
+	blob := readVmlinux(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := parseIterLayout(blob); err != nil {
@@ -329,4 +326,22 @@ func TestParseIterLayoutFanOut(t *testing.T) {
 	assert.LessOrEqual(t, r.visits, maxBTFDepth+1, "structs searched for one name")
 	_, err = parseIterLayout(blob)
 	assert.ErrorContains(t, err, `struct bpf_iter__task_file has no member "meta"`)
+}
+
+// readVmlinux returns the running kernel's BTF. Elsewhere than on Linux
+// the test does not apply (a plain skip); a Linux kernel without BTF is a
+// missing requirement (testenv.SkipOrFail).
+func readVmlinux(t interface {
+	testenv.TB
+	Skip(args ...any)
+}) []byte {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("kernel BTF is Linux's")
+	}
+	b, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	if err != nil {
+		testenv.SkipOrFail(t, "no kernel BTF here (%v): needs Linux 5.4+ with CONFIG_DEBUG_INFO_BTF", err)
+	}
+	return b
 }

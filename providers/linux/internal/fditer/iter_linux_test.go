@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // openFDIterOrSkip loads the descriptor iterator or skips with a hint.
@@ -23,7 +25,7 @@ func openFDIterOrSkip(t *testing.T) *Iter {
 	defer unix.Close(procFD)
 	it, err := Open(procFD)
 	if err != nil {
-		t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
+		testenv.SkipOrFail(t, "BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
 	}
 	t.Cleanup(func() { assert.NoError(t, it.Close()) })
 	return it
@@ -184,7 +186,7 @@ func TestBPFCapable(t *testing.T) {
 	require.NoError(t, unix.Capget(&hdr, &orig[0]))
 	if orig[0].Effective&(1<<capSysAdmin) == 0 {
 		runtime.UnlockOSThread()
-		t.Skip("needs CAP_SYS_ADMIN (run as root)")
+		testenv.SkipOrFail(t, "needs CAP_SYS_ADMIN (run as root)")
 	}
 	require.NoError(t, bpfCapable())
 	dropped := orig

@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // TestFreeze: the file can be opened and stat-ed while the server
@@ -15,7 +17,7 @@ import (
 func TestFreeze(t *testing.T) {
 	fs, err := Mount(t.TempDir())
 	if err != nil {
-		t.Skipf("%v: run as root with /dev/fuse", err)
+		testenv.SkipOrFail(t, "%v: run as root with /dev/fuse", err)
 	}
 	defer fs.Abort()
 	defer time.AfterFunc(2*time.Minute, func() { fs.Abort() }).Stop() // never leave a thread stuck

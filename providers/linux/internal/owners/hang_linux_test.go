@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux/internal/fusetest"
 )
 
@@ -26,7 +27,7 @@ func frozenFile(t *testing.T) (f *os.File, child int) {
 	t.Helper()
 	fs, err := fusetest.Mount(t.TempDir())
 	if err != nil {
-		t.Skipf("%v: run as root with /dev/fuse", err)
+		testenv.SkipOrFail(t, "%v: run as root with /dev/fuse", err)
 	}
 	// Whatever happens to the test, the connection is aborted before the
 	// go test timeout would kill this process with a thread stuck in it.
@@ -90,7 +91,7 @@ func TestScanDoesNotEnterFileSystems(t *testing.T) {
 			defer r.Close()
 			if scan == "bpf" {
 				if err := r.UseIter(true); err != nil {
-					t.Skipf("BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
+					testenv.SkipOrFail(t, "BPF descriptor iterator not available (%v): run as root on Linux 5.8+ with BTF", err)
 				}
 			}
 			// 1 is a socket no process holds: the BPF scan then reads from

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // TestProbe reads this process's descriptors by probing numbers (more
@@ -37,7 +39,7 @@ func TestProbe(t *testing.T) {
 	defer unix.Close(dfd)
 	count, ok := openFDs(dfd)
 	if !ok {
-		t.Skip("this kernel does not report the descriptor count of /proc/PID/fd (Linux 6.2+)")
+		testenv.SkipOrFail(t, "this kernel does not report the descriptor count of /proc/PID/fd (Linux 6.2+)")
 	}
 	assert.GreaterOrEqual(t, count, len(want))
 	got, from := sc.probe(dfd, count, nil)
@@ -55,7 +57,7 @@ func TestProbe(t *testing.T) {
 	err = unix.Dup3(int(lf.Fd()), far, unix.O_CLOEXEC)
 	require.NoError(t, lf.Close())
 	if err != nil {
-		t.Skipf("cannot place a descriptor at %d: %v", far, err)
+		testenv.SkipOrFail(t, "cannot place a descriptor at %d (raise RLIMIT_NOFILE): %v", far, err)
 	}
 	defer unix.Close(far)
 	want[int32(far)] = uint32(st.Ino)
