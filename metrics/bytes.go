@@ -2,9 +2,10 @@ package metrics
 
 import "github.com/tcptable/tcptable"
 
-// byteMeter turns per-connection byte counters, which every read reports
-// for the connections alive at that moment, into per-process increments
-// that never decrease although connections come and go.
+// byteMeter turns per-connection traffic counters (bytes sent and
+// received, segments retransmitted), which every read reports for the
+// connections alive at that moment, into per-process increments that never
+// decrease although connections come and go.
 //
 // It remembers each connection's counters at the last read that showed it.
 // A later read adds the difference to the connection's process; a
@@ -32,15 +33,24 @@ type byteMeter struct {
 
 // connBytes is one connection's counters at the last read that showed it.
 type connBytes struct {
-	sent, received uint64
-	socket         uint64
-	gen            uint64 // the read that last showed it
-	owner          owner  // the process it was last counted for
+	byteDelta
+	socket uint64
+	gen    uint64 // the read that last showed it
+	owner  owner  // the process it was last counted for
 }
 
-// byteDelta is what one process moved since the last read.
+// byteDelta is what one process (or connection) moved since the last
+// read: bytes sent and received, segments retransmitted.
 type byteDelta struct {
-	sent, received uint64
+	sent, received, retrans uint64
+}
+
+// zero reports whether d moved nothing.
+func (d byteDelta) zero() bool { return d == byteDelta{} }
+
+// countersOf returns st's counters the meter follows.
+func countersOf(st *tcptable.Stats) byteDelta {
+	return byteDelta{sent: st.BytesSent, received: st.BytesReceived, retrans: st.Retransmits}
 }
 
 func newByteMeter() *byteMeter {
@@ -62,9 +72,8 @@ func (m *byteMeter) observe(rows []tcptable.Connection, d map[owner]*byteDelta) 
 		}
 		m.seen = true
 		o := ownerOf(c)
-		sent, recv := m.update(k, c.Socket, c.Stats, o)
-		if m.primed && sent|recv != 0 {
-			addDelta(d, o, sent, recv)
+		if dd := m.update(k, c.Socket, c.Stats, o); m.primed && !dd.zero() {
+			addDelta(d, o, dd)
 		}
 	}
 	for k, cb := range m.conns {
@@ -91,36 +100,40 @@ func (m *byteMeter) closed(c *tcptable.Connection, opener string, d map[string]*
 	if cb, ok := m.conns[k]; ok && o.reserved != "" && cb.owner.reserved == "" {
 		o = cb.owner
 	}
-	sent, recv := m.update(k, c.Socket, c.Stats, o)
+	dd := m.update(k, c.Socket, c.Stats, o)
 	delete(m.conns, k)
-	if !m.primed || sent|recv == 0 {
+	if !m.primed || dd.zero() {
 		return
 	}
 	l := opener
 	if l == "" {
 		l = o.label()
 	}
-	d[l] = &byteDelta{sent: sent, received: recv}
+	d[l] = &dd
 }
 
 // update stores st as the counters of the connection k, counted for o,
 // and returns how much they grew since they were last stored: all of st
-// for a connection not seen before or whose counters restarted.
-func (m *byteMeter) update(k tcptable.Key, socket uint64, st *tcptable.Stats, o owner) (sent, recv uint64) {
+// for a connection not seen before or whose counters restarted (any of
+// them lower than stored, or another socket).
+func (m *byteMeter) update(k tcptable.Key, socket uint64, st *tcptable.Stats, o owner) byteDelta {
+	now := countersOf(st)
 	cb := m.conns[k]
-	if (cb.socket != 0 && socket != 0 && cb.socket != socket) || st.BytesSent < cb.sent || st.BytesReceived < cb.received {
+	if (cb.socket != 0 && socket != 0 && cb.socket != socket) ||
+		now.sent < cb.sent || now.received < cb.received || now.retrans < cb.retrans {
 		cb = connBytes{}
 	}
-	m.conns[k] = connBytes{sent: st.BytesSent, received: st.BytesReceived, socket: socket, gen: m.gen, owner: o}
-	return st.BytesSent - cb.sent, st.BytesReceived - cb.received
+	m.conns[k] = connBytes{byteDelta: now, socket: socket, gen: m.gen, owner: o}
+	return byteDelta{sent: now.sent - cb.sent, received: now.received - cb.received, retrans: now.retrans - cb.retrans}
 }
 
-func addDelta(d map[owner]*byteDelta, o owner, sent, recv uint64) {
+func addDelta(d map[owner]*byteDelta, o owner, dd byteDelta) {
 	bd := d[o]
 	if bd == nil {
 		bd = &byteDelta{}
 		d[o] = bd
 	}
-	bd.sent += sent
-	bd.received += recv
+	bd.sent += dd.sent
+	bd.received += dd.received
+	bd.retrans += dd.retrans
 }

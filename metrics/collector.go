@@ -30,7 +30,7 @@ type Collector struct {
 	mu           sync.Mutex // guards what the reads and the trace accumulate
 	reads        uint64
 	scrapeErrors [numReasons]uint64
-	traffic      *counterSet // bytes sent (0) and received (1) per process
+	traffic      *counterSet // bytes sent (0), received (1) and segments retransmitted (2) per process
 	trafficSeen  bool        // some row ever carried Stats
 	trace        traceState
 
@@ -72,7 +72,7 @@ func NewCollector(p tcptable.Provider, opts ...Option) *Collector {
 		stop:    stop,
 	}
 	if tr, ok := p.(tcptable.Tracer); ok && cfg.trace {
-		c.trace = traceState{enabled: true, churn: newCounterSet(cfg.top), openers: map[tcptable.Key]string{}}
+		c.trace = traceState{enabled: true, churn: newCounterSet(cfg.top), openers: map[tcptable.Key]string{}, held: newHeldOpens()}
 		c.wg.Add(1)
 		go c.runTrace(ctx, tr)
 	}
@@ -225,8 +225,10 @@ type counters struct {
 	trafficSeen  bool // some row ever carried Stats
 	tracing      bool
 	traceUp      bool
+	traceSource  string
 	traceErrors  uint64
 	traceLost    uint64
+	unattributed [numUnattributed]uint64 // opens counted without their owner (hold.go)
 	churn        []counterValue
 }
 
@@ -246,7 +248,7 @@ func (c *Collector) read(ctx context.Context) *result {
 	}
 	var t *tally
 	if err == nil || (errors.Is(err, tcptable.ErrInconsistent) && rows != nil) {
-		t = newTally(rows, c.cfg.top, c.cfg.maxListeners)
+		t = newTally(rows, &c.cfg)
 	}
 	var d map[owner]*byteDelta
 	seen := false
@@ -271,11 +273,12 @@ func (c *Collector) read(ctx context.Context) *result {
 	return &result{t: t, err: err, duration: time.Since(start)}
 }
 
-// addTraffic adds one process' byte increments to the traffic counters;
-// c.mu is held.
+// addTraffic adds one process' increments to the traffic counters; c.mu
+// is held.
 func (c *Collector) addTraffic(process string, bd *byteDelta) {
 	c.traffic.add(process, 0, bd.sent)
 	c.traffic.add(process, 1, bd.received)
+	c.traffic.add(process, 2, bd.retrans)
 }
 
 // countersLocked copies the accumulated state; c.mu is held.
@@ -287,10 +290,13 @@ func (c *Collector) countersLocked() counters {
 		trafficSeen:  c.bytes.seen,
 		tracing:      c.trace.enabled,
 		traceUp:      c.trace.up,
+		traceSource:  c.trace.source,
 		traceErrors:  c.trace.errors,
 		traceLost:    c.trace.lost,
 	}
 	if c.trace.enabled {
+		c.trace.expireHeld(c.cfg.now())
+		k.unattributed = c.trace.held.unattributed
 		k.churn = c.trace.churn.values()
 	}
 	return k

@@ -30,14 +30,22 @@ type counterSet struct {
 	n     int
 	slots map[string]*counterSlot // named processes with a series
 	fixed map[string]*counterSlot // reserved buckets
-	other [2]uint64
+	other counterValues
 	cands map[string]*counterSlot // processes without a slot, for promotion
 	last  time.Time               // the last rebalance
 }
 
+// numCounters is how many counters a counterSet keeps per process: the
+// bytes sent, received and the segments retransmitted share one set, the
+// connections opened and closed another (whose third value stays 0).
+const numCounters = 3
+
+// counterValues are one process' counters, by index.
+type counterValues [numCounters]uint64
+
 // counterSlot is one process' counters and busyness.
 type counterSlot struct {
-	v      [2]uint64
+	v      counterValues
 	recent uint64  // increments since the last rebalance
 	score  float64 // decayed increments up to the last rebalance
 }
@@ -45,7 +53,7 @@ type counterSlot struct {
 // counterValue is one series' pair of values.
 type counterValue struct {
 	process string
-	v       [2]uint64
+	v       counterValues
 }
 
 const (
@@ -63,7 +71,7 @@ func newCounterSet(n int) *counterSet {
 	}
 }
 
-// add adds d to value i (0 or 1) of the process labelled label.
+// add adds d to value i (0 to numCounters-1) of the process labelled label.
 func (cs *counterSet) add(label string, i int, d uint64) {
 	if d == 0 {
 		return
@@ -165,7 +173,7 @@ func (cs *counterSet) values() []counterValue {
 	for l, s := range cs.slots {
 		out = append(out, counterValue{l, s.v})
 	}
-	if cs.other != [2]uint64{} {
+	if cs.other != (counterValues{}) {
 		out = append(out, counterValue{processOther, cs.other})
 	}
 	for l, s := range cs.fixed {

@@ -21,9 +21,9 @@ func TestCounterSetInvariants(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(n)))
 			cs := newCounterSet(n)
 			now := time.Unix(0, 0)
-			var total, retired [2]uint64 // every increment; final values of evicted series
+			var total, retired counterValues // every increment; final values of evicted series
 			evictions := 0
-			prev := map[string][2]uint64{}
+			prev := map[string]counterValues{}
 			for round := range 300 {
 				for range 50 {
 					// 40 processes; the busy ones move every 50 rounds.
@@ -35,7 +35,7 @@ func TestCounterSetInvariants(t *testing.T) {
 					if rng.IntN(20) == 0 {
 						label = processKernel
 					}
-					i, d := rng.IntN(2), uint64(rng.IntN(1000))
+					i, d := rng.IntN(numCounters), uint64(rng.IntN(1000))
 					cs.add(label, i, d)
 					total[i] += d
 				}
@@ -48,19 +48,20 @@ func TestCounterSetInvariants(t *testing.T) {
 					if !isReserved(l) {
 						named++
 					}
-					if p, ok := prev[l]; ok {
-						require.True(t, v[0] >= p[0] && v[1] >= p[1], "round %d: %q went from %v to %v", round, l, p, v)
+					for i := range v {
+						if p, ok := prev[l]; ok {
+							require.GreaterOrEqual(t, v[i], p[i], "round %d: %q went from %v to %v", round, l, p, v)
+						}
+						sum[i] += v[i]
 					}
-					sum[0] += v[0]
-					sum[1] += v[1]
 				}
 				for l, v := range before {
 					if _, ok := cur[l]; !ok { // evicted: its series ends at v
 						evictions++
-						retired[0] += v[0]
-						retired[1] += v[1]
-						sum[0] += v[0]
-						sum[1] += v[1]
+						for i := range v {
+							retired[i] += v[i]
+							sum[i] += v[i]
+						}
 					}
 				}
 				require.LessOrEqual(t, named, n)
@@ -84,24 +85,24 @@ func TestCounterSetPromotes(t *testing.T) {
 	cs.add("b", 0, 10)
 	cs.add("c", 0, 15) // no slot left: counted in other
 	cs.rebalance(now)
-	assert.Equal(t, map[string][2]uint64{"a": {100}, "b": {10}, "other": {15}}, valueMap(cs))
+	assert.Equal(t, map[string]counterValues{"a": {100}, "b": {10}, "other": {15}}, valueMap(cs))
 
 	now = now.Add(time.Minute)
 	cs.add("c", 0, 100)
 	cs.rebalance(now) // c (115, decayed a little) is more than twice as busy as b
-	assert.Equal(t, map[string][2]uint64{"a": {100}, "c": {0}, "other": {115}}, valueMap(cs), "b is evicted; c starts from 0")
+	assert.Equal(t, map[string]counterValues{"a": {100}, "c": {0}, "other": {115}}, valueMap(cs), "b is evicted; c starts from 0")
 
 	now = now.Add(time.Minute)
 	cs.add("c", 1, 7)
 	cs.add("b", 0, 12)
 	cs.rebalance(now) // b is not twice as busy as c
-	assert.Equal(t, map[string][2]uint64{"a": {100}, "c": {0, 7}, "other": {127}}, valueMap(cs))
+	assert.Equal(t, map[string]counterValues{"a": {100}, "c": {0, 7}, "other": {127}}, valueMap(cs))
 }
 
 // valueMap returns cs's series by process; it fails on two series with
 // one label.
-func valueMap(cs *counterSet) map[string][2]uint64 {
-	m := map[string][2]uint64{}
+func valueMap(cs *counterSet) map[string]counterValues {
+	m := map[string]counterValues{}
 	for _, v := range cs.values() {
 		if _, dup := m[v.process]; dup {
 			panic("two series for " + v.process)

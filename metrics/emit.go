@@ -37,12 +37,26 @@ func (c *Collector) emit(r *result, k *counters, ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		for i := range t.procs {
-			pc := &t.procs[i]
-			for st, n := range pc.states {
-				if n > 0 {
-					gauge(d.processConnections, float64(n), pc.process, stateLabels[st])
+		groups := func(desc *prometheus.Desc, list []groupCount, named bool) {
+			for i := range list {
+				g := &list[i]
+				for st, n := range g.states {
+					switch {
+					case n == 0:
+					case named:
+						gauge(desc, float64(n), g.label, g.name, stateLabels[st])
+					default:
+						gauge(desc, float64(n), g.label, stateLabels[st])
+					}
 				}
+			}
+		}
+		groups(d.processConnections, t.procs, false)
+		groups(d.netnsConnections, t.netns, true)
+		groups(d.containerConnections, t.containers, false)
+		if c.cfg.stats {
+			for i, n := range t.noStats {
+				gauge(d.statsUnavailable, float64(n), statsReasonLabels[i])
 			}
 		}
 		for _, l := range t.listeners {
@@ -54,12 +68,23 @@ func (c *Collector) emit(r *result, k *counters, ch chan<- prometheus.Metric) {
 		for _, v := range k.traffic {
 			counter(d.sent, float64(v.v[0]), v.process)
 			counter(d.received, float64(v.v[1]), v.process)
+			counter(d.retransmitted, float64(v.v[2]), v.process)
 		}
 	}
 	if k.tracing {
 		gauge(d.traceUp, boolValue(k.traceUp))
+		if k.traceUp {
+			src := "unknown"
+			if k.traceSource != "" {
+				src = labelValue(k.traceSource)
+			}
+			gauge(d.traceSource, 1, src)
+		}
 		counter(d.traceErrors, float64(k.traceErrors))
 		counter(d.traceLost, float64(k.traceLost))
+		for i, n := range k.unattributed {
+			counter(d.traceUnattributed, float64(n), unattributedLabels[i])
+		}
 		for _, v := range k.churn {
 			counter(d.opened, float64(v.v[0]), v.process)
 			counter(d.closed, float64(v.v[1]), v.process)

@@ -84,3 +84,23 @@ func only(s map[string]float64, prefix string) map[string]float64 {
 	}
 	return out
 }
+
+// labelOf returns the value of label k in a series' text form (see
+// seriesName), "" when it has none. Values holding `",` confuse it.
+func labelOf(series, k string) string {
+	i := strings.Index(series, "{"+k+`="`)
+	if i < 0 {
+		i = strings.Index(series, ","+k+`="`)
+	}
+	if i < 0 {
+		return ""
+	}
+	rest := series[i+len(k)+3:]
+	if j := strings.Index(rest, `",`); j >= 0 {
+		return rest[:j]
+	}
+	return strings.TrimSuffix(rest, `"}`)
+}
+
+// containsLabel reports whether a series' text form has label k = v.
+func containsLabel(series, k, v string) bool { return labelOf(series, k) == v }

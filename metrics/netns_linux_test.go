@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envDump) != "" {
 		os.Exit(dumpMain())
 	}
+	if os.Getenv(envAccept) != "" {
+		os.Exit(acceptMain())
+	}
 	os.Exit(m.Run())
 }
 
@@ -68,14 +71,23 @@ var nsSpecs = []netnstest.Spec{
 	{Listeners: 5, Established: 15, HalfClosed: 3, TimeWait: 4, IPv4Only: true},
 }
 
-// newNS makes a namespace whose sockets the children of specs hold, or
+// newNS makes a namespace whose sockets the children of nsSpecs hold, or
 // skips.
 func newNS(t *testing.T, exe string) *netnstest.NS {
+	return newNSWith(t, "", exe, nsSpecs...)
+}
+
+// newNSWith makes namespace tcptable-metrics[-suffix]-PID whose sockets
+// children of exe building specs hold, or skips.
+func newNSWith(t *testing.T, suffix, exe string, specs ...netnstest.Spec) *netnstest.NS {
 	t.Helper()
 	if err := netnstest.Available(); err != nil {
 		testenv.SkipOrFail(t, "%v", err)
 	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics-%d", os.Getpid()))
+	if suffix != "" {
+		suffix = "-" + suffix
+	}
+	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics%s-%d", suffix, os.Getpid()))
 	if err != nil {
 		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
 	}
@@ -86,7 +98,7 @@ func newNS(t *testing.T, exe string) *netnstest.NS {
 		}
 		assert.NoError(t, ns.Close())
 	})
-	for _, spec := range nsSpecs {
+	for _, spec := range specs {
 		c, err := netnstest.Start(ns, exe, spec, false, time.Minute)
 		require.NoError(t, err)
 		children = append(children, c)

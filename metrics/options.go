@@ -12,6 +12,13 @@ const (
 	DefaultTopProcesses = 10
 	// DefaultMaxListeners caps tcptable_listener_info (WithMaxListeners).
 	DefaultMaxListeners = 100
+	// DefaultTopNetNS is how many network namespaces have
+	// tcptable_netns_connections series of their own (WithTopNetNS).
+	DefaultTopNetNS = 10
+	// DefaultTopContainers is how many containers have
+	// tcptable_container_connections series of their own
+	// (WithTopContainers).
+	DefaultTopContainers = 10
 	// DefaultTimeout bounds a table read (WithTimeout): Prometheus' default
 	// scrape timeout.
 	DefaultTimeout = 10 * time.Second
@@ -21,23 +28,27 @@ const (
 type Option func(*config)
 
 type config struct {
-	top          int
-	maxListeners int
-	timeout      time.Duration
-	trace        bool
-	stats        bool
-	logger       *slog.Logger
-	now          func() time.Time
+	top           int
+	topNetNS      int
+	topContainers int
+	maxListeners  int
+	timeout       time.Duration
+	trace         bool
+	stats         bool
+	logger        *slog.Logger
+	now           func() time.Time
 }
 
 func defaultConfig() config {
 	return config{
-		top:          DefaultTopProcesses,
-		maxListeners: DefaultMaxListeners,
-		timeout:      DefaultTimeout,
-		trace:        true,
-		stats:        true,
-		now:          time.Now,
+		top:           DefaultTopProcesses,
+		topNetNS:      DefaultTopNetNS,
+		topContainers: DefaultTopContainers,
+		maxListeners:  DefaultMaxListeners,
+		timeout:       DefaultTimeout,
+		trace:         true,
+		stats:         true,
+		now:           time.Now,
 	}
 }
 
@@ -49,6 +60,36 @@ func WithTopProcesses(n int) Option {
 	return func(c *config) {
 		if n >= 0 {
 			c.top = n
+		}
+	}
+}
+
+// WithTopNetNS sets how many network namespaces have
+// tcptable_netns_connections series of their own, the busiest by rows in
+// each scrape; the others are summed under netns="other". 0 exports no
+// per-namespace series; a negative n means the default, DefaultTopNetNS.
+// The series exist only where rows carry a namespace
+// (Connection.NetNS, Linux): with one namespace, the provider's, they say
+// which namespace the exporter reads; over a provider of every namespace
+// (linux.WithAllNetNS) they count each one's connections.
+func WithTopNetNS(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.topNetNS = n
+		}
+	}
+}
+
+// WithTopContainers sets how many containers have
+// tcptable_container_connections series of their own, the busiest by rows
+// in each scrape; the others are summed under container="other". 0
+// exports no per-container series; a negative n means the default,
+// DefaultTopContainers. The series exist only in scrapes where some row
+// names a container (Connection.Container).
+func WithTopContainers(n int) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.topContainers = n
 		}
 	}
 }

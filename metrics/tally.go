@@ -20,18 +20,26 @@ type tally struct {
 	// procs are the per-process counts by state: the top N named
 	// processes by rows (most first, then by name), then "other" and the
 	// reserved buckets that have rows.
-	procs []procCount
+	procs []groupCount
+	// netns and containers are the counts by network namespace and by
+	// container, ranked alike (groups.go); nil when no row carries one.
+	netns, containers []groupCount
+	// noStats counts, when statistics were asked for, the rows without
+	// them by reason (statsReasons).
+	noStats [numStatsReasons]uint64
 	// listeners are the distinct listening endpoints, at most the cap,
 	// ordered by port, address and process; omitted counts the rest.
 	listeners []listenerInfo
 	omitted   int
 }
 
-// procCount is one process label value's row counts by state index.
-type procCount struct {
-	process string
-	states  [numStates]uint64
-	total   uint64
+// groupCount is the row counts by state index of one value of a grouping
+// label: a process, a network namespace or a container.
+type groupCount struct {
+	label  string // the label value
+	name   string // a namespace's name (netns_name), for namespaces only
+	states [numStates]uint64
+	total  uint64
 }
 
 // listenerInfo is one tcptable_listener_info series.
@@ -46,12 +54,15 @@ type listenerRow struct {
 	owner owner
 }
 
-// newTally reduces rows; top is the number of named processes kept and
-// maxListeners the cap on listener series.
-func newTally(rows []tcptable.Connection, top, maxListeners int) *tally {
+// newTally reduces rows as cfg says: the number of named processes,
+// namespaces and containers kept, the cap on listener series, whether
+// statistics were asked for.
+func newTally(rows []tcptable.Connection, cfg *config) *tally {
 	t := &tally{rows: len(rows)}
-	byOwner := make(map[owner]*procCount)
+	byOwner := make(map[owner]*groupCount)
 	var lns []listenerRow
+	var ns nsGroups
+	var cs containerGroups
 	for i := range rows {
 		c := &rows[i]
 		st := stateIndex(c.State)
@@ -59,20 +70,31 @@ func newTally(rows []tcptable.Connection, top, maxListeners int) *tally {
 		if c.OwnerStatus == tcptable.OwnerPermissionDenied || c.ModuleStatus == tcptable.OwnerPermissionDenied {
 			t.hidden++
 		}
+		if cfg.stats && c.Stats == nil {
+			t.noStats[statsReason(c.StatsStatus)]++
+		}
 		o := ownerOf(c)
 		pc := byOwner[o]
 		if pc == nil {
-			pc = &procCount{}
+			pc = &groupCount{}
 			byOwner[o] = pc
 		}
 		pc.states[st]++
 		pc.total++
+		if cfg.topNetNS > 0 {
+			ns.add(c, st)
+		}
+		if cfg.topContainers > 0 {
+			cs.add(c, st)
+		}
 		if c.State == tcptable.StateListen {
 			lns = append(lns, listenerRow{addr: c.Local.Addr(), port: c.Local.Port(), owner: o})
 		}
 	}
-	t.procs = topProcesses(byOwner, top)
-	t.listeners, t.omitted = boundListeners(lns, maxListeners)
+	t.procs = topProcesses(byOwner, cfg.top)
+	t.netns = ns.top(cfg.topNetNS)
+	t.containers = cs.top(cfg.topContainers)
+	t.listeners, t.omitted = boundListeners(lns, cfg.maxListeners)
 	return t
 }
 
@@ -80,9 +102,9 @@ func newTally(rows []tcptable.Connection, top, maxListeners int) *tally {
 // processes by rows; the rest are summed into "other". Reserved buckets
 // come after, in a fixed order. Names that label alike are merged, so no
 // two entries share a label.
-func topProcesses(byOwner map[owner]*procCount, top int) []procCount {
-	named := make(map[string]*procCount, len(byOwner))
-	reserved := map[string]*procCount{}
+func topProcesses(byOwner map[owner]*groupCount, top int) []groupCount {
+	named := make(map[string]*groupCount, len(byOwner))
+	reserved := map[string]*groupCount{}
 	for o, pc := range byOwner {
 		m := named
 		if o.reserved != "" {
@@ -92,27 +114,15 @@ func topProcesses(byOwner map[owner]*procCount, top int) []procCount {
 		if prev := m[l]; prev != nil {
 			prev.add(pc)
 		} else {
-			pc.process = l
+			pc.label = l
 			m[l] = pc
 		}
 	}
-	list := make([]procCount, 0, len(named))
+	list := make([]groupCount, 0, len(named)+1+len(reserved))
 	for _, pc := range named {
 		list = append(list, *pc)
 	}
-	slices.SortFunc(list, func(a, b procCount) int {
-		if c := cmp.Compare(b.total, a.total); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.process, b.process)
-	})
-	if len(list) > top {
-		other := procCount{process: processOther}
-		for i := range list[top:] {
-			other.add(&list[top+i])
-		}
-		list = append(list[:top], other)
-	}
+	list = rankGroups(list, top)
 	for _, l := range []string{processKernel, processHidden, processUnknown} {
 		if pc := reserved[l]; pc != nil {
 			list = append(list, *pc)
@@ -121,8 +131,27 @@ func topProcesses(byOwner map[owner]*procCount, top int) []procCount {
 	return list
 }
 
+// rankGroups orders list by rows (most first, then by label) and keeps
+// the first top, summing the rest into one "other" entry.
+func rankGroups(list []groupCount, top int) []groupCount {
+	slices.SortFunc(list, func(a, b groupCount) int {
+		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.label, b.label)
+	})
+	if len(list) > top {
+		other := groupCount{label: processOther}
+		for i := range list[top:] {
+			other.add(&list[top+i])
+		}
+		list = append(list[:top], other)
+	}
+	return list
+}
+
 // add adds o's counts to p.
-func (p *procCount) add(o *procCount) {
+func (p *groupCount) add(o *groupCount) {
 	for i := range p.states {
 		p.states[i] += o.states[i]
 	}

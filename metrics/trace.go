@@ -23,13 +23,22 @@ const maxOpeners = 1 << 16
 // traceState is the trace's share of the collector's state, guarded by
 // Collector.mu.
 type traceState struct {
-	enabled bool // the provider is a Tracer and tracing was not disabled
-	up      bool // a Trace call is running
+	enabled bool   // the provider is a Tracer and tracing was not disabled
+	up      bool   // a Trace call is running
+	source  string // while up: the source a ReadyTracer named, else ""
 	errors  uint64
 	lost    uint64
 	churn   *counterSet             // opened (0) and closed (1) per process
 	openers map[tcptable.Key]string // process label that opened each connection
+	held    *heldOpens              // opens waiting for their owner (hold.go)
 }
+
+// countOpen counts one open for the process labelled l; c.mu is held.
+func (t *traceState) countOpen(l string) { t.churn.add(l, 0, 1) }
+
+// expireHeld counts the opens that waited for their owner long enough;
+// c.mu is held.
+func (t *traceState) expireHeld(now time.Time) { t.held.expire(now, t.countOpen) }
 
 // runTrace follows tr until ctx ends, retrying failed traces with backoff;
 // it gives up when the provider says tracing is not supported here.
@@ -39,7 +48,7 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 	for {
 		err := c.trace1(ctx, tr)
 		c.mu.Lock()
-		c.trace.up = false
+		c.trace.up, c.trace.source = false, ""
 		if ctx.Err() == nil {
 			c.trace.errors++
 		}
@@ -67,20 +76,20 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 // trace1 runs one trace of tr. A ReadyTracer's trace is up once it says
 // it is live; a plain Tracer's from the call.
 func (c *Collector) trace1(ctx context.Context, tr tcptable.Tracer) error {
-	up := func() {
+	up := func(source string) {
 		c.mu.Lock()
-		c.trace.up = true
+		c.trace.up, c.trace.source = true, source
 		c.mu.Unlock()
 	}
 	// Connections, not listeners (tcptable_listener_info shows those), with owners.
 	q := tcptable.Query{Class: tcptable.ClassConnections}
 	if rt, ok := tr.(tcptable.ReadyTracer); ok {
 		return rt.TraceReady(ctx, q, func(source string) {
-			up()
+			up(source)
 			c.log(slog.LevelDebug, "tracing", "source", source)
 		}, c.traced)
 	}
-	up()
+	up("")
 	return tr.Trace(ctx, q, c.traced)
 }
 
@@ -112,18 +121,40 @@ func (c *Collector) churn(e *tcptable.Event) string {
 	case tcptable.EventLost:
 		t.lost += max(e.Lost, 1) // at least one when the source does not know
 	case tcptable.EventOpened:
-		l := ownerOf(&e.After).label()
-		t.churn.add(l, 0, 1)
-		if len(t.openers) < maxOpeners {
+		o := ownerOf(&e.After)
+		l := o.label()
+		// An open the kernel owns (an accepted connection, still in the
+		// accept queue) waits for the event that names its owner. Hidden
+		// and unknown owners stay so: holding them would not help.
+		if o.reserved != processKernel || !t.held.hold(e.Key, l, c.cfg.now(), t.countOpen) {
+			t.countOpen(l)
+		}
+		if o.reserved == "" && len(t.openers) < maxOpeners {
 			t.openers[e.Key] = l
 		}
-	case tcptable.EventOwnerChanged:
-		if o := ownerOf(&e.After); o.reserved == "" {
-			if _, ok := t.openers[e.Key]; ok || len(t.openers) < maxOpeners {
-				t.openers[e.Key] = o.label()
-			}
+	case tcptable.EventOwnerChanged, tcptable.EventStateChanged:
+		o := ownerOf(&e.After)
+		if o.reserved != "" {
+			break
+		}
+		if _, ok := t.held.release(e.Key, c.cfg.now, t.countOpen); ok {
+			t.countOpen(o.label())
+		}
+		if e.Kind != tcptable.EventOwnerChanged {
+			break
+		}
+		if _, ok := t.openers[e.Key]; ok || len(t.openers) < maxOpeners {
+			t.openers[e.Key] = o.label()
 		}
 	case tcptable.EventClosed:
+		if l, ok := t.held.release(e.Key, c.cfg.now, t.countOpen); ok {
+			// Closed before any event named its owner: the closing
+			// row's owner, if it has one, else the open's bucket.
+			if o := ownerOf(&e.Before); o.reserved == "" {
+				l = o.label()
+			}
+			t.countOpen(l)
+		}
 		opener, ok := t.openers[e.Key]
 		l := opener
 		if !ok {

@@ -44,7 +44,7 @@ func churnWant(lines ...string) string {
 	return `
 # HELP tcptable_process_connections_closed_total TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).
 # TYPE tcptable_process_connections_closed_total counter
-` + closed.String() + `# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), by the opening process, as the kernel trace reports them.
+` + closed.String() + `# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), as the kernel trace reports them, by the connecting or accepting process (an accepted connection counts once a process owns it).
 # TYPE tcptable_process_connections_opened_total counter
 ` + opened.String()
 }
@@ -75,6 +75,8 @@ func TestMockTraceChurn(t *testing.T) {
 	p.Flush()
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(churnWant(me+" 8 6")), churnCounters...))
 	assert.Equal(t, float64(0), gather(t, c)["tcptable_trace_lost_events_total"])
+	assert.Equal(t, map[string]float64{`tcptable_trace_source_info{source="mock"}`: 1}, only(series(t, c), "tcptable_trace_source_info"),
+		"the source the mock's TraceReady names")
 }
 
 // TestMockTraceLoss: events the trace drops are counted as lost, not as
@@ -95,16 +97,30 @@ func TestMockTraceLoss(t *testing.T) {
 }
 
 // TestMockTraceNotSupported: a provider that may not trace here leaves
-// tcptable_trace_up at 0 (it never was up), counts the failure once and
-// does not retry.
+// tcptable_trace_up at 0 (it never was up) and no source, counts the
+// failure once, does not retry, and logs why.
 func TestMockTraceNotSupported(t *testing.T) {
+	var log bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &log, mu: &mu}, nil))
 	p := mock.New()
-	p.FailTrace(fmt.Errorf("mock: no BPF here: %w", tcptable.ErrNotSupported))
-	c := newCollector(t, p)
+	p.FailTrace(fmt.Errorf("mock: no BPF here (run as nobody): %w", tcptable.ErrNotSupported))
+	c := newCollector(t, p, metrics.WithLogger(logger))
 	require.Eventually(t, func() bool { return gather(t, c)["tcptable_trace_errors_total"] == 1 }, 30*time.Second, time.Millisecond)
-	g := gather(t, c)
-	assert.Equal(t, float64(0), g["tcptable_trace_up"])
+	s := series(t, c)
+	assert.Equal(t, float64(0), s["tcptable_trace_up"])
+	assert.Empty(t, only(s, "tcptable_trace_source_info"))
+	assert.Empty(t, only(s, "tcptable_process_connections_opened_total"))
 	assert.Equal(t, 0, p.Traces())
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return log.Len() > 0
+	}, 30*time.Second, time.Millisecond, "the collector must say why")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Regexp(t, `level=WARN msg="tcptable metrics: tracing not available; per-process opened and closed counters stay empty" err=".*no BPF here \(run as nobody\)`, log.String())
+	assert.Equal(t, 1, strings.Count(log.String(), "\n"), "said once: %s", log.String())
 }
 
 // TestMockTraceEndsAndResumes: a trace that breaks is counted and started

@@ -139,7 +139,7 @@ tcptable_process_connections_closed_total{process="[kernel]"} 1
 tcptable_process_connections_closed_total{process="app"} 2
 tcptable_process_connections_closed_total{process="batch"} 0
 tcptable_process_connections_closed_total{process="other"} 1
-# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), by the opening process, as the kernel trace reports them.
+# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), as the kernel trace reports them, by the connecting or accepting process (an accepted connection counts once a process owns it).
 # TYPE tcptable_process_connections_opened_total counter
 tcptable_process_connections_opened_total{process="[kernel]"} 0
 tcptable_process_connections_opened_total{process="app"} 2
@@ -214,6 +214,8 @@ func TestTraceRetries(t *testing.T) {
 	g := gather(t, c)
 	assert.Equal(t, float64(1), g["tcptable_trace_errors_total"])
 	assert.Equal(t, float64(1), g["tcptable_trace_up"])
+	assert.Equal(t, map[string]float64{`tcptable_trace_source_info{source="unknown"}`: 1}, only(series(t, c), "tcptable_trace_source_info"),
+		"a plain Tracer names no source")
 }
 
 func TestWithoutTrace(t *testing.T) {

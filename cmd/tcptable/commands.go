@@ -28,13 +28,18 @@ func (c cmdSet) name() string {
 }
 
 // takes reports whether d is a flag of command c. A flag declared without
-// commands is the listing's, which kill takes too (refusing, with a
-// reason, those that make no sense for it).
+// commands is the listing's; kill takes every flag the listing takes
+// (refusing, with a reason, those that make no sense for it), and its
+// help names them in prose instead of listing them.
 func (d *flagDef) takes(c cmdSet) bool {
-	if d.cmds == 0 {
-		return c&(cmdList|cmdKill) != 0
+	cmds := d.cmds
+	if cmds == 0 {
+		cmds = cmdList
 	}
-	return d.cmds&c != 0
+	if cmds&cmdList != 0 {
+		cmds |= cmdKill
+	}
+	return cmds&c != 0
 }
 
 // helpedBy reports whether c's --help lists d: the listing's lists its

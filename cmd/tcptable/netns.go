@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -125,7 +126,33 @@ func hasContainers(rows []tcptable.Connection) bool {
 // noteSkippedNetNS says on stderr, in one line, which namespaces a
 // --all-netns table could not read, and why.
 func (a *app) noteSkippedNetNS(p filtered) {
-	if s := skippedNetNS(p.filter().p); s != "" {
+	if s := netnsSkips(p.filter().p).String(); s != "" {
 		a.errorf("%s", s)
 	}
+}
+
+// nsSkips counts the namespaces a --all-netns table could not read
+// (netnsSkips): of total, denied for want of privilege, other for another
+// reason, the first of which is first.
+type nsSkips struct {
+	total, denied, other int
+	first                error
+}
+
+// String describes s in one line, "" when every namespace was read.
+func (s nsSkips) String() string {
+	if s.denied+s.other == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("read %d of %d network namespaces;", s.total-s.denied-s.other, s.total)
+	if s.denied > 0 {
+		line += fmt.Sprintf(" %d skipped: permission denied (entering another namespace needs root or CAP_SYS_ADMIN, and only root sees every process's)", s.denied)
+	}
+	if s.other > 0 {
+		if s.denied > 0 {
+			line += ";"
+		}
+		line += fmt.Sprintf(" %d skipped: %s", s.other, printable(s.first.Error()))
+	}
+	return line
 }

@@ -74,40 +74,26 @@ type messageError struct {
 func (e messageError) Error() string { return e.msg }
 func (e messageError) Unwrap() error { return e.err }
 
-// skippedNetNS describes in one line the namespaces the last Table call of
-// a --all-netns provider could not read, "" when it read them all.
-func skippedNetNS(p tcptable.Provider) string {
+// netnsSkips counts the namespaces the last Table call of a --all-netns
+// provider could not read; zero for any other provider.
+func netnsSkips(p tcptable.Provider) nsSkips {
 	lp, ok := p.(*linux.Provider)
 	if !ok {
-		return ""
+		return nsSkips{}
 	}
 	spaces := lp.NetNamespaces()
-	denied, other := 0, 0
-	var first error
+	s := nsSkips{total: len(spaces)}
 	for _, n := range spaces {
 		switch {
 		case n.Err == nil:
 		case errors.Is(n.Err, tcptable.ErrPermission):
-			denied++
+			s.denied++
 		default:
-			other++
-			if first == nil {
-				first = n.Err
+			s.other++
+			if s.first == nil {
+				s.first = n.Err
 			}
 		}
-	}
-	if denied+other == 0 {
-		return ""
-	}
-	s := fmt.Sprintf("read %d of %d network namespaces;", len(spaces)-denied-other, len(spaces))
-	if denied > 0 {
-		s += fmt.Sprintf(" %d skipped: permission denied (entering another namespace needs root or CAP_SYS_ADMIN, and only root sees every process's)", denied)
-	}
-	if other > 0 {
-		if denied > 0 {
-			s += ";"
-		}
-		s += fmt.Sprintf(" %d skipped: %s", other, printable(first.Error()))
 	}
 	return s
 }

@@ -19,5 +19,5 @@ func netnsSupported() error {
 // newNSProvider returns netnsSupported's error.
 func newNSProvider(nsOptions) (tcptable.Provider, error) { return nil, netnsSupported() }
 
-// skippedNetNS returns "": no namespaces here.
-func skippedNetNS(tcptable.Provider) string { return "" }
+// netnsSkips returns zero: no namespaces here.
+func netnsSkips(tcptable.Provider) nsSkips { return nsSkips{} }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -22,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/conformance"
 	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/mock"
 	"github.com/tcptable/tcptable/providers/native"
@@ -247,6 +249,31 @@ func TestPrometheusScrapesServe(t *testing.T) {
 	require.Len(t, top, 1, "%v", top)
 	assert.Positive(t, top[me], "%v", top)
 
+	// Events the trace drops are counted, not hidden: two opens lost.
+	p.LoseEvents(2)
+	lost, err := p.Dial("tcp4")
+	require.NoError(t, err)
+	p.Flush()
+	prom.eventually(t, `tcptable_trace_lost_events_total`, map[string]float64{"": 2})
+	assert.Equal(t, map[string]float64{me: 12}, prom.query(t, `tcptable_process_connections_opened_total`), "the lost opens are not counted")
+	require.NoError(t, lost.Close())
+
+	// Bytes a pair born since the last scrape moves count, all of them,
+	// for its process: sent by the client and by the server.
+	pair, err := p.Dial("tcp4")
+	require.NoError(t, err)
+	defer pair.Close()
+	require.NoError(t, pair.(conformance.TransferPair).Transfer(100_000, 2_500))
+	prom.eventually(t, `tcptable_process_sent_bytes_total`, map[string]float64{me: 102_500})
+	prom.eventually(t, `tcptable_process_received_bytes_total`, map[string]float64{me: 102_500})
+	require.NoError(t, pair.(conformance.TransferPair).Transfer(7, 0))
+	prom.eventually(t, `tcptable_process_sent_bytes_total`, map[string]float64{me: 102_507})
+
+	// Every query docs/metrics.md shows is valid PromQL over these series.
+	for _, q := range documentedQueries(t) {
+		prom.query(t, q)
+	}
+
 	// A read slower than the scrape timeout: serve answers within the
 	// timeout Prometheus sends, so every scrape succeeds (up stays 1) and
 	// says the table was not read.
@@ -278,11 +305,12 @@ func TestPrometheusScrapesRealTable(t *testing.T) {
 	defer ln.Close()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	received := make(chan int64, 1)
 	wg.Go(func() {
 		if c, err := ln.Accept(); err == nil {
 			defer c.Close()
-			var b [1]byte
-			c.Read(b[:]) // until the client closes
+			n, _ := io.Copy(io.Discard, c) // until the client closes
+			received <- n
 		}
 	})
 	conn, err := net.Dial("tcp4", ln.Addr().String())
@@ -302,6 +330,20 @@ func TestPrometheusScrapesRealTable(t *testing.T) {
 	assert.GreaterOrEqual(t, got[`process="`+self+`",state="established"`], 2.0, "both ends of the test's connection, and serve's own")
 	got = prom.query(t, `sum(tcptable_connections{state="established",family="ipv4"})`)
 	assert.GreaterOrEqual(t, got[""], 4.0, "the test's pair and the scrape's own connection")
+
+	// The pair was there at the first read (the baseline): what it moves
+	// since counts, and Prometheus reads at least that back.
+	const k = 1 << 20
+	_, err = conn.Write(make([]byte, k))
+	require.NoError(t, err)
+	sent := `tcptable_process_sent_bytes_total{process="` + self + `"}`
+	var last map[string]float64
+	prom.waitFor(t, fmt.Sprintf("%s to reach %d (last %v)", sent, k, &last), func() bool {
+		last = prom.query(t, sent)
+		return last[`process="`+self+`"`] >= k
+	})
+	conn.Close()
+	assert.Equal(t, int64(k), <-received)
 }
 
 // selfName is the process name a provider reports for this process.
@@ -318,4 +360,30 @@ func selfName(t *testing.T) string {
 	require.Len(t, rows, 1)
 	require.NotEmpty(t, rows[0].Module.Name)
 	return rows[0].Module.Name
+}
+
+// documentedQueries returns the PromQL expressions of docs/metrics.md's
+// promql blocks: each starts on an unindented line that is not a comment,
+// and indented lines continue it.
+func documentedQueries(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "metrics.md"))
+	require.NoError(t, err)
+	var qs []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```promql"):
+			in = true
+		case strings.HasPrefix(line, "```"):
+			in = false
+		case !in || strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, " ") && len(qs) > 0:
+			qs[len(qs)-1] += "\n" + line
+		default:
+			qs = append(qs, line)
+		}
+	}
+	require.GreaterOrEqual(t, len(qs), 10, "docs/metrics.md's queries")
+	return qs
 }

@@ -43,8 +43,11 @@ const (
 Serves this host's TCP table as Prometheus metrics on /metrics until
 interrupted (SIGINT or SIGTERM): connections by state and family, by
 process (the busiest ones, the rest as "other"), listeners, and where the
-OS permits, connections opened and closed and bytes moved per process.
-docs/metrics.md lists every series.
+OS permits, connections opened and closed and bytes moved per process;
+on Linux by network namespace and by container. With --all-netns it reads
+every network namespace of the host (those it may enter: all as root),
+with --netns NAME|PATH another one (root). docs/metrics.md lists every
+series.
 `
 	serveUsageOutro = `
 Without root (Administrator on Windows) other users' owners are hidden:
@@ -57,15 +60,18 @@ func serveUsageText() string { return serveUsageIntro + flagsHelp(cmdServe) + se
 
 // serveOptions are serve's flags.
 type serveOptions struct {
-	listen       string
-	top          int
-	maxListeners int
-	timeout      time.Duration
+	listen        string
+	top           int
+	topNetNS      int
+	topContainers int
+	maxListeners  int
+	timeout       time.Duration
 }
 
 // defaultServeOptions are serve's flags when not given.
 func defaultServeOptions() serveOptions {
 	return serveOptions{listen: defaultServeListen, top: metrics.DefaultTopProcesses,
+		topNetNS: metrics.DefaultTopNetNS, topContainers: metrics.DefaultTopContainers,
 		maxListeners: metrics.DefaultMaxListeners, timeout: metrics.DefaultTimeout}
 }
 
@@ -115,13 +121,19 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	stderr := &lockedWriter{w: a.stderr}
 	c := metrics.NewCollector(p,
 		metrics.WithTopProcesses(o.top),
+		metrics.WithTopNetNS(o.topNetNS),
+		metrics.WithTopContainers(o.topContainers),
 		metrics.WithMaxListeners(o.maxListeners),
 		metrics.WithTimeout(o.timeout),
 		metrics.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
 	defer c.Close()
 	errLog := log.New(stderr, "tcptable: serve: ", 0)
+	var wrap func(prometheus.Collector) prometheus.Collector
+	if all.ns.all {
+		wrap = newSkipReporter(p, errLog).wrap
+	}
 	srv := &http.Server{
-		Handler:           newServeMux(c, errLog),
+		Handler:           newServeMux(c, wrap, errLog),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errLog,
 	}
@@ -144,8 +156,9 @@ func (a *app) serve(ctx context.Context, args []string) int {
 }
 
 // newServeMux serves the index page and /metrics: c, read under the
-// scrape's timeout, plus the Go runtime and process collectors.
-func newServeMux(c *metrics.Collector, errLog promhttp.Logger) *http.ServeMux {
+// scrape's timeout (and passed through wrap, if not nil), plus the Go
+// runtime and process collectors.
+func newServeMux(c *metrics.Collector, wrap func(prometheus.Collector) prometheus.Collector, errLog promhttp.Logger) *http.ServeMux {
 	base := prometheus.NewRegistry()
 	base.MustRegister(
 		collectors.NewGoCollector(),
@@ -156,7 +169,11 @@ func newServeMux(c *metrics.Collector, errLog promhttp.Logger) *http.ServeMux {
 		ctx, cancel := scrapeContext(r)
 		defer cancel()
 		reg := prometheus.NewRegistry()
-		if err := reg.Register(c.WithContext(ctx)); err != nil {
+		view := c.WithContext(ctx)
+		if wrap != nil {
+			view = wrap(view)
+		}
+		if err := reg.Register(view); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

@@ -246,3 +246,51 @@ func TestServeGracefulShutdown(t *testing.T) {
 	_, err := http.Get(s.url + "/metrics")
 	assert.Error(t, err, "serve no longer listens")
 }
+
+// TestServeNetNS: serve takes the namespace flags; with --all-netns the
+// namespace and container series are bounded by --top-netns and
+// --top-containers, and the skipped namespaces have series of their own.
+func TestServeNetNS(t *testing.T) {
+	var got nsOptions
+	a, _, _ := nsApp(mock.New(nsRows()...), &got)
+	s := startServeApp(t, a, "--all-netns", "--top-netns", "1", "--top-containers", "1")
+	assert.Equal(t, nsOptions{all: true}, got)
+	_, body := get(t, s.url+"/metrics")
+	for _, line := range []string{
+		`tcptable_netns_connections{netns="4026532417",netns_name="",state="listen"} 2`,
+		`tcptable_netns_connections{netns="4026532417",netns_name="",state="established"} 1`,
+		`tcptable_netns_connections{netns="other",netns_name="",state="listen"} 2`,
+		`tcptable_netns_connections{netns="other",netns_name="",state="established"} 1`,
+		`tcptable_container_connections{container="` + webContainer + `",state="listen"} 1`,
+		`tcptable_container_connections{container="other",state="listen"} 1`,
+		`tcptable_container_connections{container="[none]",state="listen"} 2`,
+		`tcptable_netns_skipped{reason="permission_denied"} 0`,
+		`tcptable_netns_skipped{reason="error"} 0`,
+	} {
+		assert.True(t, strings.Contains(body, "\n"+line+"\n"), "no line %s in\n%s", line, body)
+	}
+	assert.Equal(t, 4, strings.Count(body, "\ntcptable_netns_connections{"), "top 1, other, and their states only")
+
+	a, _, _ = nsApp(mock.New(nsRows()...), &got)
+	s = startServeApp(t, a, "--netns", "blue", "--top-netns", "0")
+	assert.Equal(t, nsOptions{netns: "blue"}, got)
+	_, body = get(t, s.url+"/metrics")
+	assert.NotContains(t, body, "tcptable_netns_connections{", "--top-netns 0")
+	assert.NotContains(t, body, "tcptable_netns_skipped", "one namespace: nothing to skip")
+	assert.Contains(t, body, "\ntcptable_container_connections{")
+
+	for _, tc := range []struct{ args, err string }{
+		{"--top-netns -1", "--top-netns -1: must be 0 or more"},
+		{"--top-containers x", `bad --top-containers "x"`},
+		{"--netns blue --all-netns", "--netns and --all-netns exclude each other"},
+	} {
+		a, _, stderr := testApp(mock.New())
+		assert.Equal(t, exitUsage, a.run(context.Background(), append([]string{"serve"}, strings.Fields(tc.args)...)), tc.args)
+		assert.Contains(t, stderr.String(), tc.err, tc.args)
+	}
+	a, stdout, _ := testApp(mock.New())
+	assert.Equal(t, exitOK, a.run(context.Background(), []string{"serve", "--help"}))
+	for _, flag := range []string{"--all-netns", "--netns NAME|PATH", "--top-netns N", "--top-containers N"} {
+		assert.Contains(t, stdout.String(), flag)
+	}
+}
