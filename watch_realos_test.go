@@ -92,7 +92,13 @@ func TestWatchTracedRealOS(t *testing.T) {
 					assert.Contains(t, []uint32{0, uint32(os.Getpid())}, e.Row().PID, "%v", e)
 				}
 			}
-			assert.Equal(t, uint32(os.Getpid()), seen[client][0].After.PID, "connect runs in this process: %v", seen[client][0])
+			if src := w.Source(); src.Name != "sock_diag" {
+				assert.Equal(t, uint32(os.Getpid()), seen[client][0].After.PID, "connect runs in this process: %v", seen[client][0])
+			} else if testenv.Required() {
+				t.Errorf("the trace fell back to sock_diag (%s is set: the BPF source must run)", testenv.RequireEnv)
+			}
+			// (The sock_diag source of Linux without BPF privileges sees
+			// the pair only at its end: opened then, without owner.)
 			assert.Equal(t, tcptable.EventClosed, seen[server][len(seen[server])-1].Kind)
 			_, ok := w.FirstSeen(seen[server][0].Key)
 			assert.False(t, ok, "the closed end left the view")

@@ -127,7 +127,10 @@
 // relaxes exactly the checks the gap names. A provider whose Trace is not
 // supported here (an error wrapping tcptable.ErrNotSupported) declares
 // NoTrace, or the Trace check fails; one that is no tcptable.Tracer at all
-// needs no declaration: the check skips and says so. A Kill that returns
+// needs no declaration: the check skips and says so. A Tracer that sees
+// ends but learns of openings only by polling declares NoTracedOpenings:
+// the pair's ends must still be reported opened and ended, without owners
+// (the dialing end may first appear in TIME-WAIT). A Kill that returns
 // an error wrapping tcptable.ErrNotSupported declares NoKill by itself: the
 // Kill check skips and logs it. An Env that cannot offer
 // something (OSEnv on a host without ::1) returns an error wrapping

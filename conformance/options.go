@@ -63,6 +63,18 @@ const (
 	// skips and logs the error. (A provider that is no Killer needs no
 	// declaration either: the check skips and says so.)
 	NoKill
+	// NoTracedOpenings: the provider's Trace sees connections end as the
+	// OS ends them but learns of openings only from polls of the table (a
+	// fallback source without kernel events of the openings, such as the
+	// Linux provider's sock_diag source without BPF). A connection that
+	// opens and ends between two polls is reported opened only at its end
+	// (opened and closed together, or opened in TIME-WAIT), without an
+	// owner. The Trace check then still requires every end of the dialed
+	// pair opened and then ended, in an order Diff could report, but no
+	// owner for them and accepts the dialing end opened in TIME-WAIT as
+	// its end; the listener, which lives across polls, is checked in
+	// full.
+	NoTracedOpenings
 )
 
 var gapNames = [...]string{
@@ -78,6 +90,8 @@ var gapNames = [...]string{
 	NoLongName:    "no-long-name",
 	NoStats:       "no-stats",
 	NoKill:        "no-kill",
+
+	NoTracedOpenings: "no-traced-openings",
 }
 
 // String returns the gap's name, e.g. "no-listener-pid".

@@ -60,6 +60,56 @@ func (t plainTracer) Trace(ctx context.Context, q tcptable.Query, fn func(tcptab
 	return t.p.Trace(ctx, q, fn)
 }
 
+// polledOpenings returns a provider whose traces report the Env's pairs
+// as a tracer that sees ends but polls for openings does when a pair
+// lives between two polls: nothing until the connection ends, then opened
+// and closed at once, or opened in TIME-WAIT, without an owner. A broken
+// one reports those ends without the opening (endsOnly), or listeners
+// without their owner (noListenerPID).
+func polledOpenings(p *mock.Provider, endsOnly, noListenerPID bool) *wrapper {
+	return editEvents(p, func() func(e tcptable.Event) []tcptable.Event {
+		shown := map[tcptable.Key]bool{}
+		return func(e tcptable.Event) []tcptable.Event {
+			if e.Kind == tcptable.EventLost {
+				return []tcptable.Event{e}
+			}
+			if e.Row().Remote.Port() == 0 { // listeners live across polls
+				if noListenerPID {
+					for _, c := range []*tcptable.Connection{&e.Before, &e.After} {
+						c.PID, c.OwnerStatus = 0, tcptable.OwnerUnknown
+					}
+				}
+				return []tcptable.Event{e}
+			}
+			for _, c := range []*tcptable.Connection{&e.Before, &e.After} {
+				if c.Local.IsValid() {
+					c.PID, c.Module, c.OtherPIDs = 0, tcptable.Module{}, nil
+					c.OwnerStatus, c.ModuleStatus, c.ModuleSource = tcptable.OwnerUnknown, tcptable.OwnerUnknown, tcptable.SourceNone
+				}
+			}
+			opened := tcptable.Event{Kind: tcptable.EventOpened, Key: e.Key, After: *e.Row(), Time: e.Time}
+			switch {
+			case shown[e.Key]:
+				return []tcptable.Event{e}
+			case e.Kind == tcptable.EventClosed:
+				shown[e.Key] = true
+				if endsOnly {
+					return []tcptable.Event{e}
+				}
+				return []tcptable.Event{opened, e}
+			case e.After.State == tcptable.StateTimeWait:
+				shown[e.Key] = true
+				opened.After = e.After
+				if endsOnly {
+					return nil
+				}
+				return []tcptable.Event{opened}
+			}
+			return nil // not seen by a poll yet
+		}
+	})
+}
+
 // traceDefects are the tracers the suite's Trace check must fail, and
 // those odd but legal ones it must pass.
 var traceDefects = map[string]defect{
@@ -166,7 +216,45 @@ var traceDefects = map[string]defect{
 		},
 		subtest: "Trace/tcp4", message: "(declare no-trace if the provider cannot trace on this platform)",
 	},
+	"trace-polled-openings": {
+		// A fallback that polls for openings, without declaring it.
+		wrap:    func(p *mock.Provider) tcptable.Provider { return polledOpenings(p, false, false) },
+		subtest: "Trace/tcp4", message: "reported no closed or TIME-WAIT event for the dialing end",
+	},
+	"trace-polled-ends-only": {
+		// Declares the gap but reports ends without their openings.
+		wrap:    func(p *mock.Provider) tcptable.Provider { return polledOpenings(p, true, false) },
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings, "test: polls for openings")},
+		subtest: "Trace/tcp4", message: "reported no opened event for the dialing end",
+		logs: "closed while not open",
+	},
+	"trace-polled-misses-pair": {
+		// Declares the gap but reports nothing of the pair.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return editEvents(p, each(func(e tcptable.Event) []tcptable.Event {
+				if e.Kind != tcptable.EventLost && e.Row().Remote.Port() != 0 {
+					return nil
+				}
+				return []tcptable.Event{e}
+			}))
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings, "test: polls for openings")},
+		subtest: "Trace/tcp4", message: "reported no opened event for the dialing end",
+	},
+	"trace-polled-wrong-listener-pid": {
+		// The gap spares the pair's owners, not the listener's.
+		wrap: func(p *mock.Provider) tcptable.Provider {
+			return polledOpenings(p, false, true)
+		},
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings, "test: polls for openings")},
+		subtest: "Trace/tcp4", message: "traced opened {LISTEN 127.0.0.1:",
+	},
 	// Odd but legal: these must pass.
+	"trace-polled-openings-with-gap": {
+		wrap:    func(p *mock.Provider) tcptable.Provider { return polledOpenings(p, false, false) },
+		opts:    []conformance.Option{conformance.DeclareGap(conformance.NoTracedOpenings, "test: polls for openings")},
+		message: "--- PASS: TestDefectChild/Trace/tcp4",
+	},
 	"trace-not-supported-with-gap": {
 		wrap: func(p *mock.Provider) tcptable.Provider {
 			p.FailTrace(fmt.Errorf("test: trace: %w: needs CAP_BPF", tcptable.ErrNotSupported))

@@ -56,10 +56,12 @@ type options struct {
 	markdown  string
 	allNetNS  allNetNSSpec
 
-	trace      bool
-	traceRates []int
-	traceSecs  float64
-	tracePairs int
+	trace         bool
+	traceRates    []int
+	traceSecs     float64
+	tracePairs    int
+	traceWorkers  int
+	traceBPFStats bool
 }
 
 func main() {
@@ -90,6 +92,8 @@ func parseFlags() (options, error) {
 	rates := flag.String("trace-rates", "0,20000", "connection lifecycles a second of the churn runs (0: as fast as possible), each run without and with the tracer")
 	flag.Float64Var(&o.traceSecs, "trace-secs", 3, "seconds per churn run")
 	flag.IntVar(&o.tracePairs, "trace-pairs", 9000, "loopback pairs of the Table-with-Created measurement")
+	flag.IntVar(&o.traceWorkers, "trace-workers", 2, "threads of the churn generator")
+	flag.BoolVar(&o.traceBPFStats, "trace-bpf-stats", false, "also measure the kernel programs' own run time (BPF_ENABLE_STATS) in runs of their own at the highest rate")
 	allNetNS := flag.String("allnetns", "50x400", "the every-namespace scenario: NAMESPACESxSOCKETS (0: skip it)")
 	childEhash := flag.Int("child-ehash", 0, "make the -allnetns namespaces with net.ipv4.tcp_child_ehash_entries=N (their own established hash; 0: the host's)")
 	flag.Parse()
@@ -97,8 +101,8 @@ func parseFlags() (options, error) {
 	if o.traceRates, err = traceRates(*rates); err != nil {
 		return o, err
 	}
-	if o.traceSecs <= 0 || o.traceSecs > 600 || o.tracePairs < 1 || o.tracePairs > 100000 {
-		return o, fmt.Errorf("-trace-secs must be in (0, 600] and -trace-pairs in 1..100000")
+	if o.traceSecs <= 0 || o.traceSecs > 600 || o.tracePairs < 1 || o.tracePairs > 100000 || o.traceWorkers < 1 || o.traceWorkers > 254 {
+		return o, fmt.Errorf("-trace-secs must be in (0, 600], -trace-pairs in 1..100000 and -trace-workers in 1..254")
 	}
 	if o.allNetNS, err = parseAllNetNS(*allNetNS); err != nil {
 		return o, err

@@ -4,42 +4,54 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
+	"math"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/providers/linux"
 )
 
 // The trace scenario (-trace): in a namespace of its own, a churn child
-// opens and closes loopback connections (connect, accept, client closes
-// first, server closes) as fast as it can or at a paced rate, while a
-// tracer child follows the namespace with linux.Provider.Trace. It
-// measures:
+// (churn.go) opens and closes loopback connections as fast as it can or
+// at a paced rate, alone, with a provider's birth recorder running in
+// another process ("births"), or with a Trace of the namespace running
+// there ("trace"); the runs of one rate are interleaved, rep after rep,
+// and medians reported. It measures:
 //
-//   - throughput: connection lifecycles per second with the tracer
-//     running, and whether every connection's opening was reported or
-//     the loss reported (zero silent loss: opened + lost >= made);
-//   - CPU overhead: the churn child's CPU time at a paced rate, without
-//     and with the tracer, plus the tracer's own CPU time (the BPF
-//     programs run in the kernel on the churning threads' time);
+//   - throughput: connection lifecycles per second, and whether every
+//     connection's opening was reported or the loss reported (zero
+//     silent loss: opened + lost >= made);
+//   - CPU: the churn process's CPU time (where the kernel runs the BPF
+//     programs and the loopback packets), the kernel threads' (softirq
+//     work deferred to ksoftirqd, RCU callbacks) and the tracer
+//     process's, per lifecycle, and the ratio to the churn alone;
+//   - the tracer's capacity apart from the generator ("drain"): the
+//     churn runs while the Trace's callback is held, so the kernel fills
+//     a large ring; then the callback is released and the tracer drains
+//     the ring with nothing else running: events and lifecycles a second
+//     it decodes and dispatches;
+//   - optionally (-trace-bpf-stats), the kernel programs' own run time
+//     (BPF_ENABLE_STATS) per run and per lifecycle, in runs of their own
+//     (the statistics cost time themselves);
 //   - Table with Created: a provider with birth times against one
-//     WithoutBirthTimes, on sockets born while both were open.
+//     WithoutBirthTimes, on sockets born while both were open, in another
+//     namespace (without the churn's TIME-WAIT sockets).
+
+// The tracer process's modes.
+const (
+	modeAlone  = ""       // no tracer process
+	modeBirths = "births" // a provider with its birth recorder
+	modeTrace  = "trace"  // a Trace of the namespace
+	modeDrain  = "drain"  // a Trace whose callback is held, then drains
+)
 
 // churnResult is what the churn child reports.
 type churnResult struct {
@@ -55,246 +67,35 @@ type tracerResult struct {
 	Lost   uint64  `json:"lost"`
 	CPUSec float64 `json:"cpu_sec"`
 	Source string  `json:"source"`
+	// DrainSecs is how long the drain took, from the callback's release
+	// until every connection made was reported opened (or lost), and
+	// CPUSec the tracer's CPU in that time (drain mode).
+	DrainSecs float64 `json:"drain_secs,omitempty"`
+	// DrainEvents is how many events the drain delivered by then.
+	DrainEvents int64 `json:"drain_events,omitempty"`
 }
 
-// churnRole: "ADDR RATE SECS WORKERS": connect to a listener of its own
-// on ADDR, RATE lifecycles a second in all (0: as fast as possible).
-func churnRole(arg string) (churnResult, error) {
-	f := strings.Fields(arg)
-	if len(f) != 4 {
-		return churnResult{}, fmt.Errorf("churn: want ADDR RATE SECS WORKERS, got %q", arg)
-	}
-	rate, _ := strconv.Atoi(f[1])
-	secs, _ := strconv.ParseFloat(f[2], 64)
-	workers, _ := strconv.Atoi(f[3])
-	l, err := net.Listen("tcp", f[0])
-	if err != nil {
-		return churnResult{}, err
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	addr := l.Addr().String()
-	var n atomic.Int64
-	deadline := time.Now().Add(time.Duration(secs * float64(time.Second)))
-	start := time.Now()
-	cpu0 := cpuTime()
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var every time.Duration
-			if rate > 0 {
-				every = time.Duration(float64(time.Second) * float64(workers) / float64(rate))
-			}
-			next := start.Add(time.Duration(w) * every / time.Duration(workers))
-			for time.Now().Before(deadline) {
-				if every > 0 {
-					if d := time.Until(next); d > 0 {
-						time.Sleep(d)
-					}
-					next = next.Add(every)
-				}
-				c, err := net.Dial("tcp", addr)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				c.Close()
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	r := churnResult{Conns: n.Load(), Secs: time.Since(start).Seconds(), CPUSec: (cpuTime() - cpu0).Seconds()}
-	if err, ok := firstErr.Load().(error); ok && r.Conns == 0 {
-		return r, err
-	}
-	return r, nil
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// tracerRole: "PORT" is the churn listener's port; it traces its own
-// namespace, prints READY, and reports on stdin's end.
-func tracerRole(arg string) (tracerResult, error) {
-	f := strings.Fields(arg)
-	port, _ := strconv.Atoi(f[0])
-	birthsOnly := len(f) > 1 && f[1] == "births"
-	p, err := linux.New()
-	if err != nil {
-		return tracerResult{}, err
-	}
-	defer p.Close()
-	src, why := p.TraceSource()
-	if src != linux.TraceBPF {
-		return tracerResult{}, fmt.Errorf("no BPF trace: %v", why)
-	}
-	var r tracerResult
-	r.Source = src.String()
-	if birthsOnly {
-		// Only the recorder of birth times runs (as in any provider).
-		cpu0 := cpuTime()
-		fmt.Fprintln(os.Stderr, "READY")
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
-		r.Source = "births"
-		return r, nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Trace(ctx, tcptable.Query{}, func(e tcptable.Event) error {
-			r.Events++
-			switch {
-			case e.Kind == tcptable.EventLost:
-				r.Lost += e.Lost
-			case e.Kind == tcptable.EventOpened && e.After.State == tcptable.StateSynSent && e.After.Remote.Port() == uint16(port):
-				r.Opened++
-			}
-			return nil
-		})
-	}()
-	time.Sleep(300 * time.Millisecond) // the trace's first snapshot
-	if path := os.Getenv(envProfile); path != "" {
-		// A CPU profile of the tracer: PATH.tracer.
-		f, err := os.Create(path + ".tracer")
-		if err != nil {
-			return r, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return r, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	cpu0 := cpuTime()
-	fmt.Fprintln(os.Stderr, "READY")
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	time.Sleep(200 * time.Millisecond) // the ring's last records
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		return r, err
-	}
-	r.CPUSec = (cpuTime() - cpu0).Seconds()
-	return r, nil
-}
-
-// createdRole: "PAIRS REPS": two providers of this namespace, one with
-// birth times and one without; PAIRS loopback pairs made after both are
-// open; Table timed on each, alternately.
-func createdRole(arg string) (map[string]result, error) {
-	f := strings.Fields(arg)
-	pairs, _ := strconv.Atoi(f[0])
-	reps, _ := strconv.Atoi(f[1])
-	var lim syscall.Rlimit
-	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	if need := uint64(2*pairs + 64); lim.Cur < need {
-		return nil, fmt.Errorf("-trace-pairs %d needs %d descriptors; RLIMIT_NOFILE is %d", pairs, need, lim.Cur)
-	}
-	with, err := linux.New()
-	if err != nil {
-		return nil, err
-	}
-	defer with.Close()
-	without, err := linux.New(linux.WithoutBirthTimes())
-	if err != nil {
-		return nil, err
-	}
-	defer without.Close()
-	if src, why := with.TraceSource(); src != linux.TraceBPF {
-		return nil, fmt.Errorf("no BPF recorder: %v", why)
-	}
-	h, err := holdPairs(pairs)
-	if err != nil {
-		return nil, err
-	}
-	defer h.close()
-	ctx := context.Background()
-	var w, wo []result
-	created := 0
-	for i := range 2*reps + 1 {
-		p, out := with, &w
-		if i%2 == 1 {
-			p, out = without, &wo
-		}
-		t := time.Now()
-		rows, err := p.Table(ctx, tcptable.Query{})
-		if err != nil {
-			return nil, err
-		}
-		d := time.Since(t)
-		if i == 0 {
-			continue // warm both scans' caches alike
-		}
-		*out = append(*out, result{Ms: ms(d), Rows: len(rows)})
-		if p == with {
-			created = 0
-			for _, r := range rows {
-				if !r.Created.IsZero() {
-					created++
-				}
-			}
-		}
-	}
-	mw, mwo := median(w), median(wo)
-	mw.Created = created
-	return map[string]result{"created": mw, "plain": mwo}, nil
-}
-
-// pairHolder keeps loopback pairs open.
-type pairHolder struct{ conns []net.Conn }
-
-func (h *pairHolder) close() {
-	for _, c := range h.conns {
-		c.Close()
-	}
-}
-
-func holdPairs(n int) (*pairHolder, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	h := &pairHolder{}
-	for range n {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			h.close()
-			return nil, err
-		}
-		s, err := l.Accept()
-		if err != nil {
-			c.Close()
-			h.close()
-			return nil, err
-		}
-		h.conns = append(h.conns, c, s)
-	}
-	return h, nil
-}
-
-// traceRun is one churn run, with or without the tracer.
+// traceRun is one churn run.
 type traceRun struct {
-	rate   int
-	churn  churnResult
-	tracer *tracerResult
+	rate     int
+	mode     string
+	churn    churnResult
+	kthreads float64 // CPU seconds of the kernel threads during the run
+	tracer   *tracerResult
+	bpf      []progStat // -trace-bpf-stats runs only
+}
+
+// cpuPerConn is the CPU of the run per lifecycle, in microseconds: the
+// churn's, the kernel threads' and the tracer's.
+func (r traceRun) cpuPerConn() float64 {
+	if r.churn.Conns == 0 {
+		return 0
+	}
+	total := r.churn.CPUSec + r.kthreads
+	if r.tracer != nil {
+		total += r.tracer.CPUSec
+	}
+	return 1e6 * total / float64(r.churn.Conns)
 }
 
 // traceScenario runs the trace benchmarks and prints their table.
@@ -304,91 +105,213 @@ func traceScenario(exe string, o options) error {
 		return err
 	}
 	defer ns.Close()
-	// The tracer needs the churn listener's port before the churn runs;
-	// a fixed port of the namespace does.
-	const port = 7000
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	secs := o.traceSecs
-	var runs []traceRun
-	for _, rate := range o.traceRates {
-		for _, mode := range []string{"", "births", "trace"} {
-			if rate == 0 && mode == "births" {
-				continue
+	var runs, drains, stats []traceRun
+	for rep := range o.reps {
+		for _, rate := range o.traceRates {
+			for _, mode := range []string{modeAlone, modeBirths, modeTrace} {
+				r, err := churnOnce(ns, exe, o, rate, o.traceSecs, mode, false)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "rep %d rate %d %q: %+v kthreads %.2fs %+v\n", rep, rate, mode, r.churn, r.kthreads, r.tracer)
+				runs = append(runs, r)
 			}
-			r, err := churnOnce(ns, exe, addr, port, rate, secs, mode)
+		}
+	}
+	for rep := range min(o.reps, 3) {
+		r, err := churnOnce(ns, exe, o, 0, 1, modeDrain, false)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "drain %d: %+v %+v\n", rep, r.churn, r.tracer)
+		drains = append(drains, r)
+	}
+	if o.traceBPFStats {
+		rate := o.traceRates[len(o.traceRates)-1]
+		for _, mode := range []string{modeBirths, modeTrace} {
+			r, err := churnOnce(ns, exe, o, rate, o.traceSecs, mode, true)
 			if err != nil {
 				return err
 			}
-			runs = append(runs, r)
-			fmt.Fprintf(os.Stderr, "rate %d %q: %+v %+v\n", rate, mode, r.churn, r.tracer)
+			stats = append(stats, r)
 		}
 	}
-	cr, err := runIn(ns, exe, "created", fmt.Sprintf("%d %d", o.tracePairs, o.reps))
+	sc, err := syscallCosts(ns, exe)
 	if err != nil {
 		return err
 	}
-	var created map[string]result
+	cns, err := netnstest.NewNS(fmt.Sprintf("tcptable-bench-created-%d", os.Getpid()))
+	if err != nil {
+		return err
+	}
+	defer cns.Close()
+	cr, err := runIn(cns, exe, "created", fmt.Sprintf("%d %d", o.tracePairs, o.reps))
+	if err != nil {
+		return err
+	}
+	var created createdResult
 	if err := json.Unmarshal(cr, &created); err != nil {
 		return fmt.Errorf("created: %w: %q", err, cr)
 	}
-	printTrace(os.Stdout, runs, created, o)
+	printTrace(os.Stdout, summarize(runs, o), drains, stats, sc, created, o)
 	return nil
 }
 
-// churnOnce runs the churn child (and the tracer child if traced) in ns.
-// mode is "" (the churn alone), "births" (a provider's recorder of birth
-// times running) or "trace" (a Trace running).
-func churnOnce(ns *netnstest.NS, exe, addr string, port, rate int, secs float64, mode string) (traceRun, error) {
-	run := traceRun{rate: rate}
-	traced := mode != ""
-	var tracer *exec.Cmd
-	var tracerIn io.WriteCloser
-	var tracerOut strings.Builder
-	if traced {
-		tracer = ns.Exec(exe)
-		tracer.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+strconv.Itoa(port)+" "+mode)
-		tracer.Stdout = &tracerOut
-		stderr, err := tracer.StderrPipe()
-		if err != nil {
+// churnPort is the churn listener's port in the bench's namespace; the
+// tracer counts the openings of connections to it.
+const churnPort = 7000
+
+// drainRing is the ring of the drain runs: large enough for a second of
+// the churn (a dozen records of 160 bytes per lifecycle).
+const drainRing = 512 << 20
+
+// churnOnce runs the churn child, and the tracer child in mode, in ns.
+// With bpfStats the kernel's statistics of the programs are collected
+// during the run.
+func churnOnce(ns *netnstest.NS, exe string, o options, rate int, secs float64, mode string, bpfStats bool) (traceRun, error) {
+	run := traceRun{rate: rate, mode: mode}
+	var tracer *tracerProc
+	if mode != modeAlone {
+		var err error
+		if tracer, err = startTracer(ns, exe, strconv.Itoa(churnPort)+" "+mode); err != nil {
 			return run, err
 		}
-		if tracerIn, err = tracer.StdinPipe(); err != nil {
+		defer tracer.kill()
+	}
+	var bs *bpfStatsRun
+	if bpfStats && tracer != nil {
+		var err error
+		if bs, err = startBPFStats(tracer.cmd.Process.Pid); err != nil {
 			return run, err
-		}
-		if err := tracer.Start(); err != nil {
-			return run, err
-		}
-		sc := bufio.NewScanner(stderr)
-		ready := false
-		for sc.Scan() {
-			if sc.Text() == "READY" {
-				ready = true
-				break
-			}
-			fmt.Fprintln(os.Stderr, sc.Text())
-		}
-		go func() { _, _ = io.Copy(os.Stderr, stderr) }()
-		if !ready {
-			tracerIn.Close()
-			return run, fmt.Errorf("tracer: %v", tracer.Wait())
 		}
 	}
-	out, err := runIn(ns, exe, "churn", fmt.Sprintf("%s %d %g %d", addr, rate, secs, 4))
+	k0 := kthreadCPU()
+	out, err := runIn(ns, exe, "churn", fmt.Sprintf("127.0.0.1:%d %d %g %d", churnPort, rate, secs, o.traceWorkers))
+	run.kthreads = (kthreadCPU() - k0).Seconds()
+	if bs != nil {
+		run.bpf, _ = bs.stop()
+	}
 	if err == nil {
 		err = json.Unmarshal(out, &run.churn)
 	}
-	if traced {
-		tracerIn.Close()
-		if werr := tracer.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("tracer: %w", werr)
+	if tracer != nil {
+		line := ""
+		if mode == modeDrain {
+			line = strconv.FormatInt(run.churn.Conns, 10)
 		}
-		var tr tracerResult
+		tr, terr := tracer.finish(line)
 		if err == nil {
-			err = json.Unmarshal([]byte(tracerOut.String()), &tr)
+			err = terr
 		}
 		run.tracer = &tr
 	}
 	return run, err
+}
+
+// tracerProc is a running tracer child.
+type tracerProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out strings.Builder
+}
+
+// startTracer starts the tracer role with arg in ns and waits until it is
+// ready.
+func startTracer(ns *netnstest.NS, exe, arg string) (*tracerProc, error) {
+	t := &tracerProc{cmd: ns.Exec(exe)}
+	t.cmd.Env = append(os.Environ(), envRole+"=tracer", envArg+"="+arg)
+	t.cmd.Stdout = &t.out
+	stderr, err := t.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if t.in, err = t.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := t.cmd.Start(); err != nil {
+		return nil, err
+	}
+	if err := awaitReady(stderr); err != nil {
+		t.in.Close()
+		return nil, fmt.Errorf("tracer: %w (%v)", err, t.cmd.Wait())
+	}
+	return t, nil
+}
+
+// finish writes line (if any) to the tracer, ends its input, and returns
+// its report.
+func (t *tracerProc) finish(line string) (tracerResult, error) {
+	var tr tracerResult
+	var err error
+	if line != "" {
+		_, err = fmt.Fprintln(t.in, line)
+	}
+	t.in.Close()
+	if werr := t.cmd.Wait(); werr != nil && err == nil {
+		err = fmt.Errorf("tracer: %w", werr)
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(t.out.String()), &tr)
+	}
+	return tr, err
+}
+
+// kill ends the tracer if it still runs.
+func (t *tracerProc) kill() {
+	if t.cmd.ProcessState == nil {
+		t.cmd.Process.Kill()
+		t.cmd.Wait()
+	}
+}
+
+// syscallCosts times a cheap system call in this process (outside the
+// namespace: every process of the host pays what a trace adds) with no
+// tracer, with a Trace whose accept attribution uses the syscalls
+// tracepoints (tracefs mounted), and with one that uses tp_btf/sys_exit.
+func syscallCosts(ns *netnstest.NS, exe string) (map[string]float64, error) {
+	out := map[string]float64{"none": syscallNs()}
+	for name, extra := range map[string]string{"tracepoint": "", "tp_btf": " notracefs"} {
+		t, err := startTracer(ns, exe, strconv.Itoa(churnPort)+" "+modeTrace+extra)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = syscallNs()
+		_, err = t.finish("")
+		t.kill()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// syscallNs is the least time of five runs of getppid(2) a million
+// times, in nanoseconds a call.
+func syscallNs() float64 {
+	best := math.Inf(1)
+	for range 5 {
+		t := time.Now()
+		const n = 1000000
+		for range n {
+			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
+		}
+		best = min(best, float64(time.Since(t).Nanoseconds())/n)
+	}
+	return best
+}
+
+// awaitReady reads the tracer's standard error until it says READY, and
+// then copies the rest to ours.
+func awaitReady(stderr io.Reader) error {
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if sc.Text() == "READY" {
+			go func() { _, _ = io.Copy(os.Stderr, stderr) }()
+			return nil
+		}
+		fmt.Fprintln(os.Stderr, sc.Text())
+	}
+	return fmt.Errorf("ended before it was ready")
 }
 
 // runIn runs this executable in ns with role and arg and returns its
@@ -404,43 +327,6 @@ func runIn(ns *netnstest.NS, exe, role, arg string) ([]byte, error) {
 	return out, nil
 }
 
-// printTrace prints the trace scenario's results.
-func printTrace(w io.Writer, runs []traceRun, created map[string]result, o options) {
-	fmt.Fprintf(w, "Trace: churn of loopback connections for %gs per run (4 workers), 2 CPUs\n\n", o.traceSecs)
-	fmt.Fprintf(w, "%-10s %-7s %12s %10s %10s %10s %12s %14s\n", "rate", "with", "conns/s", "churn CPU", "tracer CPU", "opened", "lost", "silent loss")
-	base := map[int]float64{}
-	for _, r := range runs {
-		rate := strconv.Itoa(r.rate) + "/s"
-		if r.rate == 0 {
-			rate = "max"
-		}
-		cps := float64(r.churn.Conns) / r.churn.Secs
-		if r.tracer == nil {
-			base[r.rate] = r.churn.CPUSec / r.churn.Secs
-			fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %10s %10s %12s %14s\n", rate, "-", cps, r.churn.CPUSec, "-", "-", "-", "-")
-			continue
-		}
-		total := r.churn.CPUSec + r.tracer.CPUSec
-		over := ""
-		if b := base[r.rate]; b > 0 && r.rate != 0 {
-			over = fmt.Sprintf(" (%+.1f%% CPU/s)", 100*(total/r.churn.Secs/b-1))
-		}
-		if r.tracer.Source == "births" {
-			fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %9.2fs %10s %12s %14s%s\n", rate, "births", cps, r.churn.CPUSec, r.tracer.CPUSec, "-", "-", "-", over)
-			continue
-		}
-		silent := r.churn.Conns - r.tracer.Opened - int64(r.tracer.Lost)
-		verdict := "none"
-		if silent > 0 {
-			verdict = strconv.FormatInt(silent, 10) + " (!)"
-		}
-		fmt.Fprintf(w, "%-10s %-7s %12.0f %9.2fs %9.2fs %10d %12d %14s%s\n", rate, "trace", cps, r.churn.CPUSec, r.tracer.CPUSec, r.tracer.Opened, r.tracer.Lost, verdict, over)
-	}
-	c, p := created["created"], created["plain"]
-	fmt.Fprintf(w, "\nTable of %d rows, median of %d: with Created %.1f ms (%d rows with Created), without %.1f ms: %s\n",
-		c.Rows, o.reps, c.Ms, c.Created, p.Ms, ratio(c.Ms, p.Ms))
-}
-
 // traceRates parses -trace-rates.
 func traceRates(s string) ([]int, error) {
 	var rates []int
@@ -453,4 +339,37 @@ func traceRates(s string) ([]int, error) {
 	}
 	slices.Sort(rates)
 	return rates, nil
+}
+
+// kthreadCPU is the CPU time the kernel's threads (children of kthreadd)
+// have used so far: ksoftirqd takes over softirq work under load, and RCU
+// callbacks free sockets and their storage.
+func kthreadCPU() time.Duration {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime stime: fields 4, 14 and 15.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || (f[1] != "2" && e.Name() != "2") {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }

@@ -180,6 +180,13 @@ func TestWatchTracedRealOS(t *testing.T) {
 		testenv.SkipOrFail(t, "no kernel events here (hint: run as root on Linux 5.8+ with BTF): %s", stderr.String())
 	}
 	assert.Regexp(t, `^tcptable: watching \d+ endpoints with kernel events \(\w+\); Ctrl-C stops\n`, stderr.String())
+	// The sock_diag source (Linux without BPF privileges) sees the pair's
+	// ends but not its opening, which lived between two polls: it reports
+	// both ends opened at their end, without owner (docs/linux.md).
+	attributed := !strings.Contains(stderr.String(), "kernel events (sock_diag)")
+	if !attributed && testenv.Required() {
+		t.Errorf("the watch fell back to sock_diag (%s is set: the BPF source must run): %s", testenv.RequireEnv, stderr.String())
+	}
 	var opened []string
 	for line := range strings.Lines(stdout.String()) {
 		var e tcptable.Event
@@ -187,7 +194,7 @@ func TestWatchTracedRealOS(t *testing.T) {
 		local, remote := e.After.Local.String(), e.After.Remote.String()
 		if e.Kind == tcptable.EventOpened && (local == client && remote == server || local == server && remote == client) {
 			opened = append(opened, local)
-			if local == client {
+			if local == client && attributed {
 				assert.Equal(t, uint32(os.Getpid()), e.After.PID, "connect runs in this process: %s", line)
 			}
 		}

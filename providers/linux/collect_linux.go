@@ -209,7 +209,7 @@ func (p *Provider) adder(q tcptable.Query, mask uint32, zone zoner, d *dedup, ro
 		c, ok := connFromRow(r, zone)
 		if r.Birth != 0 {
 			c.Created = p.birthClock.Wall(r.Birth)
-		} else if b, known := p.births[r.Cookie]; known && r.Cookie != 0 && r.Inode == 0 {
+		} else if b, known := p.births.Birth(r.Cookie); known && r.Inode == 0 {
 			c.Created = p.birthClock.Wall(b) // a TIME-WAIT minisocket's connection
 		}
 		if ok && q.MatchAddr(&c) {

@@ -166,37 +166,41 @@ func (dc *destroyConn) read(ctx context.Context, out chan<- destroyed) {
 // destroyedRow reports the end of the socket d describes and returns the
 // snapshot without it. A connection whose full socket a TIME-WAIT
 // minisocket replaced lives on: that is a state change (found with a
-// lookup of its address pair), not an end.
+// lookup of its address pair), not an end. A connection no poll saw (it
+// opened and ended between two) is reported opened at its end, without
+// an owner: closed at once in the state the kernel reports at its
+// destruction (CLOSE), or in TIME-WAIT, where the snapshot keeps it.
 func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d *destroyed,
 	cv *converter, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
 	c, ok := cv.plain(&d.row)
 	if !ok {
 		return prev, nil
 	}
-	k := c.Key()
-	i := -1
-	for j := range prev {
-		if prev[j].Key() == k {
-			i = j
-			break
-		}
-	}
-	before := c
-	if i >= 0 {
-		before = prev[i]
+	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerUnknown, tcptable.OwnerUnknown
+	i, ambiguous := findDestroyed(prev, &c)
+	if ambiguous {
+		return prev, nil // one of several listeners on the address: the poll tells which
 	}
 	var evs []tcptable.Event
 	if tw, ok := p.lookupTimeWait(look, &d.row, cv); ok {
 		if i < 0 {
-			return prev, nil // the poll will show it
+			evs = viewEvents(evs, q, changeOpened, tcptable.Connection{}, tw, d.at)
+			r := tw
+			reduce(&r, q.Detail(), q.Stats)
+			if q.Match(r) {
+				prev = append(prev, r) // the poll must not report it again
+			}
+		} else {
+			evs = viewEvents(evs, q, changeUpdated, prev[i], tw, d.at)
+			prev[i] = tw
 		}
-		evs = viewEvents(evs, q, changeUpdated, before, tw, d.at)
-		prev[i] = tw
-	} else {
-		evs = viewEvents(evs, q, changeClosed, before, tcptable.Connection{}, d.at)
-		if i >= 0 {
-			prev = append(prev[:i], prev[i+1:]...)
-		}
+	} else if i >= 0 {
+		evs = viewEvents(evs, q, changeClosed, prev[i], tcptable.Connection{}, d.at)
+		prev = append(prev[:i], prev[i+1:]...)
+	} else if c.Local.Port() != 0 {
+		// (A socket never bound has nothing to report.)
+		evs = viewEvents(evs, q, changeOpened, tcptable.Connection{}, c, d.at)
+		evs = viewEvents(evs, q, changeClosed, c, tcptable.Connection{}, d.at)
 	}
 	for _, e := range evs {
 		if err := fn(e); err != nil {
@@ -204,6 +208,31 @@ func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d 
 		}
 	}
 	return prev, nil
+}
+
+// findDestroyed returns the index in prev of the destroyed socket c, or
+// -1. A connection is found by its Key; a listener is destroyed after its
+// last descriptor closed, without the inode its Key holds, so it is found
+// by its address, when only one listener has it (ambiguous otherwise).
+func findDestroyed(prev []tcptable.Connection, c *tcptable.Connection) (i int, ambiguous bool) {
+	byAddr := c.Remote.Port() == 0 && c.Socket == 0
+	k := c.Key()
+	i = -1
+	for j := range prev {
+		r := &prev[j]
+		switch {
+		case !byAddr:
+			if r.Key() == k {
+				return j, false
+			}
+		case r.Remote.Port() == 0 && r.Local == c.Local && r.NetNS == c.NetNS:
+			if i >= 0 {
+				return -1, true
+			}
+			i = j
+		}
+	}
+	return i, false
 }
 
 // lookupTimeWait returns the TIME-WAIT (or FIN-WAIT-2) minisocket with

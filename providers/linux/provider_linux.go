@@ -40,7 +40,7 @@ type Provider struct {
 	// socket storage map (-1: none), TIME-WAIT births by cookie, and the
 	// clock that converts them.
 	birthFD    int
-	births     map[uint64]uint64
+	births     *events.TimeWaitBirths
 	birthClock events.Clock
 
 	testHookTable func(ctx context.Context) // run under the lock by every Table call, if set
@@ -282,12 +282,7 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 	}
 	if p.source != SourceProcNet {
 		// Birth times come by socket cookie, which /proc/net lacks.
-		var err error
-		withTW := stateMask(q)&(1<<tcpTimeWait|1<<tcpFinWait2) != 0
-		if p.birthFD, p.births, p.birthClock, err = p.rec.birthTimes(withTW); err != nil {
-			wg.Wait()
-			return nil, err
-		}
+		p.birthFD, p.births, p.birthClock = p.rec.birthTimes()
 	}
 	rows, tableErr := p.collectNS(ctx, q, buf)
 	p.births, p.birthFD = nil, -1

@@ -24,8 +24,6 @@ type recorder struct {
 	rec     *events.Recorder
 	err     error // why there is no recorder
 	hub     *hub
-	births  map[uint64]uint64 // cookie -> birth, reused by Table
-	reader  events.BirthReader
 	stopped chan struct{} // closed by close
 }
 
@@ -115,28 +113,20 @@ func bpfAllowed(cfg *config) error {
 	return fditer.BPFCapable()
 }
 
-// births returns, if the recorder has loaded, the descriptor of its
+// birthTimes returns, if the recorder has loaded, the descriptor of its
 // socket storage map of birth times (for the table dump to report), the
-// clock to convert them, and, if withTimeWait, the birth times of the
-// TIME-WAIT minisockets by cookie; storage is -1 otherwise. Table calls
-// it under p.mu.
-func (r *recorder) birthTimes(withTimeWait bool) (storage int, tw map[uint64]uint64, clock events.Clock, err error) {
+// births of the TIME-WAIT minisockets' connections (synced now), and the
+// clock to convert them; storage is -1 and tw nil otherwise, and while
+// the recorder has recorded no birth. Table calls it under p.mu.
+func (r *recorder) birthTimes() (storage int, tw *events.TimeWaitBirths, clock events.Clock) {
 	rec := r.ready()
-	if rec == nil {
-		return -1, nil, events.Clock{}, nil
+	if rec == nil || !rec.BornAny() {
+		// No birth yet: sock_diag would look for one in every socket.
+		return -1, nil, events.Clock{}
 	}
-	if withTimeWait {
-		if r.births == nil {
-			r.births = make(map[uint64]uint64)
-		}
-		clear(r.births)
-		err = rec.TimeWaitBirths(&r.reader, func(cookie, birth uint64) { r.births[cookie] = birth })
-		if err != nil {
-			return -1, nil, events.Clock{}, fmt.Errorf("birth times: %w", err)
-		}
-		tw = r.births
-	}
-	return rec.BirthStorageFD(), tw, rec.Clock(), nil
+	tw = rec.TimeWaitBirths()
+	tw.Sync()
+	return rec.BirthStorageFD(), tw, rec.Clock()
 }
 
 // errNoRecorder is wrapped when the recorder is not running.

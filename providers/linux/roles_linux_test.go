@@ -41,7 +41,7 @@ func runRoleIfRequested() {
 		return
 	}
 	switch role[0] {
-	case roleServer, roleClient, roleTrace:
+	case roleServer, roleClient, roleTrace, roleLazyServer, roleHold, roleStuckServer, roleSynSent:
 		os.Exit(runTraceRole(role))
 	case roleExec:
 		fmt.Println("READY")

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -116,33 +116,55 @@ func (p *Provider) traceHub(ctx context.Context) (*hub, error) {
 		return nil, tcptable.ErrClosed
 	}
 	if p.rec.hub == nil {
-		p.rec.hub = &hub{p: p, rec: rec, subs: map[*subscriber]struct{}{}}
+		p.rec.hub = &hub{p: p, rec: rec}
 	}
 	return p.rec.hub, nil
+}
+
+// kernelRecorder is what the hub uses of an events.Recorder.
+type kernelRecorder interface {
+	Read(r *events.Record, deadline time.Time) error
+	Lost() (uint64, error)
+	Missed() (uint64, error)
+	SetFilter(f events.Filter, tracing bool) error
+	Clock() events.Clock
 }
 
 // hub reads the recorder's ring buffer for every Trace of a provider.
 type hub struct {
 	p   *Provider
-	rec *events.Recorder
+	rec kernelRecorder
 
 	mu      sync.Mutex
-	subs    map[*subscriber]struct{}
+	subs    []*subscriber // replaced, never changed in place: a range over it survives removals
 	running bool
 	stop    chan struct{}
 	stopped chan struct{}
 
 	// Owned by the reader goroutine.
 	conv    converter
-	pending map[uint64]pendingOpen // outgoing connections without a port yet
-	tw      map[uint64]twRow       // TIME-WAIT minisockets, by cookie
-	twPairs map[addrPair]uint64    // their cookies, by address pair
-	lastTW  time.Time
-	diag    *diagConn
-	evs     []tcptable.Event
-	exes    map[procKey]string
-	count   uint64 // records handled
-	lastExe struct {
+	pending map[uint64]*pendingOpen // outgoing connections without a port yet
+	free    []*pendingOpen          // pendingOpens to reuse
+	tw      map[uint64]twRow        // TIME-WAIT minisockets, by cookie
+	twPairs map[addrPair]uint64     // their cookies, by address pair
+	failed  bool                    // fail ended the Traces: the reader stops
+	probing bool                    // a probe runs (and has the sock_diag socket)
+	probed  chan *probe             // where it ends
+	// The probes' view of the followed minisockets (see probe).
+	mirror   *twMirror // nil while a probe has it
+	twLog    []twOp    // changes since the last probe
+	twReset  bool      // twLog starts from nothing
+	spareLog []twOp
+	twFams   [2]int // followed minisockets by family
+	lastTW   time.Time
+	diag     *diagConn
+	evs      []tcptable.Event
+	before   tcptable.Connection // dispatch's rows
+	after    tcptable.Connection
+	exes     map[procKey]string
+	count    uint64 // records handled
+	lostSeen uint64 // the largest loss count lostUpTo was given
+	lastExe  struct {
 		key  procKey
 		path string
 	}
@@ -163,14 +185,28 @@ type subscriber struct {
 // pendingOpen is an outgoing connection's opening held until its port is
 // known.
 type pendingOpen struct {
-	rec  events.Record
-	seen time.Time
+	rec   events.Record
+	seen  time.Time
+	seq   uint64 // h.count when held
+	tries int    // dumps that did not find it
 }
 
-// twRow is a TIME-WAIT minisocket the trace reported.
+// twRow is a TIME-WAIT minisocket the trace reported: its row as a dump
+// shows it (State its substate), and its connection's birth (boot clock,
+// ns; 0 unknown). Small enough for a map to hold it in place.
 type twRow struct {
-	row   tcptable.Connection
-	state uint8
+	d     diagRow
+	birth uint64
+	seq   uint64 // h.count when followed
+}
+
+// twConn returns t's row, owned by the kernel, in the provider's namespace.
+func (cv *converter) twConn(t *twRow) tcptable.Connection {
+	c, _ := cv.plain(&t.d)
+	c.Created = cv.clock.Wall(t.birth)
+	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
+	c.StatsStatus = tcptable.StatsNotRequested // as rowInto's
+	return c
 }
 
 // procKey identifies a process across PID reuse.
@@ -186,6 +222,7 @@ const (
 	pendingTimeout = 100 * time.Millisecond // when a held opening is looked up
 	maxPending     = 1 << 16
 	maxExes        = 4096
+	clockEvery     = 256 // records between two readings of the clock
 )
 
 // run adds a subscriber and serves it until ctx ends or fn fails.
@@ -210,14 +247,22 @@ func (h *hub) run(ctx context.Context, q tcptable.Query, ready func(), fn func(t
 func (h *hub) add(s *subscriber, ready func()) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.subs[s] = struct{}{}
+	for !h.running && h.stopped != nil && !closed(h.stopped) {
+		// The last reader is stopping (the last Trace ended, or it
+		// failed): it still holds the reader's state.
+		stopped := h.stopped
+		h.mu.Unlock()
+		<-stopped
+		h.mu.Lock()
+	}
+	h.subs = append(slices.Clip(h.subs), s)
 	if err := h.rec.SetFilter(h.filter(), true); err != nil {
-		delete(h.subs, s)
+		h.removeSub(s)
 		return err
 	}
 	if !h.running {
 		if err := h.begin(); err != nil {
-			delete(h.subs, s)
+			h.removeSub(s)
 			h.rec.SetFilter(events.Filter{}, false)
 			return err
 		}
@@ -233,11 +278,10 @@ func (h *hub) add(s *subscriber, ready func()) error {
 // and stops the reader after the last one.
 func (h *hub) remove(s *subscriber) {
 	h.mu.Lock()
-	if _, ok := h.subs[s]; !ok {
+	if !h.removeSub(s) {
 		h.mu.Unlock()
 		return
 	}
-	delete(h.subs, s)
 	last := len(h.subs) == 0
 	if last {
 		h.rec.SetFilter(events.Filter{}, false)
@@ -259,7 +303,7 @@ func (h *hub) remove(s *subscriber) {
 func (h *hub) shutdown() {
 	h.mu.Lock()
 	subs := h.subs
-	h.subs = map[*subscriber]struct{}{}
+	h.subs = nil
 	running, stop, stopped := h.running, h.stop, h.stopped
 	h.running = false
 	h.mu.Unlock()
@@ -271,17 +315,27 @@ func (h *hub) shutdown() {
 		h.diag.close()
 		h.diag = nil
 	}
-	for s := range subs {
+	for _, s := range subs {
 		s.err = fmt.Errorf("tcptable/linux: Trace: %w", tcptable.ErrClosed)
 		close(s.done)
 	}
+}
+
+// removeSub unregisters s, if it is registered. Called with h.mu held.
+func (h *hub) removeSub(s *subscriber) bool {
+	i := slices.Index(h.subs, s)
+	if i < 0 {
+		return false
+	}
+	h.subs = slices.Delete(slices.Clone(h.subs), i, i+1)
+	return true
 }
 
 // filter is the union of the subscribers' cheap conditions.
 func (h *hub) filter() events.Filter {
 	var f events.Filter
 	first := true
-	for s := range h.subs {
+	for _, s := range h.subs {
 		sf := kernelFilter(s.q)
 		if first {
 			f, first = sf, false
@@ -313,9 +367,12 @@ func (h *hub) begin() error {
 	h.conv = h.p.traceConverter()
 	h.conv.clock, h.conv.seed = h.rec.Clock(), map[uint64]owned{}
 	h.conv.module = h.exe
-	h.pending = map[uint64]pendingOpen{}
+	h.pending = map[uint64]*pendingOpen{}
 	h.tw = map[uint64]twRow{}
 	h.twPairs = map[addrPair]uint64{}
+	h.probed = make(chan *probe, 1)
+	h.failed = false
+	h.mirror, h.twLog, h.twReset, h.twFams = nil, nil, true, [2]int{}
 	h.exes = map[procKey]string{}
 	rows, err := h.p.Table(context.Background(), tcptable.Query{})
 	if err != nil && !errors.Is(err, tcptable.ErrInconsistent) {
@@ -331,8 +388,26 @@ func (h *hub) begin() error {
 			return err
 		}
 	}
-	h.lastTW = time.Time{}
-	return h.pollTimeWait(time.Now(), false)
+	h.lastTW = time.Now()
+	return h.followTimeWait()
+}
+
+// followTimeWait starts following the TIME-WAIT and FIN-WAIT-2
+// minisockets a dump shows, to report their ends.
+func (h *hub) followTimeWait() error {
+	for _, fam := range []uint8{afInet, afInet6} {
+		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, 0, func(d *diagRow) {
+			if d.Inode == 0 && (d.Family == afInet || d.Family == afInet6) {
+				h.followTW(d.Cookie, twRow{d: *d})
+			}
+		})
+		if err != nil {
+			h.diag.close()
+			h.diag = nil
+			return err
+		}
+	}
+	return nil
 }
 
 // exe returns an owner's executable path, cached per process.
@@ -355,25 +430,37 @@ func (h *hub) exe(o *events.Owner) string {
 	return p
 }
 
-// read is the reader goroutine.
+// read is the reader goroutine. It reads records until none comes for
+// readTick, and does its housekeeping then, or every clockEvery records
+// if they keep coming.
 func (h *hub) read(stop <-chan struct{}, stopped chan<- struct{}) {
 	defer close(stopped)
+	defer h.dropProbe()
 	var r events.Record
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		err := h.rec.Read(&r, time.Now().Add(readTick))
-		switch {
-		case err == nil:
-			h.record(&r)
-		case errors.Is(err, events.ErrTimeout):
+	deadline := time.Now().Add(readTick)
+	for n := 0; ; n++ {
+		if n%clockEvery == 0 {
+			select {
+			case <-stop:
+				return
+			case p := <-h.probed:
+				h.probeDone(p)
+			default:
+			}
 			if now := time.Now(); now.Sub(h.lastHouse) >= houseTick {
 				h.lastHouse = now
 				h.housekeep(now)
 			}
+		}
+		if h.failed {
+			return
+		}
+		err := h.rec.Read(&r, deadline)
+		switch {
+		case err == nil:
+			h.record(&r)
+		case errors.Is(err, events.ErrTimeout):
+			deadline, n = time.Now().Add(readTick), -1
 		case errors.Is(err, events.ErrMalformed):
 			h.broadcastLost(0) // a record we cannot read is a lost one
 		default:
@@ -383,16 +470,27 @@ func (h *hub) read(stop <-chan struct{}, stopped chan<- struct{}) {
 	}
 }
 
-// fail ends every Trace with err.
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail ends every Trace with err. Called by the reader, which then stops.
 func (h *hub) fail(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
+	for _, s := range h.subs {
 		s.err = fmt.Errorf("tcptable/linux: Trace: %w", err)
 		close(s.done)
 	}
-	clear(h.subs)
+	h.subs = nil
 	h.running = false
+	h.failed = true
 	h.rec.SetFilter(events.Filter{}, false)
 }
 
@@ -403,11 +501,31 @@ func (h *hub) housekeep(now time.Time) {
 		h.lostUpTo(n)
 	}
 	h.checkMissed()
-	h.resolvePending(now, false)
-	if now.Sub(h.lastTW) >= h.p.cfg.trace.diagPoll {
-		if err := h.pollTimeWait(now, true); err != nil {
-			h.fail(err)
+	if h.probing {
+		return
+	}
+	tw := now.Sub(h.lastTW) >= h.p.cfg.trace.diagPoll
+	ports := false
+	for _, p := range h.pending {
+		if now.Sub(p.seen) >= pendingTimeout {
+			ports = true
+			break
 		}
+	}
+	if tw || ports {
+		if tw {
+			h.lastTW = now
+		}
+		h.startProbe(now, tw, ports)
+	}
+}
+
+// dropProbe waits for the probe in flight, if any, and takes the
+// sock_diag socket back without applying the probe (the reader stops).
+func (h *hub) dropProbe() {
+	if h.probing {
+		p := <-h.probed
+		h.probing, h.diag = false, p.diag
 	}
 }
 
@@ -419,7 +537,13 @@ func (h *hub) checkMissed() {
 }
 
 // lostUpTo tells every subscriber of the ring's losses up to total.
+// Every subscriber knows of the losses up to the largest total seen so
+// far (one that started later knew of all of them when it started).
 func (h *hub) lostUpTo(total uint64) {
+	if total <= h.lostSeen {
+		return
+	}
+	h.lostSeen = total
 	h.reportLost(total, func(s *subscriber) *uint64 { return &s.lost })
 }
 
@@ -428,9 +552,9 @@ func (h *hub) lostUpTo(total uint64) {
 func (h *hub) reportLost(total uint64, told func(*subscriber) *uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
+	for _, s := range h.subs {
 		if t := told(s); total > *t {
-			h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: total - *t, Time: time.Now().UTC()})
+			h.deliver(s, &tcptable.Event{Kind: tcptable.EventLost, Lost: total - *t, Time: time.Now().UTC()})
 			*t = total
 		}
 	}
@@ -440,20 +564,20 @@ func (h *hub) reportLost(total uint64, told func(*subscriber) *uint64) {
 func (h *hub) broadcastLost(n uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
-		h.deliver(s, tcptable.Event{Kind: tcptable.EventLost, Lost: n, Time: time.Now().UTC()})
+	for _, s := range h.subs {
+		h.deliver(s, &tcptable.Event{Kind: tcptable.EventLost, Lost: n, Time: time.Now().UTC()})
 	}
 }
 
 // deliver calls s's fn with e; an error ends that Trace. Called with
 // h.mu held.
-func (h *hub) deliver(s *subscriber, e tcptable.Event) {
+func (h *hub) deliver(s *subscriber, e *tcptable.Event) {
 	if s.err != nil {
 		return
 	}
-	if err := s.fn(e); err != nil {
+	if err := s.fn(*e); err != nil {
 		s.err = err
-		delete(h.subs, s)
+		h.removeSub(s)
 		close(s.done)
 		if len(h.subs) == 0 {
 			h.rec.SetFilter(events.Filter{}, false)
@@ -475,7 +599,7 @@ func (h *hub) record(r *events.Record) {
 	if len(h.pending) > 0 {
 		if p, ok := h.pending[r.Cookie]; ok {
 			// The held opening learns its port from this later record.
-			delete(h.pending, r.Cookie)
+			h.unhold(r.Cookie, p)
 			if r.SPort != 0 {
 				p.rec.SPort, p.rec.Src = r.SPort, r.Src
 				h.dispatch(&p.rec)
@@ -486,9 +610,9 @@ func (h *hub) record(r *events.Record) {
 	}
 	if r.Kind == events.KindState && r.Old == tcpClose && r.New == tcpSynSent && r.SPort == 0 {
 		if len(h.pending) >= maxPending {
-			h.resolvePending(time.Now(), true)
+			h.resolveAllPending(time.Now())
 		}
-		h.pending[r.Cookie] = pendingOpen{rec: *r, seen: time.Now()}
+		h.hold(r)
 		return
 	}
 	if classify(r) == changeOpened {
@@ -498,12 +622,33 @@ func (h *hub) record(r *events.Record) {
 	// A socket the TIME-WAIT poll follows (an orphan in FIN-WAIT-2 looks
 	// like a minisocket there) is followed by its records again, unless a
 	// minisocket took it over now.
-	if len(h.tw) > 0 {
+	if r.Old == tcpFinWait2 && len(h.tw) > 0 {
 		h.forgetTW(r.Cookie)
 	}
 	if r.TimeWait {
-		_, after := h.conv.rows(r)
-		h.followTW(r.Cookie, twRow{row: after, state: r.New})
+		h.followTW(r.Cookie, twRow{d: recordRow(r, r.New), birth: r.Birth})
+	}
+}
+
+// hold keeps r, an opening without its port, until a later record or a
+// dump gives the port.
+func (h *hub) hold(r *events.Record) {
+	var p *pendingOpen
+	if n := len(h.free); n > 0 {
+		p, h.free = h.free[n-1], h.free[:n-1]
+	} else {
+		p = new(pendingOpen)
+	}
+	p.rec, p.seen, p.seq, p.tries = *r, time.Now(), h.count, 0
+	h.pending[r.Cookie] = p
+}
+
+// unhold stops holding p, the opening of cookie. p stays valid until the
+// next hold.
+func (h *hub) unhold(cookie uint64, p *pendingOpen) {
+	delete(h.pending, cookie)
+	if len(h.free) < 64 {
+		h.free = append(h.free, p)
 	}
 }
 
@@ -513,160 +658,97 @@ func (h *hub) reused(r *events.Record) {
 	if len(h.tw) == 0 {
 		return
 	}
-	_, after := h.conv.rows(r)
-	ck, ok := h.twPairs[addrPair{after.Local, after.Remote}]
+	d := recordRow(r, r.New)
+	ck, ok := h.twPairs[pairOf(&d)]
 	if !ok {
 		return
 	}
 	t := h.tw[ck]
 	h.forgetTW(ck)
-	h.broadcast(changeClosed, t.row, tcptable.Connection{}, h.conv.clock.Wall(r.Time))
+	h.broadcast(changeClosed, h.conv.twConn(&t), tcptable.Connection{}, h.conv.clock.Wall(r.Time))
 }
 
 // followTW starts following a minisocket.
 func (h *hub) followTW(ck uint64, t twRow) {
+	t.seq = h.count
+	if _, ok := h.tw[ck]; !ok {
+		h.twFams[famIndex(t.d.Family)]++
+	}
 	h.tw[ck] = t
-	h.twPairs[addrPair{t.row.Local, t.row.Remote}] = ck
+	h.twPairs[pairOf(&t.d)] = ck
+	h.logTW(twOp{cookie: ck, seq: t.seq, state: t.d.State, fam: t.d.Family})
 }
 
 // forgetTW stops following a minisocket.
 func (h *hub) forgetTW(ck uint64) {
 	if t, ok := h.tw[ck]; ok {
 		delete(h.tw, ck)
-		if p := (addrPair{t.row.Local, t.row.Remote}); h.twPairs[p] == ck {
+		h.twFams[famIndex(t.d.Family)]--
+		if p := pairOf(&t.d); h.twPairs[p] == ck {
 			delete(h.twPairs, p)
 		}
+		h.logTW(twOp{cookie: ck, forget: true})
 	}
 }
 
-// addrPair is a connection's local and remote address.
-type addrPair [2]netip.AddrPort
+// addrPair is a connection's local and remote address and port, as a
+// kernel row has them (IPv4 in the first 4 bytes, the rest zero).
+type addrPair struct {
+	src, dst     [16]byte
+	sport, dport uint16
+}
+
+// pairOf returns d's address pair.
+func pairOf(d *diagRow) addrPair {
+	p := addrPair{src: d.Src, dst: d.Dst, sport: d.SPort, dport: d.DPort}
+	if d.Family == afInet {
+		clear(p.src[4:])
+		clear(p.dst[4:])
+	}
+	return p
+}
 
 // dispatch converts r and hands its events to every subscriber.
 func (h *hub) dispatch(r *events.Record) {
-	before, after := h.conv.rows(r)
-	h.broadcastSince(r.Time, classify(r), before, after, h.conv.clock.Wall(r.Time))
+	h.conv.rowsInto(&h.before, &h.after, r)
+	h.broadcastSince(r.Time, classify(r), &h.before, &h.after, h.conv.clock.Wall(r.Time))
 }
 
 // broadcast hands one change to every subscriber.
 func (h *hub) broadcast(ch change, before, after tcptable.Connection, t time.Time) {
-	h.broadcastSince(0, ch, before, after, t)
+	h.broadcastSince(0, ch, &before, &after, t)
 }
 
 // broadcastSince hands one change made at boot-clock time ts (0: now) to
 // every subscriber that started before it.
-func (h *hub) broadcastSince(ts uint64, ch change, before, after tcptable.Connection, t time.Time) {
+func (h *hub) broadcastSince(ts uint64, ch change, before, after *tcptable.Connection, t time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs {
+	for _, s := range h.subs {
 		if ts != 0 && ts < s.since {
 			continue
 		}
-		h.evs = viewEvents(h.evs[:0], s.q, ch, before, after, t)
-		for _, e := range h.evs {
-			h.deliver(s, e)
+		h.evs = viewEventsOf(h.evs[:0], &s.q, ch, before, after, t)
+		for i := range h.evs {
+			h.deliver(s, &h.evs[i])
 		}
 	}
 }
 
-// resolvePending reports the held openings older than pendingTimeout (all
-// with force) with the port a dump of the SYN-SENT sockets finds.
-func (h *hub) resolvePending(now time.Time, force bool) {
-	due := false
-	for _, p := range h.pending {
-		if force || now.Sub(p.seen) >= pendingTimeout {
-			due = true
-			break
-		}
-	}
-	if !due {
+// resolveAllPending reports every held opening with the port a dump of
+// the SYN-SENT sockets finds, and those it does not find as lost (the
+// held openings are too many).
+func (h *hub) resolveAllPending(now time.Time) {
+	h.awaitProbe()
+	p := &probe{start: h.count, at: now, ports: map[uint64]diagRow{}, fams: [2]bool{true, true}, diag: h.diag}
+	h.diag = nil
+	h.dumpProbe(p)
+	h.diag = p.diag
+	if p.err != nil {
+		h.fail(p.err)
 		return
 	}
-	if h.diag == nil {
-		return
-	}
-	ports := map[uint64]diagRow{}
-	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpSynSent, 0, func(d *diagRow) { ports[d.Cookie] = *d })
-		if err != nil {
-			h.reopenDiag()
-			return
-		}
-	}
-	for ck, p := range h.pending {
-		if !force && now.Sub(p.seen) < pendingTimeout {
-			continue
-		}
-		if d, ok := ports[ck]; ok && d.SPort != 0 {
-			delete(h.pending, ck)
-			p.rec.SPort = d.SPort
-			copy(p.rec.Src[:], d.Src[:])
-			h.dispatch(&p.rec)
-		} else if force {
-			// Neither a port nor a later record: the connection has
-			// moved on and its next record is still to come, or was
-			// lost. Report it as lost rather than guess.
-			delete(h.pending, ck)
-			h.broadcastLost(1)
-		}
-	}
-}
-
-// pollTimeWait dumps the TIME-WAIT and FIN-WAIT-2 sockets and reports the
-// minisockets the trace knows that ended or moved to TIME-WAIT (report
-// false: only learn them).
-func (h *hub) pollTimeWait(now time.Time, report bool) error {
-	h.lastTW = now
-	if h.diag == nil {
-		return nil
-	}
-	seen := map[uint64]diagRow{}
-	for _, fam := range []uint8{afInet, afInet6} {
-		_, err := h.diag.dump(context.Background(), fam, 1<<tcpTimeWait|1<<tcpFinWait2, 0, func(d *diagRow) {
-			if d.Inode == 0 {
-				seen[d.Cookie] = *d
-			}
-		})
-		if err != nil {
-			h.reopenDiag()
-			return nil // try again at the next poll
-		}
-	}
-	t := now.UTC()
-	if !report {
-		for ck, d := range seen {
-			c, ok := h.conv.plain(&d)
-			if ok {
-				c.OwnerStatus, c.ModuleStatus = tcptable.OwnerKernel, tcptable.OwnerKernel
-				h.followTW(ck, twRow{row: c, state: d.State})
-			}
-		}
-		return nil
-	}
-	for ck, tr := range h.tw {
-		d, ok := seen[ck]
-		switch {
-		case !ok:
-			h.forgetTW(ck)
-			h.broadcast(changeClosed, tr.row, tcptable.Connection{}, t)
-		case d.State != tr.state:
-			after := tr.row
-			after.State, _ = stateFromKernel(d.State)
-			after.OSState = uint32(d.State)
-			h.broadcast(changeUpdated, tr.row, after, t)
-			h.followTW(ck, twRow{row: after, state: d.State})
-		}
-	}
-	return nil
-}
-
-// reopenDiag replaces a sock_diag socket left in an unknown state.
-func (h *hub) reopenDiag() {
-	h.diag.close()
-	var err error
-	if h.diag, err = h.p.newDiagConn(); err != nil {
-		h.fail(err)
-	}
+	h.settlePending(p, true)
 }
 
 // bootNow reads the boot clock (CLOCK_BOOTTIME), in nanoseconds.

@@ -56,17 +56,30 @@ type owned struct {
 
 // row builds the row of r's socket in kernel state st with owner o.
 func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.Connection {
+	var c tcptable.Connection
+	cv.rowInto(&c, r, st, o)
+	return c
+}
+
+// recordRow returns r's socket as a dump would show it in kernel state st.
+func recordRow(r *events.Record, st uint8) diagRow {
 	d := diagRow{Family: r.Family, State: st, SPort: r.SPort, DPort: r.DPort, Src: r.Src, Dst: r.Dst,
 		IfIndex: r.IfIndex, UID: r.UID, Inode: r.Inode, Cookie: r.Cookie}
 	if d.Family == afInet {
-		d.Src, d.Dst = [16]byte{}, [16]byte{}
-		copy(d.Src[:4], r.Src[:4])
-		copy(d.Dst[:4], r.Dst[:4])
+		clear(d.Src[4:])
+		clear(d.Dst[4:])
 	}
-	c, _ := cv.plain(&d)
+	return d
+}
+
+// rowInto is row writing to *c. Traced rows read no tcp_info: their Stats
+// are not requested until a query's reduce says otherwise.
+func (cv *converter) rowInto(c *tcptable.Connection, r *events.Record, st uint8, o *events.Owner) {
+	d := recordRow(r, st)
+	*c, _ = cv.plain(&d)
+	c.StatsStatus = tcptable.StatsNotRequested
 	c.Created = cv.clock.Wall(r.Birth)
-	cv.setOwner(&c, o)
-	return c
+	cv.setOwner(c, o)
 }
 
 // plain converts a kernel row as Table does, without owners: the
@@ -104,9 +117,32 @@ func (cv *converter) setOwner(c *tcptable.Connection, o *events.Owner) {
 
 // rows returns the row before and after the change r reports.
 func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) {
-	after = cv.row(r, r.New, &r.Owner)
-	before = cv.row(r, r.Old, &r.Prev)
+	cv.rowsInto(&before, &after, r)
 	return before, after
+}
+
+// rowsInto is rows writing to *before and *after.
+func (cv *converter) rowsInto(before, after *tcptable.Connection, r *events.Record) {
+	cv.rowInto(after, r, r.New, &r.Owner)
+	if shapesRow(r.Old) || shapesRow(r.New) {
+		cv.rowInto(before, r, r.Old, &r.Prev)
+		return
+	}
+	// The same row in another state, with the previous owner.
+	*before = *after
+	before.State, _ = stateFromKernel(r.Old)
+	before.OSState = uint32(r.Old)
+	if r.Prev != r.Owner {
+		before.PID, before.Module, before.ModuleSource = 0, tcptable.Module{}, tcptable.SourceNone
+		cv.setOwner(before, &r.Prev)
+	}
+}
+
+// shapesRow reports whether a row in kernel state st differs from the
+// same socket's row in other states by more than its state (connFromRow:
+// a listener's remote address, the UID of minisockets).
+func shapesRow(st uint8) bool {
+	return st == tcpListen || st == tcpTimeWait || st == tcpSynRecv || st == tcpNewSynRecv
 }
 
 // viewEvents appends the events a trace of q reports for one change of a
@@ -116,24 +152,33 @@ func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) 
 // both, in that order. Rows are reduced to the owner detail q asks for
 // before they are matched; they carry no Stats (see reduce).
 func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after tcptable.Connection, t time.Time) []tcptable.Event {
-	d := q.Detail()
-	reduce(&before, d, q.Stats)
-	reduce(&after, d, q.Stats)
-	mb := ch != changeOpened && q.Match(before)
-	ma := ch != changeClosed && q.Match(after)
+	return viewEventsOf(dst, &q, ch, &before, &after, t)
+}
+
+// viewEventsOf is viewEvents of *q, *before and *after, which it does not
+// change: rows are copied only when q asks for less than they carry.
+func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, after *tcptable.Connection, t time.Time) []tcptable.Event {
+	if d := q.Detail(); !reduced(before, d, q.Stats) || !reduced(after, d, q.Stats) {
+		b, a := *before, *after
+		reduce(&b, d, q.Stats)
+		reduce(&a, d, q.Stats)
+		before, after = &b, &a
+	}
+	mb := ch != changeOpened && q.Match(*before)
+	ma := ch != changeClosed && q.Match(*after)
 	switch {
 	case mb && ma:
 		k := after.Key()
 		if before.State != after.State {
-			dst = append(dst, tcptable.Event{Kind: tcptable.EventStateChanged, Key: k, Before: before, After: after, Time: t})
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventStateChanged, Key: k, Before: *before, After: *after, Time: t})
 		}
 		if before.PID != after.PID || before.Module != after.Module {
-			dst = append(dst, tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: k, Before: before, After: after, Time: t})
+			dst = append(dst, tcptable.Event{Kind: tcptable.EventOwnerChanged, Key: k, Before: *before, After: *after, Time: t})
 		}
 	case ma:
-		dst = append(dst, tcptable.Event{Kind: tcptable.EventOpened, Key: after.Key(), After: after, Time: t})
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventOpened, Key: after.Key(), After: *after, Time: t})
 	case mb:
-		dst = append(dst, tcptable.Event{Kind: tcptable.EventClosed, Key: before.Key(), Before: before, Time: t})
+		dst = append(dst, tcptable.Event{Kind: tcptable.EventClosed, Key: before.Key(), Before: *before, Time: t})
 	}
 	return dst
 }
@@ -142,14 +187,24 @@ func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after
 // says why the row has no Stats: not requested, or (stats, Query.Stats)
 // not supported, since a trace reads no tcp_info.
 func reduce(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
-	c.Stats, c.StatsStatus = nil, tcptable.StatsNotRequested
-	if stats {
-		c.StatsStatus = tcptable.StatsNotSupported
-	}
+	c.Stats, c.StatsStatus = nil, reducedStats(stats)
 	if !d.WantPIDs() {
 		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
 	}
 	if !d.WantModules() {
 		c.Module, c.ModuleStatus, c.ModuleSource = tcptable.Module{}, tcptable.OwnerNotRequested, tcptable.SourceNone
 	}
+}
+
+// reducedStats is the StatsStatus reduce gives a row.
+func reducedStats(stats bool) tcptable.StatsStatus {
+	if stats {
+		return tcptable.StatsNotSupported
+	}
+	return tcptable.StatsNotRequested
+}
+
+// reduced reports whether reduce(c, d, stats) would leave *c as it is.
+func reduced(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) bool {
+	return d.WantPIDs() && d.WantModules() && c.Stats == nil && c.StatsStatus == reducedStats(stats)
 }

@@ -10,10 +10,14 @@
 // building or testing this package needs no compiler beyond Go.
 //
 // Besides the events, the programs keep per socket, while a Recorder is
-// open, its birth time and owner in a kernel hash map keyed by socket
-// cookie (what sock_diag reports as idiag_cookie): Births reads them so
-// that a table dump can carry creation times.
+// open, its birth time in the socket's own storage (a socket storage map,
+// BirthStorageFD, which a sock_diag dump can report with each socket),
+// and the births of the connections TIME-WAIT minisockets take over in
+// rings mapped into the process, by socket cookie (what sock_diag reports
+// as idiag_cookie; TimeWaitBirths). While a trace runs they also keep
+// each socket's owner.
 //
-// Record decoding (Decode) and the clock conversion are pure functions in
-// files without build tags; the loader is Linux only.
+// Record decoding (Decode), the TIME-WAIT birth table's reader and the
+// clock conversion are pure functions in files without build tags; the
+// loader is Linux only.
 package events

@@ -106,6 +106,20 @@ var ErrMalformed = errors.New("malformed tracer record")
 // host that wrote it. It never panics: a sample of the wrong size or with
 // an unknown kind is an error wrapping ErrMalformed.
 func Decode(b []byte, r *Record) error {
+	var d Decoder
+	return d.Decode(b, r)
+}
+
+// Decoder decodes records as Decode does, remembering the last few
+// process names it made strings of, so that decoding the records of the
+// same processes over and over allocates nothing.
+type Decoder struct {
+	names [8]string
+	next  int
+}
+
+// Decode is the package's Decode, with d's names.
+func (d *Decoder) Decode(b []byte, r *Record) error {
 	if len(b) != RecordSize {
 		return fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), RecordSize)
 	}
@@ -114,8 +128,8 @@ func Decode(b []byte, r *Record) error {
 	r.Cookie = ne.Uint64(b[8:])
 	r.Birth = ne.Uint64(b[16:])
 	r.Lost = ne.Uint64(b[24:])
-	decodeOwner(b[32:32+ownerSize], &r.Owner)
-	decodeOwner(b[64:64+ownerSize], &r.Prev)
+	d.decodeOwner(b[32:32+ownerSize], &r.Owner)
+	d.decodeOwner(b[64:64+ownerSize], &r.Prev)
 	copy(r.Src[:], b[96:112])
 	copy(r.Dst[:], b[112:128])
 	r.Inode = ne.Uint32(b[128:])
@@ -135,7 +149,7 @@ func Decode(b []byte, r *Record) error {
 }
 
 // decodeOwner fills o from a struct owner.
-func decodeOwner(b []byte, o *Owner) {
+func (d *Decoder) decodeOwner(b []byte, o *Owner) {
 	ne := binary.NativeEndian
 	o.Start = ne.Uint64(b[0:])
 	o.PID = ne.Uint32(b[8:])
@@ -145,9 +159,21 @@ func decodeOwner(b []byte, o *Owner) {
 	for n < len(comm) && comm[n] != 0 {
 		n++
 	}
-	// Most events of a process repeat its name: keep the string if it is
-	// the same.
-	if o.Comm != string(comm[:n]) {
-		o.Comm = string(comm[:n])
+	o.Comm = d.name(comm[:n])
+}
+
+// name returns b as a string, one of d's if it has it.
+func (d *Decoder) name(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
+	for _, s := range d.names {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	d.names[d.next] = s
+	d.next = (d.next + 1) % len(d.names)
+	return s
 }

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable/providers/linux/internal/fditer"
 )
@@ -22,16 +25,18 @@ type Options struct {
 	// RingSize is the ring buffer's size in bytes, rounded up to a power
 	// of two of at least a page; 0 means DefaultRingSize.
 	RingSize int
-	// MaxTimeWait bounds the TIME-WAIT minisockets whose birth is kept
-	// (the oldest are forgotten first, as the kernel ends them); 0 means
-	// DefaultMaxTimeWait. The map is allocated whole: 64 bytes an entry.
-	MaxTimeWait int
+	// AcceptBTF makes accept attribution use tp_btf/sys_exit even where
+	// the syscalls tracepoints of accept and accept4 are in tracefs.
+	AcceptBTF bool
+	// TimeWaitSlots sizes the table of the births of connections that
+	// TIME-WAIT minisockets took over (see TimeWaitBirths): about that
+	// many slots of 16 bytes, shared out among the CPUs (a power of two
+	// each, at least 1,024); 0 means DefaultTimeWaitSlots.
+	TimeWaitSlots int
 }
 
-// DefaultMaxTimeWait is the default bound of the TIME-WAIT birth map:
-// 16,384 entries (1 MiB), a minute of 270 connections a second; beyond
-// it the oldest minisockets lose their birth time first.
-const DefaultMaxTimeWait = 1 << 14
+// twSlotSize is the size of the program's struct tw_slot.
+const twSlotSize = 16
 
 // DefaultRingSize is the ring buffer's default size: 4 MiB, about 27,000
 // records, which absorbs a burst of 4,000 connection lifecycles while the
@@ -44,12 +49,17 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 
 // Recorder is the loaded and attached program set of one namespace.
 type Recorder struct {
-	objs   tracerObjects
-	links  []link.Link
-	accept link.Link // tp_btf/sys_exit, attached while tracing
-	ring   *ringbuf.Reader
-	clock  Clock
-	rec    ringbuf.Record
+	opts     Options
+	objs     tracerObjects
+	links    []link.Link
+	accept   []link.Link // accept attribution, attached while tracing
+	ring     *ringbuf.Reader
+	clock    Clock
+	rec      ringbuf.Record
+	dec      Decoder
+	deadline time.Time // the ring's
+	tw       *TimeWaitBirths
+	born     bool // the program recorded a birth
 }
 
 // Open checks the privileges, loads the programs and attaches them. Its
@@ -76,8 +86,20 @@ func Open(o Options) (*Recorder, error) {
 		return nil, fmt.Errorf("parse the tracer object: %w", err)
 	}
 	spec.Maps[tracerMapEvents].MaxEntries = uint32(ringSize(o.RingSize))
-	if o.MaxTimeWait > 0 {
-		spec.Maps[tracerMapTwBirths].MaxEntries = uint32(min(o.MaxTimeWait, 1<<24))
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("count the CPUs: %w", err)
+	}
+	perCPU := twSlotsPerCPU(o.TimeWaitSlots, cpus)
+	if vs := spec.Maps[tracerMapTwBirths].ValueSize; vs != twSlotSize {
+		return nil, fmt.Errorf("the tracer object's TIME-WAIT slots are %d bytes, not %d", vs, twSlotSize)
+	}
+	spec.Maps[tracerMapTwBirths].MaxEntries = uint32(perCPU*cpus + cpus)
+	if err := spec.Variables[tracerVarTwSlots].Set(uint32(perCPU)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	if err := spec.Variables[tracerVarTwRings].Set(uint32(cpus)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
 	if vs := spec.Maps[tracerMapSkInfo].ValueSize; vs < 8 {
 		return nil, fmt.Errorf("the tracer object's socket storage is %d bytes, not a birth time and more", vs)
@@ -88,13 +110,21 @@ func Open(o Options) (*Recorder, error) {
 	if err := spec.Variables[tracerVarAccept4Nr].Set(int64(accept4NR)); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
-	r := &Recorder{clock: clock}
+	// Records wake the reader when the ring is an eighth full.
+	if err := spec.Variables[tracerVarWakeAt].Set(uint64(spec.Maps[tracerMapEvents].MaxEntries / 8)); err != nil {
+		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	r := &Recorder{clock: clock, opts: o}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
 		return nil, fmt.Errorf("load the tracer programs: %w", shortVerifierError(err))
 	}
 	if err := r.objs.Settings.Put(uint32(0), tracerConfig{Netns: o.NetNS}); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("configure the tracer: %w", err)
+	}
+	if r.tw, err = mapTimeWaitBirths(r.objs.TwBirths.FD(), perCPU, cpus); err != nil {
+		r.Close()
+		return nil, err
 	}
 	for _, p := range []struct {
 		name string
@@ -166,6 +196,11 @@ func (r *Recorder) SetFilter(f Filter, tracing bool) error {
 	}
 	c.Families, c.States = f.Families, f.States
 	c.Lport, c.Rport, c.Port = f.LocalPort, f.RemotePort, f.Port
+	if tracing && c.Tracing == 0 {
+		// A new trace: sockets born before it may get entries in
+		// the children map (see the program's unlist).
+		c.Epoch++
+	}
 	c.Tracing = 0
 	if tracing {
 		c.Tracing = 1
@@ -184,11 +219,14 @@ var ErrTimeout = os.ErrDeadlineExceeded
 // decodes it into rec. It returns ErrTimeout when the deadline passed, and
 // an error wrapping ringbuf.ErrClosed after Close.
 func (r *Recorder) Read(rec *Record, deadline time.Time) error {
-	r.ring.SetDeadline(deadline)
+	if !deadline.Equal(r.deadline) {
+		r.ring.SetDeadline(deadline)
+		r.deadline = deadline
+	}
 	if err := r.ring.ReadInto(&r.rec); err != nil {
 		return err
 	}
-	return Decode(r.rec.RawSample, rec)
+	return r.dec.Decode(r.rec.RawSample, rec)
 }
 
 // Lost returns how many records the ring buffer dropped in total.
@@ -229,10 +267,7 @@ func (r *Recorder) Close() error {
 	if r.ring != nil {
 		errs = append(errs, r.ring.Close())
 	}
-	if r.accept != nil {
-		errs = append(errs, r.accept.Close())
-		r.accept = nil
-	}
+	errs = append(errs, r.attachAccept(false))
 	for _, l := range r.links {
 		errs = append(errs, l.Close())
 	}
@@ -241,69 +276,96 @@ func (r *Recorder) Close() error {
 	return errors.Join(errs...)
 }
 
-// batchLen is how many map entries one batch lookup returns.
-const batchLen = 4096
-
 // BirthStorageFD returns the descriptor of the socket storage map whose
 // values begin with each full socket's birth time (boot clock, ns, host
 // order), for sock_diag requests that ask for it
 // (INET_DIAG_REQ_SK_BPF_STORAGES).
-func (r *Recorder) BirthStorageFD() int { return r.objs.SkBirths.FD() }
+func (r *Recorder) BirthStorageFD() int { return r.objs.SkInfo.FD() }
 
-// BirthReader reads the birth times of TIME-WAIT minisockets in
-// batches, reusing its buffers from call to call.
-type BirthReader struct {
-	keys, vals []uint64
+// BornAny reports whether the programs have recorded the birth of any
+// socket since Open.
+func (r *Recorder) BornAny() bool {
+	if !r.born {
+		var b uint8
+		r.born = r.objs.BornAny.Get(&b) == nil && b != 0
+	}
+	return r.born
 }
 
-// TimeWaitBirth returns the birth time (boot clock, ns) recorded for the
-// connection a TIME-WAIT minisocket with this cookie carries on.
-func (r *Recorder) TimeWaitBirth(cookie uint64) (birth uint64, ok bool, err error) {
-	switch err := r.objs.TwBirths.Lookup(cookie, &birth); {
-	case errors.Is(err, ebpf.ErrKeyNotExist):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, fmt.Errorf("look up a birth time: %w", err)
+// TimeWaitBirths returns the reader of the births of the connections
+// TIME-WAIT minisockets took over; see TimeWaitBirths. It stays usable
+// after Close (its memory is unmapped once nothing refers to it), and
+// then learns no further births.
+func (r *Recorder) TimeWaitBirths() *TimeWaitBirths { return r.tw }
+
+// mapTimeWaitBirths maps the TIME-WAIT birth table (map fd: rings rings
+// of perCPU slots and their counts) read-only into memory. The mapping is
+// undone when the returned reader is no longer referred to.
+func mapTimeWaitBirths(fd, perCPU, rings int) (*TimeWaitBirths, error) {
+	size := (perCPU*rings + rings) * twSlotSize
+	page := os.Getpagesize()
+	b, err := unix.Mmap(fd, 0, (size+page-1)/page*page, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map the TIME-WAIT birth table: %w", err)
 	}
-	return birth, birth != 0, nil
+	keep := &mapping{}
+	runtime.AddCleanup(keep, func(b []byte) { _ = unix.Munmap(b) }, b)
+	words := unsafe.Slice((*uint64)(unsafe.Pointer(&b[0])), size/8)
+	return newTimeWaitBirths(words, uint64(perCPU), uint64(rings), keep), nil
 }
 
-// TimeWaitBirths calls fn with the cookie and birth time of every
-// TIME-WAIT minisocket whose birth is kept, reading the map in batches of
-// 4,096 (a system call each).
-func (r *Recorder) TimeWaitBirths(br *BirthReader, fn func(cookie, birth uint64)) error {
-	if br.keys == nil {
-		br.keys = make([]uint64, batchLen)
-		br.vals = make([]uint64, batchLen)
-	}
-	var cursor ebpf.MapBatchCursor
-	for {
-		n, err := r.objs.TwBirths.BatchLookup(&cursor, br.keys, br.vals, nil)
-		for i := range n {
-			fn(br.keys[i], br.vals[i])
-		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read birth times: %w", err)
-		}
-	}
-}
+// mapping is the object whose collection unmaps a table.
+type mapping struct{ _ byte }
 
-// attachAccept attaches or detaches tp_btf/sys_exit.
+// attachAccept attaches or detaches the accept attribution: the
+// programs of the syscalls:sys_exit_accept and sys_exit_accept4
+// tracepoints where tracefs has them (only those two calls run a
+// program), tp_btf/sys_exit otherwise (every system call's exit runs it).
 func (r *Recorder) attachAccept(on bool) error {
 	switch {
 	case on && r.accept == nil && acceptNR >= 0:
+		if !r.opts.AcceptBTF {
+			var ls []link.Link
+			for _, name := range []string{"sys_exit_accept4", "sys_exit_accept"} {
+				l, err := link.Tracepoint("syscalls", name, r.objs.OnAcceptExit, nil)
+				if err != nil {
+					break
+				}
+				ls = append(ls, l)
+			}
+			if len(ls) == 2 {
+				r.accept = ls
+				return nil
+			}
+			for _, l := range ls {
+				l.Close()
+			}
+		}
 		l, err := link.AttachTracing(link.TracingOptions{Program: r.objs.OnSysExit})
 		if err != nil {
 			return fmt.Errorf("attach tp_btf/sys_exit: %w", err)
 		}
-		r.accept = l
+		r.accept = []link.Link{l}
 	case !on && r.accept != nil:
-		err := r.accept.Close()
+		var errs []error
+		for _, l := range r.accept {
+			errs = append(errs, l.Close())
+		}
 		r.accept = nil
-		return err
+		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// AcceptHook names the hook of the accept attribution while tracing:
+// "syscalls:sys_exit_accept4" (and sys_exit_accept), "tp_btf/sys_exit",
+// or "" (not attached).
+func (r *Recorder) AcceptHook() string {
+	switch len(r.accept) {
+	case 2:
+		return "syscalls:sys_exit_accept4"
+	case 1:
+		return "tp_btf/sys_exit"
+	}
+	return ""
 }

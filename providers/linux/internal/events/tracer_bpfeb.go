@@ -14,9 +14,11 @@ import (
 )
 
 type tracerChild struct {
-	_     structs.HostLayout
-	Birth uint64
-	Owner tracerOwner
+	_        structs.HostLayout
+	Birth    uint64
+	Owner    tracerOwner
+	Reported uint8
+	Pad      [7]uint8
 }
 
 type tracerConfig struct {
@@ -28,6 +30,9 @@ type tracerConfig struct {
 	Port     uint16
 	Families uint8
 	Tracing  uint8
+	Pad      [2]uint8
+	_        [2]byte
+	Epoch    uint32
 	_        [4]byte
 }
 
@@ -69,7 +74,14 @@ type tracerSockInfo struct {
 	Owner tracerOwner
 	Reset uint8
 	Child uint8
-	Pad   [6]uint8
+	Pad   [2]uint8
+	Epoch uint32
+}
+
+type tracerTwSlot struct {
+	_      structs.HostLayout
+	Cookie uint64
+	Birth  uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -80,16 +92,20 @@ const (
 	tracerMapCounters        = "counters"
 	tracerMapEvents          = "events"
 	tracerMapSettings        = "settings"
-	tracerMapSkBirths        = "sk_births"
 	tracerMapSkInfo          = "sk_info"
 	tracerMapTwBirths        = "tw_births"
+	tracerProgOnAcceptExit   = "on_accept_exit"
 	tracerProgOnReceiveReset = "on_receive_reset"
 	tracerProgOnSendReset    = "on_send_reset"
 	tracerProgOnState        = "on_state"
 	tracerProgOnSysExit      = "on_sys_exit"
 	tracerVarAccept4Nr       = "accept4_nr"
 	tracerVarAcceptNr        = "accept_nr"
+	tracerVarBornAny         = "born_any"
+	tracerVarTwRings         = "tw_rings"
+	tracerVarTwSlots         = "tw_slots"
 	tracerVarUnusedRecord    = "unused_record"
+	tracerVarWakeAt          = "wake_at"
 )
 
 // loadTracer returns the embedded CollectionSpec for tracer.
@@ -134,6 +150,7 @@ type tracerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerProgramSpecs struct {
+	OnAcceptExit   *ebpf.ProgramSpec `ebpf:"on_accept_exit"`
 	OnReceiveReset *ebpf.ProgramSpec `ebpf:"on_receive_reset"`
 	OnSendReset    *ebpf.ProgramSpec `ebpf:"on_send_reset"`
 	OnState        *ebpf.ProgramSpec `ebpf:"on_state"`
@@ -148,7 +165,6 @@ type tracerMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Settings *ebpf.MapSpec `ebpf:"settings"`
-	SkBirths *ebpf.MapSpec `ebpf:"sk_births"`
 	SkInfo   *ebpf.MapSpec `ebpf:"sk_info"`
 	TwBirths *ebpf.MapSpec `ebpf:"tw_births"`
 }
@@ -159,7 +175,11 @@ type tracerMapSpecs struct {
 type tracerVariableSpecs struct {
 	Accept4Nr    *ebpf.VariableSpec `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.VariableSpec `ebpf:"accept_nr"`
+	BornAny      *ebpf.VariableSpec `ebpf:"born_any"`
+	TwRings      *ebpf.VariableSpec `ebpf:"tw_rings"`
+	TwSlots      *ebpf.VariableSpec `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.VariableSpec `ebpf:"unused_record"`
+	WakeAt       *ebpf.VariableSpec `ebpf:"wake_at"`
 }
 
 // tracerObjects contains all objects after they have been loaded into the kernel.
@@ -186,7 +206,6 @@ type tracerMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Settings *ebpf.Map `ebpf:"settings"`
-	SkBirths *ebpf.Map `ebpf:"sk_births"`
 	SkInfo   *ebpf.Map `ebpf:"sk_info"`
 	TwBirths *ebpf.Map `ebpf:"tw_births"`
 }
@@ -197,7 +216,6 @@ func (m *tracerMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.Settings,
-		m.SkBirths,
 		m.SkInfo,
 		m.TwBirths,
 	)
@@ -209,13 +227,18 @@ func (m *tracerMaps) Close() error {
 type tracerVariables struct {
 	Accept4Nr    *ebpf.Variable `ebpf:"accept4_nr"`
 	AcceptNr     *ebpf.Variable `ebpf:"accept_nr"`
+	BornAny      *ebpf.Variable `ebpf:"born_any"`
+	TwRings      *ebpf.Variable `ebpf:"tw_rings"`
+	TwSlots      *ebpf.Variable `ebpf:"tw_slots"`
 	UnusedRecord *ebpf.Variable `ebpf:"unused_record"`
+	WakeAt       *ebpf.Variable `ebpf:"wake_at"`
 }
 
 // tracerPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerPrograms struct {
+	OnAcceptExit   *ebpf.Program `ebpf:"on_accept_exit"`
 	OnReceiveReset *ebpf.Program `ebpf:"on_receive_reset"`
 	OnSendReset    *ebpf.Program `ebpf:"on_send_reset"`
 	OnState        *ebpf.Program `ebpf:"on_state"`
@@ -224,6 +247,7 @@ type tracerPrograms struct {
 
 func (p *tracerPrograms) Close() error {
 	return _TracerClose(
+		p.OnAcceptExit,
 		p.OnReceiveReset,
 		p.OnSendReset,
 		p.OnState,

@@ -79,10 +79,13 @@ static __always_inline void CAT(emit, SUFFIX)(const struct config *c, const stru
 	r->flags = flags;
 	__builtin_memset(&r->pad, 0, sizeof(r->pad));
 	/* Waking the reader for every record costs the writer an irq_work
-	 * and a wakeup each: wake it only when an eighth of the ring is
-	 * full; it also reads every few milliseconds by itself. */
-	u64 wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8
-			   ? BPF_RB_FORCE_WAKEUP
-			   : BPF_RB_NO_WAKEUP;
+	 * and a wakeup each; the reader reads every few milliseconds by
+	 * itself. Wake it only when the ring fills past wake_at: the record
+	 * that crosses that mark (or one of the few reserved beside it on
+	 * other CPUs) wakes it, later ones do not: a reader that is behind
+	 * is awake and reading already, and it sleeps only once the ring is
+	 * empty, so the next crossing finds it asleep. */
+	u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	u64 wake = avail >= wake_at && avail < wake_at + WAKE_WINDOW ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 	bpf_ringbuf_submit(r, wake);
 }
