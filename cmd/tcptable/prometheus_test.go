@@ -80,7 +80,7 @@ scrape_configs:
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &promServer{api: "http://" + addr, out: &syncBuffer{}}
+	s := &promServer{api: "http://" + addr, out: newSyncBuffer()}
 	cmd := exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
