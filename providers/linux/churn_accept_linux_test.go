@@ -115,14 +115,9 @@ func TestAcceptChurnUniqueKeys(t *testing.T) {
 	// The churn runs in a namespace made inside the outer one, which
 	// gets the small hash.
 	cmd := outer.Exec("unshare", "--net", "sh", "-c", `ip link set lo up && exec "$0" -test.run=^$`, os.Args[0])
-	cmd.Env = append(os.Environ(), envRole+"="+roleAcceptChurn)
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := netnstest.StartPiped(cmd, envRole+"="+roleAcceptChurn)
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	defer func() { stdin.Close(); cmd.Wait() }()
+	defer netnstest.Stop(cmd, stdin)
 	line := make([]byte, 64)
 	n, err := stdout.Read(line)
 	require.NoError(t, err)
