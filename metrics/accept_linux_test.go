@@ -123,14 +123,7 @@ func (a *acceptor) dial(t *testing.T, ns *netnstest.NS, n, k int) {
 func tracedNS(t *testing.T, suffix string) (*netnstest.NS, *metrics.Collector) {
 	t.Helper()
 	testenv.MustBeRoot(t, "to make a network namespace and trace its kernel events")
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics-%s-%d", suffix, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, "tcptable-metrics-"+suffix)
 	p, err := linux.New(linux.WithNetNS(ns.Path))
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })

@@ -81,27 +81,14 @@ func newNS(t *testing.T, exe string) *netnstest.NS {
 // children of exe building specs hold, or skips.
 func newNSWith(t *testing.T, suffix, exe string, specs ...netnstest.Spec) *netnstest.NS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
 	if suffix != "" {
 		suffix = "-" + suffix
 	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics%s-%d", suffix, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
-	var children []*netnstest.Child
-	t.Cleanup(func() {
-		for _, c := range children {
-			c.Close()
-		}
-		assert.NoError(t, ns.Close())
-	})
+	ns := netnstest.NewForTest(t, "tcptable-metrics"+suffix)
 	for _, spec := range specs {
 		c, err := netnstest.Start(ns, exe, spec, false, time.Minute)
 		require.NoError(t, err)
-		children = append(children, c)
+		t.Cleanup(func() { c.Close() })
 	}
 	return ns
 }

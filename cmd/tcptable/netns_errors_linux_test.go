@@ -81,15 +81,8 @@ func TestNetNSErrorMessages(t *testing.T) {
 // TestNetNSUnprivileged runs "tcptable --netns NAME" as nobody on a
 // namespace this test makes: exit 1, and the one line says to run as root.
 func TestNetNSUnprivileged(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
 	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-unpriv-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, "tcptable-cli-unpriv")
 	exe, dir, err := netnstest.PublicExecutable()
 	require.NoError(t, err)
 	defer os.RemoveAll(dir)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -34,14 +33,7 @@ func listenIn(t *testing.T, ns *netnstest.NS) net.Listener {
 // TestNetNSRealOS runs --all-netns and --netns over the Linux provider
 // with a namespace this test makes, as root and (--all-netns) as nobody.
 func TestNetNSRealOS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, "tcptable-cli")
 	l := listenIn(t, ns)
 	addr := l.Addr().String()
 	var st unix.Stat_t

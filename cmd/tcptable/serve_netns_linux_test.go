@@ -25,17 +25,10 @@ import (
 // As nobody, serve reads its own namespace only and says, in a series and
 // on stderr, that it skipped the others for want of permission.
 func TestServeAllNetNSRealOS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
 	var nss []*netnstest.NS
 	var inodes []string
 	for _, suffix := range []string{"a", "b"} {
-		ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-serve-%s-%d", suffix, os.Getpid()))
-		if err != nil {
-			testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-		}
-		t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+		ns := netnstest.NewForTest(t, "tcptable-serve-"+suffix)
 		listenIn(t, ns)
 		var st unix.Stat_t
 		require.NoError(t, unix.Stat(ns.Path, &st))

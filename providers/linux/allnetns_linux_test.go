@@ -28,15 +28,7 @@ import (
 // (after the cleanups registered later, such as the children's).
 func newTestNS(t *testing.T, suffix string) *netnstest.NS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-all-%d-%s", os.Getpid(), suffix))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /run/netns): %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
-	return ns
+	return netnstest.NewForTest(t, "tcptable-all-"+suffix)
 }
 
 // startChild starts a socket-holding child in ns, stopped when the test ends.

@@ -102,12 +102,7 @@ const childEhash = 128
 // rare here (one in a few hundred reads of /proc/net/tcp); the crafted
 // text of TestProcNetDuplicateTuple shows it deterministically.
 func TestAcceptChurnUniqueKeys(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	outer, err := netnstest.NewNS(fmt.Sprintf("tcptable-churn-%d", os.Getpid()))
-	require.NoError(t, err)
-	defer outer.Close()
+	outer := netnstest.NewForTest(t, "tcptable-churn")
 	set := fmt.Sprintf("echo %d > /proc/sys/net/ipv4/tcp_child_ehash_entries", childEhash)
 	if out, err := outer.Exec("sh", "-c", set).CombinedOutput(); err != nil {
 		testenv.SkipOrFail(t, "no per-namespace established hash size (Linux 6.1+): %v: %s", err, out)

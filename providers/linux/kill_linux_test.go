@@ -38,13 +38,7 @@ type killFixture struct {
 // namespaces are not available.
 func newKillFixture(t *testing.T, name string, spec netnstest.HolderSpec) *killFixture {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-kill-%s-%d", name, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
+	ns := netnstest.NewForTest(t, "tcptable-kill-"+name)
 	f := &killFixture{ns: ns}
 	t.Cleanup(func() {
 		if f.p != nil {
@@ -53,7 +47,6 @@ func newKillFixture(t *testing.T, name string, spec netnstest.HolderSpec) *killF
 		if f.h != nil {
 			f.h.Close()
 		}
-		assert.NoError(t, ns.Close())
 	})
 	exe, err := os.Executable()
 	require.NoError(t, err)

@@ -34,23 +34,12 @@ type nsFixture struct {
 // parallel to specs says which run as nobody), or skips with a hint.
 func newNSFixture(t *testing.T, exe string, specs []netnstest.Spec, asUser []bool) *nsFixture {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-test-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
+	ns := netnstest.NewForTest(t, "tcptable-test")
 	f := &nsFixture{ns: ns}
-	t.Cleanup(func() {
-		for _, c := range f.children {
-			c.Close()
-		}
-		assert.NoError(t, ns.Close())
-	})
 	for i, spec := range specs {
 		c, err := netnstest.Start(ns, exe, spec, asUser[i], time.Minute)
 		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
 		f.children = append(f.children, c)
 	}
 	return f
