@@ -38,20 +38,16 @@ func TestMain(m *testing.M) {
 }
 
 func dumpMain() int {
-	p, err := linux.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer p.Close()
-	c := metrics.NewCollector(p, metrics.WithoutTrace(), metrics.WithMaxListeners(1000))
-	defer c.Close()
-	s := series(dumpTB{}, c)
-	if err := json.NewEncoder(os.Stdout).Encode(s); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return netnstest.DumpMain(func() (any, error) {
+		p, err := linux.New()
+		if err != nil {
+			return nil, err
+		}
+		defer p.Close()
+		c := metrics.NewCollector(p, metrics.WithoutTrace(), metrics.WithMaxListeners(1000))
+		defer c.Close()
+		return series(dumpTB{}, c), nil
+	})
 }
 
 // dumpTB lets dumpMain use series: it fails by exiting.

@@ -318,29 +318,25 @@ type dumpedNS struct {
 }
 
 func dumpAllMain() int {
-	p, err := linux.New(linux.WithAllNetNS())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer p.Close()
-	var d allDump
-	if d.Rows, err = p.Table(context.Background(), tcptable.Query{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	for _, n := range p.NetNamespaces() {
-		dn := dumpedNS{Inode: n.Inode, Name: n.Name}
-		if n.Err != nil {
-			dn.Err, dn.Permission = n.Err.Error(), errors.Is(n.Err, tcptable.ErrPermission)
+	return netnstest.DumpMain(func() (any, error) {
+		p, err := linux.New(linux.WithAllNetNS())
+		if err != nil {
+			return nil, err
 		}
-		d.Namespaces = append(d.Namespaces, dn)
-	}
-	if err := json.NewEncoder(os.Stdout).Encode(d); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+		defer p.Close()
+		var d allDump
+		if d.Rows, err = p.Table(context.Background(), tcptable.Query{}); err != nil {
+			return nil, err
+		}
+		for _, n := range p.NetNamespaces() {
+			dn := dumpedNS{Inode: n.Inode, Name: n.Name}
+			if n.Err != nil {
+				dn.Err, dn.Permission = n.Err.Error(), errors.Is(n.Err, tcptable.ErrPermission)
+			}
+			d.Namespaces = append(d.Namespaces, dn)
+		}
+		return d, nil
+	})
 }
 
 // TestAllNetNSUnprivileged: nobody's WithAllNetNS table succeeds with the
