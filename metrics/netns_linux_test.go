@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/metrics"
 	"github.com/tcptable/tcptable/providers/linux"
 )
@@ -169,20 +166,13 @@ func TestNetNSAgainstSS(t *testing.T) {
 // where root's children hold every socket: it must work, count every
 // owned row as hidden, and put those rows under process="[hidden]".
 func TestNetNSUnprivileged(t *testing.T) {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
-	ns := newNS(t, exe)
-	id := strconv.Itoa(netnstest.Unprivileged)
+	nobody := netnstest.NewNobodyExe(t)
+	ns := newNS(t, nobody.Path)
 
 	var want, got map[string]float64
 	for range 5 {
 		want = ssSeries(t, ns, "[hidden]", "[kernel]")
-		cmd := ns.Exec(setpriv, "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(ns)
 		cmd.Env = append(os.Environ(), envDump+"=1")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -89,13 +88,8 @@ func TestServeAllNetNSRealOS(t *testing.T) {
 func serveAsNobody(t *testing.T, args string) (url string, next func() string) {
 	t.Helper()
 	testenv.MustBeRoot(t, "to drop privileges to nobody")
-	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+	cmd := netnstest.NewNobodyExe(t).Command(nil, "-test.run=^TestChildRun$")
 	cmd.Env = append(os.Environ(), childArgsEnv+"=serve --listen 127.0.0.1:0 "+args)
-	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -41,8 +41,7 @@ func Start(ns *NS, exe string, spec Spec, asUser bool, timeout time.Duration) (*
 	}
 	var args []string
 	if asUser {
-		id := strconv.Itoa(Unprivileged)
-		args = append(args, "setpriv", "--reuid="+id, "--regid="+id, "--clear-groups")
+		args = nobodyArgs("setpriv")
 	}
 	args = append(args, exe)
 	cmd := ns.Exec(args[0], args[1:]...)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -343,14 +342,9 @@ func dumpAllMain() int {
 // rows of its own namespace only, and lists the namespaces it could not
 // enter with a permission error.
 func TestAllNetNSUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
+	nobody := netnstest.NewNobodyExe(t)
 	other := newTestNS(t, "priv")
-	startChild(t, other, exe, netnstest.Spec{Listeners: 1, Established: 2})
+	startChild(t, other, nobody.Path, netnstest.Spec{Listeners: 1, Established: 2})
 	otherIno, self := nsInode(t, other.Path), nsInode(t, "/proc/self/ns/net")
 	// A listener of root's in the own namespace: nobody sees the row but
 	// not its owner.
@@ -359,8 +353,7 @@ func TestAllNetNSUnprivileged(t *testing.T) {
 	defer l.Close()
 	port := uint16(l.Addr().(*net.TCPAddr).Port)
 
-	id := fmt.Sprint(netnstest.Unprivileged)
-	cmd := exec.Command("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+	cmd := nobody.Command(nil)
 	cmd.Env = append(os.Environ(), envDump+"="+dumpAll)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

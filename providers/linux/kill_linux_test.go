@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -381,19 +380,13 @@ func killMain(port string) int {
 // wraps ErrPermission and names the capability, for every row, and ends
 // nothing.
 func TestKillUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
+	nobody := netnstest.NewNobodyExe(t)
 	f := newKillFixture(t, "unpriv", netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}})
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
-	id := fmt.Sprint(netnstest.Unprivileged)
 	for _, h := range f.h.Held {
 		if h.Role == "server" {
 			continue // the client's port selects both ends
 		}
-		cmd := f.ns.Exec("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(f.ns)
 		cmd.Env = append(os.Environ(), envKill+"="+fmt.Sprint(h.Local.Port()))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

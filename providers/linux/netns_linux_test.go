@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -265,22 +264,16 @@ func sortRows(rows []tcptable.Connection) {
 }
 
 func TestDifferentialUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
+	nobody := netnstest.NewNobodyExe(t)
 	specs := append(slices.Clone(differentialSpecs), netnstest.Spec{Listeners: 5, Established: 20, HalfClosed: 5})
-	f := newNSFixture(t, exe, specs, []bool{false, false, true})
+	f := newNSFixture(t, nobody.Path, specs, []bool{false, false, true})
 	mine := uint32(f.children[2].PID)
 
-	id := fmt.Sprint(netnstest.Unprivileged)
 	var rows []tcptable.Connection
 	var diff string
 	for range 5 {
 		want := ssOwners(f.ssTable(t))
-		cmd := f.ns.Exec("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(f.ns)
 		cmd.Env = append(os.Environ(), envDump+"=1")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()
