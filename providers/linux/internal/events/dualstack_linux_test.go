@@ -42,10 +42,10 @@ func TestFamilyFilter(t *testing.T) {
 		// want: the ports (by name) whose records pass, with V6Only.
 		want map[string]bool
 	}{
-		{"all", All(), map[string]bool{"dual": false, "mapped": false, "v6only": true, "loopback": true, "ipv4": false}},
+		{"all", All(), map[string]bool{"dual": false, "mapped": false, "mappedclient": false, "v6only": true, "loopback": true, "ipv4": false}},
 		{"ipv4+dual", Filter{Families: FamilyIPv4 | FamilyDualStack, States: ^uint32(0)}, map[string]bool{"dual": false, "ipv4": false}},
 		{"dual", Filter{Families: FamilyDualStack, States: ^uint32(0)}, map[string]bool{"dual": false}},
-		{"ipv6", Filter{Families: FamilyIPv6, States: ^uint32(0)}, map[string]bool{"dual": false, "mapped": false, "v6only": true, "loopback": true}},
+		{"ipv6", Filter{Families: FamilyIPv6, States: ^uint32(0)}, map[string]bool{"dual": false, "mapped": false, "mappedclient": false, "v6only": true, "loopback": true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			require.NoError(t, r.SetFilter(c.f, true))
@@ -72,11 +72,14 @@ func TestFamilyFilter(t *testing.T) {
 				switch {
 				case !ok:
 					name, ok = names[rec.DPort] // the client ends
+					if name == "dual" {
+						name = "mappedclient"
+					}
 				case name == "dual" && rec.Src != [16]byte{}:
 					name = "mapped" // the accepted end, not the listener
 				}
 				if ok && rec.Family == unix.AF_INET && name != "ipv4" {
-					continue // the IPv4 client of the dual-stack listener: not this test's
+					continue // the AF_INET client of the dual-stack listener: not this test's
 				}
 				if ok && rec.Kind == KindState {
 					if v, seen := got[name]; seen {
@@ -143,6 +146,26 @@ func openAndClose() (map[uint16]string, error) {
 		return nil, err
 	}
 	closers = append(closers, sv4)
+	// And one from an AF_INET6 socket (IPV6_V6ONLY off) to
+	// ::ffff:127.0.0.1: the kernel connects it as IPv4 and chooses its
+	// source address, ::ffff:127.0.0.1, before it enters SYN-SENT.
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, fdCloser(fd))
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+		return nil, err
+	}
+	mapped := netip.AddrFrom4([4]byte{127, 0, 0, 1}).As16()
+	if err := unix.Connect(fd, &unix.SockaddrInet6{Port: int(port(dual.Addr())), Addr: mapped}); err != nil {
+		return nil, err
+	}
+	sv6, err := dual.Accept()
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, sv6)
 	return map[uint16]string{
 		port(dual.Addr()): "dual", port(only.Addr()): "v6only", port(lo.Addr()): "loopback", port(v4.Addr()): "ipv4",
 	}, nil
@@ -166,3 +189,8 @@ func listenUnspecified(v6only bool) (net.Listener, error) {
 
 // port returns a TCP address's port.
 func port(a net.Addr) uint16 { return uint16(a.(*net.TCPAddr).Port) }
+
+// fdCloser closes a descriptor.
+type fdCloser int
+
+func (fd fdCloser) Close() error { return unix.Close(int(fd)) }
