@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ func TestQueryValidate(t *testing.T) {
 		err := q.Validate()
 		require.ErrorIs(t, err, ErrInvalid, name)
 		assert.Contains(t, err.Error(), name)
+		// A cause that providers wrap after their own prefix: no package name.
+		assert.True(t, strings.HasPrefix(err.Error(), "query: invalid input: "), "%q", err)
+		assert.NotContains(t, err.Error(), "tcptable", "%q", err)
 	}
 }
 

@@ -231,18 +231,23 @@ type Query struct {
 // field and value. Every provider checks its query with Validate before
 // reading anything, so that an unknown value is never silently read as
 // "all" or "none".
+//
+// The error's text names no package ("query: invalid input: unknown Class
+// Class(7)"): it is a cause, which a provider returns wrapped (%w) after
+// its own prefix, so that the message names one package
+// ("tcptable/linux: Table: query: ...").
 func (q Query) Validate() error {
 	switch {
 	case q.Class > ClassConnections:
-		return fmt.Errorf("tcptable: query: %w: unknown Class %v", ErrInvalid, q.Class)
+		return fmt.Errorf("query: %w: unknown Class %v", ErrInvalid, q.Class)
 	case q.Family > IPv6:
-		return fmt.Errorf("tcptable: query: %w: unknown Family %v", ErrInvalid, q.Family)
+		return fmt.Errorf("query: %w: unknown Family %v", ErrInvalid, q.Family)
 	case q.Owners > OwnerNone:
-		return fmt.Errorf("tcptable: query: %w: unknown Owners %v", ErrInvalid, q.Owners)
+		return fmt.Errorf("query: %w: unknown Owners %v", ErrInvalid, q.Owners)
 	}
 	for _, s := range q.States {
 		if !s.Valid() {
-			return fmt.Errorf("tcptable: query: %w: States holds %v, not a MIB_TCP_STATE value (1..12)", ErrInvalid, s)
+			return fmt.Errorf("query: %w: States holds %v, not a MIB_TCP_STATE value (1..12)", ErrInvalid, s)
 		}
 	}
 	return nil

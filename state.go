@@ -52,55 +52,79 @@ var stateNames = [...]string{
 	StateDeleteTCB:   "DELETE-TCB",
 }
 
-// stateAliases maps every accepted spelling, upper-cased with '-' and ' '
-// turned into '_' and any "MIB_TCP_STATE_" prefix removed, to its State.
-// Canonical names are added by normalizing stateNames, so only the extra
-// spellings are listed here.
-var stateAliases = map[string]State{
-	// MIB member names (after the prefix is removed).
-	"SYN_RCVD":  StateSynReceived,
-	"ESTAB":     StateEstablished,
-	"FIN_WAIT1": StateFinWait1,
-	"FIN_WAIT2": StateFinWait2,
-	// Linux kernel, ss and netstat spellings.
-	"SYN_RECV":       StateSynReceived,
-	"NEW_SYN_RECV":   StateSynReceived,
-	"CLOSE":          StateClosed,
-	"UNCONN":         StateClosed,
-	"BOUND_INACTIVE": StateClosed,
-	"ESTABLISHED":    StateEstablished,
-	"LISTEN":         StateListen,
-	// Windows netstat spellings.
-	"LISTENING":    StateListen,
-	"SYN_RECEIVED": StateSynReceived,
-	"FIN_WAIT_1":   StateFinWait1,
-	"FIN_WAIT_2":   StateFinWait2,
-	"DELETE_TCB":   StateDeleteTCB,
-	// gopsutil's name for MIB_TCP_STATE_DELETE_TCB on Windows.
-	"DELETE": StateDeleteTCB,
-	// BSD and macOS netstat spellings (as gopsutil reports them).
-	"CLOSE_WAIT": StateCloseWait,
-	"LAST_ACK":   StateLastAck,
-	"TIME_WAIT":  StateTimeWait,
-	"SYN_SENT":   StateSynSent,
-}
+// stateNameMax bounds the spellings stateOf can know ("MIB_TCP_STATE_" and
+// the longest name, "BOUND_INACTIVE", fit): a longer name is none.
+const stateNameMax = 48
 
-// normalizeStateName folds s into the key space of stateAliases.
-func normalizeStateName(s string) string {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	s = strings.NewReplacer("-", "_", " ", "_").Replace(s)
-	return strings.TrimPrefix(s, "MIB_TCP_STATE_")
-}
-
-// lookupState resolves a normalized name.
-func lookupState(n string) (State, bool) {
-	if st, ok := stateAliases[n]; ok {
-		return st, true
-	}
-	for v, name := range stateNames {
-		if name != "" && normalizeStateName(name) == n {
-			return State(v), true
+// normalizeStateName folds s into the key space of stateOf: upper case,
+// '-' and ' ' turned into '_', and any "MIB_TCP_STATE_" prefix removed. It
+// builds the result in buf and returns it, or false when s is longer than
+// buf (no state's name is).
+func normalizeStateName(s string, buf *[stateNameMax]byte) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 { // Unicode case mapping (rare): as strings.ToUpper does it
+			s = strings.ToUpper(s)
+			break
 		}
+	}
+	if len(s) > len(buf) {
+		return nil, false
+	}
+	b := buf[:len(s)]
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '-' || c == ' ':
+			b[i] = '_'
+		case 'a' <= c && c <= 'z':
+			b[i] = c - ('a' - 'A')
+		default:
+			b[i] = c
+		}
+	}
+	const mib = "MIB_TCP_STATE_"
+	if len(b) >= len(mib) && string(b[:len(mib)]) == mib {
+		b = b[len(mib):]
+	}
+	return b, true
+}
+
+// stateOf resolves a normalized name (normalizeStateName): the canonical
+// names with '_' for '-', and the other spellings ParseState accepts.
+func stateOf(n []byte) (State, bool) {
+	switch string(n) {
+	case "CLOSED",
+		"CLOSE", "UNCONN", "BOUND_INACTIVE": // Linux kernel, ss, netstat
+		return StateClosed, true
+	case "LISTEN",
+		"LISTENING": // Windows netstat
+		return StateListen, true
+	case "SYN_SENT":
+		return StateSynSent, true
+	case "SYN_RECEIVED",
+		"SYN_RCVD",                 // the MIB member's name
+		"SYN_RECV", "NEW_SYN_RECV": // Linux kernel, ss, netstat
+		return StateSynReceived, true
+	case "ESTABLISHED",
+		"ESTAB": // the MIB member's name, ss
+		return StateEstablished, true
+	case "FIN_WAIT_1",
+		"FIN_WAIT1": // the MIB member's name, Linux
+		return StateFinWait1, true
+	case "FIN_WAIT_2",
+		"FIN_WAIT2":
+		return StateFinWait2, true
+	case "CLOSE_WAIT":
+		return StateCloseWait, true
+	case "CLOSING":
+		return StateClosing, true
+	case "LAST_ACK":
+		return StateLastAck, true
+	case "TIME_WAIT":
+		return StateTimeWait, true
+	case "DELETE_TCB",
+		"DELETE": // gopsutil's name for it on Windows
+		return StateDeleteTCB, true
 	}
 	return 0, false
 }
@@ -118,14 +142,21 @@ func lookupState(n string) (State, bool) {
 //
 // Anything else is an error that wraps ErrInvalidState and quotes s.
 func ParseState(s string) (State, error) {
-	if n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 8); err == nil {
-		if st := State(n); st.Valid() {
+	// A decimal value: only what starts with a digit can be one (and no
+	// name does), so a name costs no failed ParseUint and its error.
+	if t := strings.TrimSpace(s); t != "" && '0' <= t[0] && t[0] <= '9' {
+		if n, err := strconv.ParseUint(t, 10, 8); err == nil {
+			if st := State(n); st.Valid() {
+				return st, nil
+			}
+			return 0, fmt.Errorf("%w: %q is not a MIB_TCP_STATE value (1..12)", ErrInvalidState, s)
+		}
+	}
+	var buf [stateNameMax]byte
+	if n, ok := normalizeStateName(s, &buf); ok {
+		if st, ok := stateOf(n); ok {
 			return st, nil
 		}
-		return 0, fmt.Errorf("%w: %q is not a MIB_TCP_STATE value (1..12)", ErrInvalidState, s)
-	}
-	if st, ok := lookupState(normalizeStateName(s)); ok {
-		return st, nil
 	}
 	return 0, fmt.Errorf("%w: %q is not a TCP state name", ErrInvalidState, s)
 }

@@ -121,3 +121,28 @@ func TestStateText(t *testing.T) {
 		assert.Error(t, r.S.UnmarshalText([]byte(bad)), bad)
 	}
 }
+
+// BenchmarkParseState parses the spellings the providers and JSON hand
+// over: gopsutil's (per row), the canonical names (JSON), an alias.
+func BenchmarkParseState(b *testing.B) {
+	names := []string{"ESTABLISHED", "TIME_WAIT", "LISTEN", "SYN_RECV", "CLOSE-WAIT", "FIN-WAIT-2", "DELETE_TCB"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := tcptable.ParseState(names[i%len(names)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseStateAllocs: parsing a name costs no allocation (gopsutil's
+// provider parses one a row, JSON decoding one a row).
+func TestParseStateAllocs(t *testing.T) {
+	for _, name := range []string{"ESTABLISHED", "time_wait", "SYN-RECV", "MIB_TCP_STATE_ESTAB", " Listening ", "5"} {
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := tcptable.ParseState(name); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.Zero(t, allocs, "%q", name)
+	}
+}

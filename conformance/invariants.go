@@ -145,16 +145,18 @@ func checkStatsStatus(p *problems, c *tcptable.Connection, asked bool) {
 	case !asked:
 	case c.Stats != nil && c.StatsStatus != tcptable.StatsOK && c.StatsStatus != tcptable.StatsPartial:
 		p.add(fmt.Sprintf("the row has Stats but StatsStatus is %v, not %v or %v", c.StatsStatus, tcptable.StatsOK, tcptable.StatsPartial), c)
-	case c.Stats == nil && !slices.Contains(statsReasons, c.StatsStatus):
-		p.add(fmt.Sprintf("Query.Stats asked for statistics, the row has none, and StatsStatus %v gives no reason (want one of %v)", c.StatsStatus, statsReasons), c)
+	case c.Stats == nil && !slices.Contains(statsReasons(), c.StatsStatus):
+		p.add(fmt.Sprintf("Query.Stats asked for statistics, the row has none, and StatsStatus %v gives no reason (want one of %v)", c.StatsStatus, statsReasons()), c)
 	case c.Stats != nil && (c.StatsStatus == tcptable.StatsPartial) == c.Stats.Since.IsZero():
 		p.add("Stats.Since must be set exactly when StatsStatus is partial", c)
 	}
 }
 
-// statsReasons are the statuses that explain a row without Stats when
+// statsReasons returns the statuses that explain a row without Stats when
 // Query.Stats asked for them.
-var statsReasons = []tcptable.StatsStatus{tcptable.StatsNotAvailable, tcptable.StatsPermissionDenied, tcptable.StatsNotSupported}
+func statsReasons() []tcptable.StatsStatus {
+	return []tcptable.StatsStatus{tcptable.StatsNotAvailable, tcptable.StatsPermissionDenied, tcptable.StatsNotSupported}
+}
 
 // checkOwner applies the owner conventions to one row.
 func checkOwner(p *problems, c *tcptable.Connection, detail tcptable.OwnerDetail, me self, cfg *config) {

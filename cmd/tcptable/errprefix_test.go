@@ -24,10 +24,10 @@ func (f failing) Table(context.Context, tcptable.Query) ([]tcptable.Connection, 
 
 func (failing) Close() error { return nil }
 
-// TestErrorPrefixOnce: an error of the root package (a query Validate
-// rejects, as the Linux, Windows and gopsutil providers return it
-// unwrapped; ErrClosed; ErrInconsistent's warning) is printed with the
-// "tcptable: " prefix once.
+// TestErrorPrefixOnce: an error of the root package (ErrClosed;
+// ErrInconsistent's warning) is printed with the "tcptable: " prefix once,
+// and so is a query Validate rejects, which has no package prefix of its
+// own, as a provider returns it (after its own prefix) or unwrapped.
 func TestErrorPrefixOnce(t *testing.T) {
 	invalid := tcptable.Query{Class: 7}.Validate()
 	for _, tt := range []struct {
@@ -37,8 +37,9 @@ func TestErrorPrefixOnce(t *testing.T) {
 		want string
 	}{
 		{"validate", failing{err: invalid}, nil, "tcptable: query: invalid input: unknown Class Class(7)\n"},
+		{"provider", failing{err: fmt.Errorf("tcptable/linux: Table: %w", invalid)}, nil, "tcptable: tcptable/linux: Table: query: invalid input: unknown Class Class(7)\n"},
 		{"closed", failing{err: tcptable.ErrClosed}, []string{"--watch", "1s"}, "tcptable: provider closed\n"},
-		{"wrapped", failing{err: fmt.Errorf("netlink: %w", invalid)}, nil, "tcptable: netlink: tcptable: query: invalid input: unknown Class Class(7)\n"},
+		{"wrapped", failing{err: fmt.Errorf("netlink: %w", invalid)}, nil, "tcptable: netlink: query: invalid input: unknown Class Class(7)\n"},
 		{"inconsistent", failing{tcptable.ErrInconsistent, linuxRows()[:1]}, nil, "tcptable: warning: table changed while it was read; snapshot may be inconsistent\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -157,7 +157,7 @@ var flagDefs = [...]flagDef{
 	{names: []string{"csv"}, help: "CSV with a header row (the JSON keys)", group: groupOutput,
 		set: setBool(func(_ *options, r *rawFlags) *bool { return &r.csv })},
 	{names: []string{"i", "info"}, group: groupOutput,
-		help: "traffic statistics, like ss -i: the table gets SENT,\nRECEIVED, RTT, RETRANS and CWND columns, JSON a\n\"stats\" object, CSV stats_* columns (bytes, segments,\nRTT, congestion window, rates, ...)",
+		help: "traffic statistics, like ss -i: the table and\n--watch lines get SENT, RECEIVED, RTT, RETRANS and\nCWND columns, JSON a \"stats\" object, CSV stats_*\ncolumns (bytes, segments, RTT, congestion window,\nrates, ...)",
 		set:  setBool(func(o *options, _ *rawFlags) *bool { return &o.query.Stats })},
 	{names: []string{"s", "summary"}, help: "counts by state instead of rows (like ss -s)", group: groupOutput,
 		set: setBool(func(o *options, _ *rawFlags) *bool { return &o.summary })},

@@ -21,7 +21,8 @@ is verified: the row must be gone from the OS's table.
 The selection flags are the listing's (see tcptable --help): -l, -4, -6,
 --state, --port, --pid, --process. At least one is required: tcptable kill
 never ends every connection of the host. --netns NAME|PATH ends them in
-another network namespace (Linux, root).
+another network namespace, --all-netns in every one (Linux, root); the
+rows printed then name their namespace (a NETNS column first).
 `
 	killUsageOutro = `
 The output flags are the listing's too: --json, --ndjson, --csv, -r,
@@ -65,8 +66,6 @@ func parseKillArgs(args []string) (*options, error) {
 		return nil, usagef("kill ends connections once: --top does not apply")
 	case o.summary:
 		return nil, usagef("kill prints the rows it ends: --summary does not apply")
-	case o.ns.all:
-		return nil, usagef("kill ends connections of one network namespace: --all-netns does not apply (use --netns NAME)")
 	case !selects(o.query):
 		return nil, usagef("kill needs a selection (-l, -4, -6, --state, --port, --pid or --process): it never ends every connection")
 	}
@@ -110,7 +109,9 @@ func (a *app) kill(ctx context.Context, args []string) int {
 		}
 		code = exitFail
 	}
-	if err := a.writeRows(ctx, rows, o, a.display(o)); err != nil {
+	d := a.display(o)
+	d.netns = o.ns.set() // a row ended in another namespace says which
+	if err := a.writeRows(ctx, rows, o, d); err != nil {
 		a.errorf("writing output: %v", err)
 		return exitFail
 	}

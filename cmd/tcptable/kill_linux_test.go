@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
@@ -44,6 +45,46 @@ func cliInNS(t *testing.T, ns *netnstest.NS, exe, args string) (int, string, str
 	return 0, stdout.String(), stderr.String()
 }
 
+// killNS is a namespace this test made, where a holder child (the test
+// binary as TestHolderChild) holds an IPv4 and an IPv6 pair and an IPv4
+// listener, and reads from each.
+type killNS struct {
+	ns     *netnstest.NS
+	exe    string // the test binary
+	h      *netnstest.Holder
+	v4, v6 netnstest.Held // the client ends of the pairs
+	ln     netnstest.Held // the listener
+	inode  uint64         // the namespace's
+}
+
+// newKillNS makes a killNS named prefix-PID, which the test's cleanup
+// removes, or skips the test (fails it when privileges are required) where
+// namespaces cannot be made.
+func newKillNS(t *testing.T, prefix string) *killNS {
+	t.Helper()
+	if err := netnstest.Available(); err != nil {
+		testenv.SkipOrFail(t, "%v", err)
+	}
+	ns, err := netnstest.NewNS(fmt.Sprintf("%s-%d", prefix, os.Getpid()))
+	if err != nil {
+		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
+	}
+	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	h, err := netnstest.StartHolder(ns, exe, []string{"-test.run=^TestHolderChild$"},
+		netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}}, time.Minute)
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
+	held := map[string][]netnstest.Held{}
+	for _, e := range h.Held {
+		held[e.Role] = append(held[e.Role], e)
+	}
+	var st unix.Stat_t
+	require.NoError(t, unix.Stat(ns.Path, &st))
+	return &killNS{ns: ns, exe: exe, h: h, v4: held["client"][0], v6: held["client"][1], ln: held["listener"][0], inode: st.Ino}
+}
+
 // TestKillNetNS runs "tcptable kill" end to end against the real kernel,
 // in a namespace where another process holds IPv4 and IPv6 connections
 // and a listener and reads from each: the holder's blocked reads fail
@@ -51,25 +92,9 @@ func cliInNS(t *testing.T, ns *netnstest.NS, exe, args string) (int, string, str
 // was killed first), a dry run ends nothing, and a second run finds
 // nothing to end.
 func TestKillNetNS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-kill-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	defer func() { assert.NoError(t, ns.Close()) }()
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	h, err := netnstest.StartHolder(ns, exe, []string{"-test.run=^TestHolderChild$"},
-		netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}}, time.Minute)
-	require.NoError(t, err)
-	defer h.Close()
-	held := map[string][]netnstest.Held{}
-	for _, e := range h.Held {
-		held[e.Role] = append(held[e.Role], e)
-	}
-	v4, v6, ln := held["client"][0], held["client"][1], held["listener"][0]
+	f := newKillNS(t, "tcptable-cli-kill")
+	ns, exe, h := f.ns, f.exe, f.h
+	v4, v6, ln := f.v4, f.v6, f.ln
 
 	// A dry run prints both ends of the IPv6 pair and ends nothing.
 	code, out, stderr := cliInNS(t, ns, exe, fmt.Sprintf("kill --port %d --dry-run --json", v6.Local.Port()))

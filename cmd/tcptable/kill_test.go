@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func TestKillPrintsWhatItEnded(t *testing.T) {
 
 func TestKillRefuses(t *testing.T) {
 	for _, args := range []string{"kill", "kill -a", "kill -4 -6", "kill -n -t -p", "kill --dry-run",
-		"kill --port 80 --watch", "kill --port 80 --top", "kill --port 80 --all-netns", "kill --port 80 -s", "kill --port 0", "kill --bogus", "kill --port 80 extra"} {
+		"kill --port 80 --watch", "kill --port 80 --top", "kill --all-netns", "kill --netns blue", "kill --port 80 -s", "kill --port 0", "kill --bogus", "kill --port 80 extra"} {
 		t.Run(args, func(t *testing.T) {
 			p := mock.New(linuxRows()...)
 			a, stdout, stderr := testApp(p)
@@ -185,5 +186,51 @@ func TestKillSkipsClosed(t *testing.T) {
 		assert.Empty(t, p.Kills())
 		assert.NotContains(t, stdout.String(), "8080", "dry run %v: a CLOSED row is not listed as one to end", dry)
 		assert.Contains(t, stderr.String(), "tcptable: kill: nothing to end: the 1 matching rows are CLOSED\n")
+	}
+}
+
+// TestKillAllNetNS: kill takes --all-netns (and --netns) as the listing
+// does: it ends the selected rows of every namespace, each by its own row
+// (NetNS included), and the rows it prints name their namespace.
+func TestKillAllNetNS(t *testing.T) {
+	for _, tt := range []struct {
+		args    string
+		all     bool
+		netns   string
+		kills   int
+		netnsRe string // the NETNS cell of each printed row
+	}{
+		{"kill --all-netns --port 8080", true, "", 4, `(blue|4026532417)`},
+		{"kill --netns blue --port 8080", false, "blue", 2, `blue`},
+	} {
+		t.Run(tt.args, func(t *testing.T) {
+			rows := nsRows()
+			if !tt.all { // the provider of one namespace has its rows only
+				rows = slices.DeleteFunc(rows, func(c tcptable.Connection) bool { return c.NetNSName != tt.netns })
+			}
+			p := mock.New(rows...)
+			var got nsOptions
+			a, stdout, stderr := nsApp(p, &got)
+			require.Equal(t, exitOK, a.run(context.Background(), strings.Fields(tt.args)), stderr.String())
+			assert.Equal(t, tt.all, got.all)
+			assert.Equal(t, tt.netns, got.netns)
+			assert.True(t, got.oneShot)
+			ks := p.Kills()
+			require.Len(t, ks, tt.kills)
+			nss := map[uint64]bool{}
+			for _, k := range ks {
+				assert.Equal(t, uint16(8080), k.Conn.Local.Port())
+				nss[k.Conn.NetNS] = true
+			}
+			if tt.all {
+				assert.Len(t, nss, 2, "the same four-tuple ended in both namespaces that have it")
+			}
+			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+			require.Len(t, lines, tt.kills+1, stdout.String())
+			assert.Regexp(t, `^NETNS +STATE +LOCAL`, lines[0])
+			for _, l := range lines[1:] {
+				assert.Regexp(t, `^`+tt.netnsRe+` +(LISTEN|ESTABLISHED) +127\.0\.0\.1:`, l)
+			}
+		})
 	}
 }

@@ -198,8 +198,8 @@ func rowAddrs(rows []tcptable.Connection) []netip.Addr {
 	return out
 }
 
-// rootPrefix starts the root package's error texts ("tcptable: query:
-// ...", "tcptable: provider closed"): the command's own "tcptable: " says
+// rootPrefix starts the root package's error texts ("tcptable: provider
+// closed", "tcptable: table changed ..."): the command's own "tcptable: " says
 // it, once.
 const rootPrefix = "tcptable: "
 

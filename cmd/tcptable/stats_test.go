@@ -114,3 +114,57 @@ func TestHumanBytes(t *testing.T) {
 	assert.Equal(t, "0.052ms", millis(52_000))
 	assert.Equal(t, "12.5ms", millis(12_500_000))
 }
+
+// TestWatchInfo: --watch -i shows the statistics columns of the one-shot
+// table in every event line, under a header that names them, with the
+// row's counters (after the change) and "-" for a row without any; the
+// columns line up; without -i there are none.
+func TestWatchInfo(t *testing.T) {
+	rows := statsRows()
+	nginxEst, curl, tw := rows[3], rows[4], rows[5]
+	require.Equal(t, tcptable.StateTimeWait, tw.State)
+	script := func() []func(p *mock.Provider) {
+		return []func(p *mock.Provider){
+			func(p *mock.Provider) { p.Set(rows[0], nginxEst) }, // baseline
+			func(p *mock.Provider) { p.Add(curl, tw) },          // opened: with counters, and without
+			func(p *mock.Provider) { p.SetState(nginxEst.Key(), tcptable.StateCloseWait) },
+		}
+	}
+	run := func(args ...string) []string {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p := &steered{Provider: mock.New(), edits: script(), cancel: cancel}
+		a, stdout, stderr := testApp(p)
+		require.Equal(t, exitOK, a.run(ctx, args), stderr.String())
+		return strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+	}
+
+	lines := run("--watch=10ms", "--poll", "-i")
+	require.Len(t, lines, 4, "the header and three events:\n%s", strings.Join(lines, "\n"))
+	header := lines[0]
+	assert.Regexp(t, `^TIME +EVENT +STATE +LOCAL +REMOTE +PID +SENT +RECEIVED +RTT +RETRANS +CWND +PROCESS$`, header)
+	want := map[string][]string{ // the row's local and remote -> its statistics cells
+		curl.Local.String() + " " + curl.Remote.String():         statsCells(&curl),
+		tw.Local.String() + " " + tw.Remote.String():             {"-", "-", "-", "-", "-"},
+		nginxEst.Local.String() + " " + nginxEst.Remote.String(): statsCells(&nginxEst),
+	}
+	assert.Equal(t, []string{"4.9K", "1.5K", "0.052ms", "0", "10"}, statsCells(&curl), "curl's counters are shown as the table shows them")
+	names := []string{"STATE", "LOCAL", "REMOTE", "PID", "SENT", "RECEIVED", "RTT", "RETRANS", "CWND", "PROCESS"}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		require.Len(t, f, len(names)+2, l)
+		cells, ok := want[f[3]+" "+f[4]]
+		require.True(t, ok, "an event of an unexpected row: %s", l)
+		assert.Equal(t, cells, f[6:11], l)
+		for _, name := range names {
+			col := strings.Index(header, name)
+			assert.NotEqual(t, byte(' '), l[col], "a cell starts under %s:\n%s\n%s", name, header, l)
+			assert.Equal(t, byte(' '), l[col-1], "the cell before %s ends before it:\n%s\n%s", name, header, l)
+		}
+	}
+
+	lines = run("--watch=10ms", "--poll")
+	require.Len(t, lines, 4)
+	assert.Regexp(t, `^TIME +EVENT +STATE +LOCAL +REMOTE +PID +PROCESS$`, lines[0], "no statistics without -i")
+	assert.Len(t, strings.Fields(lines[1]), 7, lines[1])
+}

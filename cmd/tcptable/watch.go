@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -140,8 +141,10 @@ func (d *display) stamp(t time.Time) string {
 }
 
 // eventLine is one --watch line: time, event, state, local, remote, PID,
-// process. A change shows before and after with '>' ("ESTABLISHED>TIME-WAIT",
-// "4242>-"). A loss says how many events were lost.
+// with -i the statistics of the row (after the change; the last known of a
+// closed row), and process. A change shows before and after with '>'
+// ("ESTABLISHED>TIME-WAIT", "4242>-"). A loss says how many events were
+// lost.
 func (d *display) eventLine(e *tcptable.Event) string {
 	if e.Kind == tcptable.EventLost {
 		n := "some"
@@ -163,7 +166,11 @@ func (d *display) eventLine(e *tcptable.Event) string {
 	if d.netns {
 		ns = netnsCell(r)
 	}
-	return d.ev.line(d.stamp(e.Time), e.Kind.String(), ns, state, d.addr(r.Local), d.addr(r.Remote), pid, process)
+	var stats []string
+	if d.stats {
+		stats = statsCells(r)
+	}
+	return d.ev.line(d.stamp(e.Time), e.Kind.String(), ns, state, d.addr(r.Local), d.addr(r.Remote), pid, stats, process)
 }
 
 // eventCols are the widths of the --watch columns. Those that vary with
@@ -171,18 +178,22 @@ func (d *display) eventLine(e *tcptable.Event) string {
 // so that the lines line up under the header: both endpoint columns fit
 // the widest endpoint, the PID column a change between the widest PID
 // cells ("4242,4243>4242"), the NETNS column the widest namespace. A later
-// cell wider than that pushes the rest of its own line only.
+// cell wider than that pushes the rest of its own line only. With -i the
+// statistics columns (the one-shot table's, statsHeader) come before
+// PROCESS, which stays last because nothing bounds its width.
 type eventCols struct {
 	netns int // 0: no NETNS column
 	time  int
 	addr  int
 	pid   int
+	stats bool // -i: the statistics columns
 }
 
 // The --watch columns' least widths: an event kind, a state change
 // ("ESTABLISHED>CLOSE-WAIT"), an IPv4 endpoint, a PID change, a namespace.
 const (
 	eventWidth = 13
+	statWidth  = 8 // each statistics column: "RECEIVED", "12.345ms"
 	stateWidth = 22
 	addrWidth  = 21
 	pidWidth   = 7
@@ -192,7 +203,7 @@ const (
 // sizeEvents returns the widths of the --watch columns for the baseline
 // rows, read at t.
 func sizeEvents(d *display, rows []tcptable.Connection, t time.Time) eventCols {
-	c := eventCols{time: utf8.RuneCountInString(d.stamp(t)), addr: addrWidth, pid: pidWidth}
+	c := eventCols{time: utf8.RuneCountInString(d.stamp(t)), addr: addrWidth, pid: pidWidth, stats: d.stats}
 	if d.netns {
 		c.netns = netnsWidth
 	}
@@ -207,21 +218,30 @@ func sizeEvents(d *display, rows []tcptable.Connection, t time.Time) eventCols {
 	return c
 }
 
-// line formats one --watch line (or the header) in the columns of c.
-func (c eventCols) line(at, kind, ns, state, local, remote, pid, process string) string {
+// line formats one --watch line (or the header) in the columns of c, with
+// the statistics cells stats when c has those columns.
+func (c eventCols) line(at, kind, ns, state, local, remote, pid string, stats []string, process string) string {
 	if c.time == 0 { // not sized: a line before any baseline
-		c = eventCols{netns: c.netns, addr: addrWidth, pid: pidWidth}
+		c = eventCols{netns: c.netns, addr: addrWidth, pid: pidWidth, stats: c.stats}
 	}
 	if c.netns > 0 {
 		ns = fmt.Sprintf("%-*s ", c.netns, ns)
 	} else {
 		ns = ""
 	}
-	return fmt.Sprintf("%-*s %-*s %s%-*s %-*s %-*s %-*s %s\n", c.time, at, eventWidth, kind, ns, stateWidth, state,
-		c.addr, local, c.addr, remote, c.pid, pid, process)
+	var st strings.Builder
+	for i := 0; c.stats && i < len(statsHeader); i++ {
+		cell := "-"
+		if i < len(stats) {
+			cell = stats[i]
+		}
+		fmt.Fprintf(&st, "%-*s ", statWidth, cell)
+	}
+	return fmt.Sprintf("%-*s %-*s %s%-*s %-*s %-*s %-*s %s%s\n", c.time, at, eventWidth, kind, ns, stateWidth, state,
+		c.addr, local, c.addr, remote, c.pid, pid, st.String(), process)
 }
 
 // eventHeader is the --watch header line, over the columns of d.ev.
 func (d *display) eventHeader() string {
-	return d.ev.line("TIME", "EVENT", "NETNS", "STATE", "LOCAL", "REMOTE", "PID", "PROCESS")
+	return d.ev.line("TIME", "EVENT", "NETNS", "STATE", "LOCAL", "REMOTE", "PID", statsHeader[:], "PROCESS")
 }

@@ -122,8 +122,15 @@ type SSInfoRow struct {
 	Info map[string]string
 }
 
-// ssSpaced are the -i values that ss prints as "name value".
-var ssSpaced = map[string]bool{"send": true, "pacing_rate": true, "delivery_rate": true}
+// ssSpaced reports whether ss prints the -i value name as "name value"
+// (not "name:value").
+func ssSpaced(name string) bool {
+	switch name {
+	case "send", "pacing_rate", "delivery_rate":
+		return true
+	}
+	return false
+}
 
 // ParseSSInfo parses the output of `ss -tinH`: a line per socket as
 // ParseSS reads it, followed, for sockets with tcp_info, by a line that
@@ -158,7 +165,7 @@ func ParseSSInfo(out []byte) ([]SSInfoRow, error) {
 func parseSSInfoLine(line string, info map[string]string) {
 	f := strings.Fields(line)
 	for i := 0; i < len(f); i++ {
-		if ssSpaced[f[i]] && i+1 < len(f) {
+		if ssSpaced(f[i]) && i+1 < len(f) {
 			info[f[i]] = f[i+1]
 			i++
 			continue

@@ -293,6 +293,12 @@ func TestTableErrors(t *testing.T) {
 	err := table(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 
+	// A query Validate rejects: the provider's prefix, then the cause, and
+	// the text names the project once.
+	_, err = p.Table(context.Background(), tcptable.Query{Family: 9})
+	assert.EqualError(t, err, "tcptable/gopsutil: Table: query: invalid input: unknown Family Family(9)")
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+
 	h.err = errors.New("not implemented yet")
 	err = table(context.Background())
 	require.ErrorIs(t, err, tcptable.ErrNotSupported)

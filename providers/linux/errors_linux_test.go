@@ -46,6 +46,12 @@ func TestErrorPrefixOnce(t *testing.T) {
 	requirePrefixOnce(t, err, "tcptable/linux: Table: ")
 	assert.ErrorIs(t, err, context.Canceled)
 
+	// A query Validate rejects: the provider's prefix, then the cause, and
+	// the text names the project once.
+	_, err = p.Table(context.Background(), tcptable.Query{Class: 7})
+	assert.EqualError(t, err, "tcptable/linux: Table: query: invalid input: unknown Class Class(7)")
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+
 	require.NoError(t, p.Close())
 	_, err = p.Table(context.Background(), tcptable.Query{})
 	requirePrefixOnce(t, err, "tcptable/linux: Table: ")

@@ -190,3 +190,14 @@ func dialedRow(t *testing.T, p *Provider) (client, server net.Conn, row tcptable
 	require.Len(t, rows, 1)
 	return client, server, rows[0]
 }
+
+// TestTableInvalidQuery: a query Validate rejects is an error before
+// anything is read, with the provider's prefix and then the cause: the
+// text names the project once, and errors.Is sees ErrInvalid.
+func TestTableInvalidQuery(t *testing.T) {
+	p := newProvider(t)
+	rows, err := p.Table(context.Background(), tcptable.Query{Owners: 9})
+	assert.Nil(t, rows)
+	assert.EqualError(t, err, "tcptable/windows: Table: query: invalid input: unknown Owners OwnerDetail(9)")
+	assert.ErrorIs(t, err, tcptable.ErrInvalid)
+}

@@ -108,18 +108,16 @@ func ParsePath(path string) Owner {
 	return o
 }
 
-// containerPrefixes are the prefixes runtimes put before a container ID in
-// a cgroup name: systemd scopes (docker-ID.scope, ...) and, without the
-// .scope suffix, the cgroupfs names of CRI-O and podman.
-var containerPrefixes = []string{"docker-", "cri-containerd-", "crio-", "libpod-", "nerdctl-"}
-
-// containerSegment returns the container ID a segment names.
+// containerSegment returns the container ID a segment names: the ID
+// alone, or after one of the prefixes runtimes put before it in a cgroup
+// name: systemd scopes (docker-ID.scope, ...) and, without the .scope
+// suffix, the cgroupfs names of CRI-O and podman.
 func containerSegment(seg string) (string, bool) {
 	seg = strings.TrimSuffix(seg, ".scope")
 	if isHex(seg, idLen) {
 		return seg, true
 	}
-	for _, p := range containerPrefixes {
+	for _, p := range [...]string{"docker-", "cri-containerd-", "crio-", "libpod-", "nerdctl-"} {
 		if id, ok := strings.CutPrefix(seg, p); ok && isHex(id, idLen) {
 			return id, true
 		}
