@@ -24,15 +24,16 @@ type destroyConn struct {
 	buf []byte
 }
 
-// openDestroy joins the destroy groups of the families q can match, in
-// the provider's namespace.
+// openDestroy joins the destroy groups of the families Table reads to
+// answer q (diagFamilies: an IPv4 query reads AF_INET6 too, for its
+// dual-stack listeners), in the provider's namespace.
 func (p *Provider) openDestroy(q tcptable.Query) (*destroyConn, error) {
 	d, err := p.newDiagConn()
 	if err != nil {
 		return nil, err
 	}
 	dc := &destroyConn{fd: d.fd, buf: d.buf}
-	for _, fam := range families(q) {
+	for _, fam := range diagFamilies(q) {
 		g := groupTCPDestroy
 		if fam == afInet6 {
 			g = groupTCP6Destroy
@@ -173,7 +174,9 @@ func (dc *destroyConn) read(ctx context.Context, out chan<- destroyed) {
 func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d *destroyed,
 	cv *converter, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
 	c, ok := cv.plain(&d.row)
-	if !ok {
+	if !ok || !q.MatchFamily(c.Family()) && !c.Local.Addr().IsUnspecified() {
+		// (An IPv4 query joins the AF_INET6 group for the dual-stack
+		// sockets on :: alone.)
 		return prev, nil
 	}
 	c.OwnerStatus, c.ModuleStatus = tcptable.OwnerUnknown, tcptable.OwnerUnknown

@@ -347,13 +347,20 @@ func (h *hub) filter() events.Filter {
 }
 
 // kernelFilter is q's family, port and state conditions for the programs.
+// Its families are those Table reads to answer q (Query.ReadFamily): an
+// IPv4 query that can select a listener or a bound socket lets through the
+// dual-stack AF_INET6 sockets too (and only those of AF_INET6, as Table's
+// dump of AF_INET6 for it asks for LISTEN and CLOSE only).
 func kernelFilter(q tcptable.Query) events.Filter {
 	f := events.Filter{States: stateMask(q), LocalPort: q.LocalPort, RemotePort: q.RemotePort, Port: q.Port}
-	if q.MatchFamily(tcptable.IPv4) {
+	if q.ReadFamily(tcptable.IPv4) {
 		f.Families |= events.FamilyIPv4
 	}
-	if q.MatchFamily(tcptable.IPv6) {
+	switch {
+	case q.MatchFamily(tcptable.IPv6):
 		f.Families |= events.FamilyIPv6
+	case q.ReadFamily(tcptable.IPv6):
+		f.Families |= events.FamilyDualStack
 	}
 	// A row that stops matching is reported closed, so a record whose
 	// old or new state can match passes (the programs check both).

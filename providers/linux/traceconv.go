@@ -61,13 +61,19 @@ func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.C
 	return c
 }
 
-// recordRow returns r's socket as a dump would show it in kernel state st.
+// recordRow returns r's socket as a dump would show it in kernel state st,
+// INET_DIAG_SKV6ONLY included: the kernel reports it for AF_INET6 sockets
+// in LISTEN and CLOSE (connFromRow makes a row on :: with IPV6_V6ONLY off
+// DualStack, as Table does).
 func recordRow(r *events.Record, st uint8) diagRow {
 	d := diagRow{Family: r.Family, State: st, SPort: r.SPort, DPort: r.DPort, Src: r.Src, Dst: r.Dst,
 		IfIndex: r.IfIndex, UID: r.UID, Inode: r.Inode, Cookie: r.Cookie}
-	if d.Family == afInet {
+	switch {
+	case d.Family == afInet:
 		clear(d.Src[4:])
 		clear(d.Dst[4:])
+	case d.Family == afInet6 && (st == tcpListen || st == tcpClose):
+		d.V6Only, d.HasV6Only = r.V6Only, true
 	}
 	return d
 }

@@ -172,3 +172,43 @@ func TestStorageAttributes(t *testing.T) {
 	assert.Equal(t, []byte{127, 0, 0, 2}, id[20:24])
 	assert.Equal(t, uint32(3), ne.Uint32(id[36:]))
 }
+
+// TestConverterDualStack: a traced AF_INET6 listener on :: is DualStack
+// when its record says IPV6_V6ONLY is off, as Table's row is (and so an
+// IPv4 query's view has it); one with IPV6_V6ONLY on, one on another
+// address, or a socket in another state than LISTEN and CLOSE (for which
+// the kernel's dump has no INET_DIAG_SKV6ONLY) is not.
+func TestConverterDualStack(t *testing.T) {
+	cv := converter{zone: numericZone}
+	v4 := tcptable.Query{Family: tcptable.IPv4}
+	listener := func(src [16]byte, v6only bool, old, new uint8) *events.Record {
+		return &events.Record{Kind: events.KindState, Family: afInet6, Old: old, New: new, SPort: 8080,
+			Src: src, V6Only: v6only, Inode: 77, Owner: proc}
+	}
+	var any, loop [16]byte
+	loop[15] = 1
+	for _, c := range []struct {
+		r         *events.Record
+		dualStack bool
+		v4        []tcptable.EventKind
+	}{
+		{listener(any, false, tcpClose, tcpListen), true, []tcptable.EventKind{tcptable.EventOpened}},
+		{listener(any, false, tcpListen, tcpClose), true, []tcptable.EventKind{tcptable.EventClosed}},
+		{listener(any, true, tcpClose, tcpListen), false, nil},
+		{listener(any, true, tcpListen, tcpClose), false, nil},
+		{listener(loop, false, tcpClose, tcpListen), false, nil},
+		{listener(any, false, tcpClose, tcpSynSent), false, nil},
+	} {
+		b, a := cv.rows(c.r)
+		row := a
+		if classify(c.r) == changeClosed {
+			row = b
+		}
+		assert.Equal(t, c.dualStack, row.DualStack, "%+v: %v", c.r, row)
+		var kinds []tcptable.EventKind
+		for _, e := range viewEvents(nil, v4, classify(c.r), b, a, time.Unix(5, 0)) {
+			kinds = append(kinds, e.Kind)
+		}
+		assert.Equal(t, c.v4, kinds, "the view of an IPv4 query: %v", row)
+	}
+}

@@ -2,7 +2,7 @@ package events
 
 import "golang.org/x/sys/unix"
 
-// acceptNR and accept4NR are this architecture's system call numbers of
-// accept and accept4 (-1 where the call does not exist: 32-bit x86 has
-// only socketcall).
-var acceptNR, accept4NR = sysAccept, int64(unix.SYS_ACCEPT4)
+// accept4NR is this architecture's system call number of accept4 (every
+// Linux architecture has one); acceptNR, in accept_nr_*linux.go, is
+// accept's, or -1 where the call does not exist.
+const accept4NR int64 = unix.SYS_ACCEPT4

@@ -34,7 +34,7 @@ func TestAcceptAttribution(t *testing.T) {
 			r, err := Open(Options{NetNS: st.Ino, AcceptBTF: c.btf})
 			testenv.SkipOrFailIf(t, err, "load the recorder")
 			defer r.Close()
-			require.NoError(t, r.SetFilter(All, true))
+			require.NoError(t, r.SetFilter(All(), true))
 			if r.AcceptHook() != c.hook {
 				testenv.SkipOrFail(t, "accept attribution uses %q here, not %q (tracefs without the syscalls events? mount -t tracefs nodev /sys/kernel/tracing)", r.AcceptHook(), c.hook)
 			}

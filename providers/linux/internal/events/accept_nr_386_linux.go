@@ -2,6 +2,7 @@
 
 package events
 
-// sysAccept: 32-bit x86 and s390x reach accept through socketcall, which the
-// tracer does not decode; accept4 (364) is a system call of its own.
-const sysAccept = -1
+// acceptNR is -1: 32-bit x86 and s390x reach accept through socketcall,
+// which the tracer does not decode; accept4 (364) is a system call of its
+// own.
+const acceptNR int64 = -1

@@ -4,4 +4,5 @@ package events
 
 import "golang.org/x/sys/unix"
 
-const sysAccept = int64(unix.SYS_ACCEPT)
+// acceptNR is this architecture's system call number of accept.
+const acceptNR int64 = unix.SYS_ACCEPT

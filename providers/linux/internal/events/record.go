@@ -77,6 +77,9 @@ type Record struct {
 	// FIN_WAIT2 while the peer's FIN is awaited), and the row lives on
 	// until the minisocket ends, which no tracepoint reports.
 	TimeWait bool
+	// V6Only is the IPV6_V6ONLY option of an AF_INET6 socket (sock_diag's
+	// INET_DIAG_SKV6ONLY): one bound to :: with it off is dual stack.
+	V6Only bool
 	// SPort and DPort are the local and remote ports, host order.
 	SPort, DPort uint16
 	// Src and Dst are the local and remote addresses, network order;
@@ -93,8 +96,11 @@ type Record struct {
 // RecordSize is the size of the program's struct record.
 const RecordSize = 152
 
-// flagTimeWait is the program's FLAG_TIME_WAIT.
-const flagTimeWait = 1
+// The program's FLAG_* bits (struct record's flags).
+const (
+	flagTimeWait = 1
+	flagV6Only   = 2
+)
 
 // ownerSize is the size of the program's struct owner.
 const ownerSize = 32
@@ -142,6 +148,7 @@ func (d *Decoder) Decode(b []byte, r *Record) error {
 	r.Old = b[147]
 	r.New = b[148]
 	r.TimeWait = b[149]&flagTimeWait != 0
+	r.V6Only = b[149]&flagV6Only != 0
 	if r.Kind < KindState || r.Kind > KindOwner {
 		return fmt.Errorf("%w: unknown kind %d", ErrMalformed, r.Kind)
 	}

@@ -49,8 +49,15 @@ func TestDecode(t *testing.T) {
 		Inode: 5555, UID: 1000, IfIndex: 2,
 	}, r)
 
-	// A full comm has no terminating NUL.
+	// The flags byte: IPV6_V6ONLY alone.
 	b := sample()
+	b[149] = flagV6Only
+	require.NoError(t, Decode(b, &r))
+	assert.True(t, r.V6Only)
+	assert.False(t, r.TimeWait)
+
+	// A full comm has no terminating NUL.
+	b = sample()
 	copy(b[48:64], "0123456789abcdef")
 	require.NoError(t, Decode(b, &r))
 	assert.Equal(t, "0123456789abcdef", r.Owner.Comm)

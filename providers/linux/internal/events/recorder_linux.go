@@ -104,10 +104,10 @@ func Open(o Options) (*Recorder, error) {
 	if vs := spec.Maps[tracerMapSkInfo].ValueSize; vs < 8 {
 		return nil, fmt.Errorf("the tracer object's socket storage is %d bytes, not a birth time and more", vs)
 	}
-	if err := spec.Variables[tracerVarAcceptNr].Set(int64(acceptNR)); err != nil {
+	if err := spec.Variables[tracerVarAcceptNr].Set(acceptNR); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
-	if err := spec.Variables[tracerVarAccept4Nr].Set(int64(accept4NR)); err != nil {
+	if err := spec.Variables[tracerVarAccept4Nr].Set(accept4NR); err != nil {
 		return nil, fmt.Errorf("configure the tracer: %w", err)
 	}
 	// Records wake the reader when the ring is an eighth full.

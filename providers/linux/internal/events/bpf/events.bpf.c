@@ -121,21 +121,32 @@ struct record {
 	u8 kind;
 	u8 oldstate;
 	u8 newstate;
-	u8 flags; /* FLAG_TIME_WAIT: a minisocket took the connection over */
+	u8 flags; /* FLAG_* */
 	u8 pad[2];
 };
 
+/* A minisocket took the connection over. */
 #define FLAG_TIME_WAIT 1
+/* An AF_INET6 socket with IPV6_V6ONLY on (sock_diag's
+ * INET_DIAG_SKV6ONLY): one on :: with it off is dual stack. */
+#define FLAG_V6ONLY 2
 
 struct config {
 	u64 netns;  /* inode of the network namespace recorded */
 	u32 states; /* kernel states: a record's old or new state must be one */
 	u16 lport, rport, port;
-	u8 families; /* bit 0 AF_INET, bit 1 AF_INET6 */
+	u8 families; /* FAMILY_*: which sockets' records are written */
 	u8 tracing;  /* write records */
 	u8 pad[2];
 	u32 epoch; /* how many times tracing started */
 };
+
+/* config.families bits. An AF_INET6 socket passes with FAMILY_IPV6, or
+ * with FAMILY_DUAL_STACK if it is dual stack: bound to :: with
+ * IPV6_V6ONLY off (it accepts IPv4 too, and an IPv4 query lists it). */
+#define FAMILY_IPV4 1
+#define FAMILY_IPV6 2
+#define FAMILY_DUAL_STACK 4
 
 /* The system call numbers of accept and accept4 for this architecture,
  * set by the loader (-1: none). */
@@ -258,10 +269,11 @@ static __always_inline void count(u32 i)
 		__sync_fetch_and_add(n, 1);
 }
 
-static __always_inline bool wanted(const struct config *c, u16 family, u16 sport, u16 dport, u8 old, u8 new)
+/* wanted checks the port and state conditions (the family's is
+ * family_wanted's). */
+static __always_inline bool wanted(const struct config *c, u16 sport, u16 dport, u8 old, u8 new)
 {
-	u8 fbit = family == AF_INET ? 1 : family == AF_INET6 ? 2 : 0;
-	if (!c->tracing || !(c->families & fbit))
+	if (!c->tracing)
 		return false;
 	if (c->lport && sport != c->lport)
 		return false;
@@ -295,14 +307,18 @@ static __always_inline bool same_owner(const struct owner *a, const struct owner
 }
 
 #define R(p, f) ((p)->f)
+#define RB(p, f) BPF_CORE_READ_BITFIELD(p, f)
 #define SUFFIX _typed
 #include "sock.h"
 #undef R
+#undef RB
 #undef SUFFIX
 #define R(p, f) BPF_CORE_READ(p, f)
+#define RB(p, f) BPF_CORE_READ_BITFIELD_PROBED(p, f)
 #define SUFFIX _probed
 #include "sock.h"
 #undef R
+#undef RB
 #undef SUFFIX
 
 /* owned_by_caller reports whether the kernel makes this change only in a

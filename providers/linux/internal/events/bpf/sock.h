@@ -1,7 +1,8 @@
-/* Included twice by events.bpf.c: with R(p, f) a direct load ((p)->f),
- * for sockets the kernel handed over typed (tracepoint arguments), and
- * with R a CO-RE probe read, for sockets found through memory reads. The
- * functions are named with SUFFIX. */
+/* Included twice by events.bpf.c: with R(p, f) a direct load ((p)->f)
+ * and RB(p, f) a direct bitfield read, for sockets the kernel handed over
+ * typed (tracepoint arguments), and with R and RB CO-RE probe reads, for
+ * sockets found through memory reads. The functions are named with
+ * SUFFIX. */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -26,6 +27,24 @@ static __always_inline const struct config *CAT(our_tcp, SUFFIX)(const struct so
 	return c;
 }
 
+/* family_wanted reports whether the configuration's families let sk's
+ * records through; v6only is sk's IPV6_V6ONLY. */
+static __always_inline bool CAT(family_wanted, SUFFIX)(const struct config *c, const struct sock *sk, u16 family,
+							bool v6only)
+{
+	if (family == AF_INET)
+		return c->families & FAMILY_IPV4;
+	if (family != AF_INET6)
+		return false;
+	if (c->families & FAMILY_IPV6)
+		return true;
+	if (!(c->families & FAMILY_DUAL_STACK) || v6only)
+		return false;
+	u64 a[2];
+	BPF_CORE_READ_INTO(&a, sk, __sk_common.skc_v6_rcv_saddr);
+	return !(a[0] | a[1]);
+}
+
 /* emit writes a record about sk if the configuration wants it. */
 static __always_inline void CAT(emit, SUFFIX)(const struct config *c, const struct sock *sk, u8 kind, u8 old, u8 new,
 					       u8 flags, u64 now, u64 cookie, u64 birth, const struct owner *owner,
@@ -39,7 +58,10 @@ static __always_inline void CAT(emit, SUFFIX)(const struct config *c, const stru
 	 * on CLOSE -> SYN-SENT, before connect() picks an ephemeral port. */
 	u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	u16 dport = bpf_ntohs(R(sk, __sk_common.skc_dport));
-	if (!wanted(c, family, sport, dport, old, new))
+	if (!wanted(c, sport, dport, old, new))
+		return;
+	bool v6only = family == AF_INET6 && RB(sk, __sk_common.skc_ipv6only);
+	if (!CAT(family_wanted, SUFFIX)(c, sk, family, v6only))
 		return;
 	u32 zero = 0;
 	u64 *lost = bpf_map_lookup_elem(&counters, &zero);
@@ -76,7 +98,7 @@ static __always_inline void CAT(emit, SUFFIX)(const struct config *c, const stru
 	r->kind = kind;
 	r->oldstate = old;
 	r->newstate = new;
-	r->flags = flags;
+	r->flags = flags | (v6only ? FLAG_V6ONLY : 0);
 	__builtin_memset(&r->pad, 0, sizeof(r->pad));
 	/* Waking the reader for every record costs the writer an irq_work
 	 * and a wakeup each; the reader reads every few milliseconds by

@@ -80,6 +80,7 @@ struct sock_common {
 	__u16 skc_num;
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	unsigned char skc_ipv6only : 1; /* IPV6_V6ONLY; a bitfield: read with BPF_CORE_READ_BITFIELD */
 	int skc_bound_dev_if;
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
