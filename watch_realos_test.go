@@ -13,8 +13,8 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/nativetest"
 	"github.com/tcptable/tcptable/internal/testenv"
-	"github.com/tcptable/tcptable/providers/native"
 )
 
 // TestWatchTracedRealOS watches this host through the native provider with
@@ -23,12 +23,7 @@ import (
 // ends opened (the dialing end by this process), the accepted end closed
 // and the dialing end closed or in TIME-WAIT, in the order Diff would give.
 func TestWatchTracedRealOS(t *testing.T) {
-	p, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider on %s (%v)", runtime.GOOS, err)
-	}
-	require.NoError(t, err)
-	defer p.Close()
+	p := nativetest.New(t, "traced watches are covered against fakes and the mock")
 	if _, ok := p.(tcptable.Tracer); !ok {
 		t.Skipf("the native provider on %s (%T) has no kernel events; traced watches are covered against fakes and the mock", runtime.GOOS, p)
 	}

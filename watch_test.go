@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/nativetest"
 	"github.com/tcptable/tcptable/providers/mock"
-	"github.com/tcptable/tcptable/providers/native"
 )
 
 var (
@@ -495,13 +495,7 @@ func TestWatcherReusesSnapshots(t *testing.T) {
 // TestWatchRealOS watches this host through the native provider while the
 // test opens and closes a listener.
 func TestWatchRealOS(t *testing.T) {
-	p, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider on %s yet (%v); the Watcher is covered against fakes above", runtime.GOOS, err)
-	}
-	require.NoError(t, err)
-	defer p.Close()
-	watchListenerOpenClose(t, p)
+	watchListenerOpenClose(t, nativetest.New(t, "the Watcher is covered against fakes above"))
 }
 
 // watchListenerOpenClose opens and closes a listener on 127.0.0.1 and

@@ -79,26 +79,9 @@ func startAcceptor(t *testing.T, ns *netnstest.NS, n, k int) *acceptor {
 	exe := filepath.Join(t.TempDir(), acceptorName)
 	require.NoError(t, os.WriteFile(exe, b, 0o755))
 	cmd := ns.Exec(exe)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %d", envAccept, n, k))
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := netnstest.StartPiped(cmd, fmt.Sprintf("%s=%d %d", envAccept, n, k))
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "the acceptor")
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Error("the acceptor does not end when its stdin closes")
-		}
-	})
+	t.Cleanup(func() { assert.NoError(t, netnstest.Stop(cmd, stdin), "the acceptor") })
 	a := &acceptor{lines: bufio.NewScanner(stdout)}
 	require.True(t, a.lines.Scan(), "the acceptor printed no port")
 	a.port = a.lines.Text()
@@ -140,14 +123,7 @@ func (a *acceptor) dial(t *testing.T, ns *netnstest.NS, n, k int) {
 func tracedNS(t *testing.T, suffix string) (*netnstest.NS, *metrics.Collector) {
 	t.Helper()
 	testenv.MustBeRoot(t, "to make a network namespace and trace its kernel events")
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics-%s-%d", suffix, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, "tcptable-metrics-"+suffix)
 	p, err := linux.New(linux.WithNetNS(ns.Path))
 	require.NoError(t, err)
 	t.Cleanup(func() { p.Close() })

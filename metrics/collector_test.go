@@ -64,30 +64,21 @@ func newCollector(t *testing.T, p tcptable.Provider, opts ...metrics.Option) *me
 
 func TestCollectFixture(t *testing.T) {
 	c := newCollector(t, mock.New(fixture()...))
-	want := `
-# HELP tcptable_connections TCP endpoints (connections and listeners) by state and address family.
-# TYPE tcptable_connections gauge
-tcptable_connections{family="ipv4",state="established"} 3
+	want := connectionsHeader + `tcptable_connections{family="ipv4",state="established"} 3
 tcptable_connections{family="ipv4",state="listen"} 3
 tcptable_connections{family="ipv4",state="syn_sent"} 1
 tcptable_connections{family="ipv4",state="time_wait"} 1
 tcptable_connections{family="ipv6",state="close_wait"} 1
 tcptable_connections{family="ipv6",state="established"} 1
 tcptable_connections{family="ipv6",state="listen"} 1
-# HELP tcptable_listener_info Listening endpoints by local address, port and owning process (always 1), at most the configured number, lowest ports first.
-# TYPE tcptable_listener_info gauge
-tcptable_listener_info{address="0.0.0.0",port="22",process="sshd"} 1
+` + listenerInfoHeader + `tcptable_listener_info{address="0.0.0.0",port="22",process="sshd"} 1
 tcptable_listener_info{address="127.0.0.1",port="8080",process="nginx"} 1
 tcptable_listener_info{address="::",port="22",process="sshd"} 1
-# HELP tcptable_listeners_omitted Distinct listening endpoints left out of tcptable_listener_info by its cap.
-# TYPE tcptable_listeners_omitted gauge
-tcptable_listeners_omitted 0
+` + listenersOmittedHeader + `tcptable_listeners_omitted 0
 # HELP tcptable_owners_hidden TCP endpoints whose owning process the exporter may not see (permission denied); run it with more privilege to see them.
 # TYPE tcptable_owners_hidden gauge
 tcptable_owners_hidden 1
-# HELP tcptable_process_connections TCP endpoints by owning process name and state: the top N processes by endpoints, the rest as process="other", ownerless endpoints as "[kernel]", "[hidden]" and "[unknown]".
-# TYPE tcptable_process_connections gauge
-tcptable_process_connections{process="[hidden]",state="established"} 1
+` + processHeader + `tcptable_process_connections{process="[hidden]",state="established"} 1
 tcptable_process_connections{process="[kernel]",state="time_wait"} 1
 tcptable_process_connections{process="[unknown]",state="syn_sent"} 1
 tcptable_process_connections{process="curl",state="established"} 2
@@ -95,22 +86,10 @@ tcptable_process_connections{process="nginx",state="established"} 1
 tcptable_process_connections{process="nginx",state="listen"} 2
 tcptable_process_connections{process="sshd",state="close_wait"} 1
 tcptable_process_connections{process="sshd",state="listen"} 2
-# HELP tcptable_scrape_errors_total Scrapes whose table read failed, by reason: "timeout", "canceled", "inconsistent" (the table changed while read; the partial table is still exported) or "error".
-# TYPE tcptable_scrape_errors_total counter
-tcptable_scrape_errors_total{reason="canceled"} 0
-tcptable_scrape_errors_total{reason="error"} 0
-tcptable_scrape_errors_total{reason="inconsistent"} 0
-tcptable_scrape_errors_total{reason="timeout"} 0
 # HELP tcptable_scrape_rows Rows (TCP endpoints) in the table read for this scrape.
 # TYPE tcptable_scrape_rows gauge
 tcptable_scrape_rows 11
-# HELP tcptable_scrape_success Whether this scrape got a table (1) or not (0: the read failed or timed out, see tcptable_scrape_errors_total).
-# TYPE tcptable_scrape_success gauge
-tcptable_scrape_success 1
-# HELP tcptable_scrape_table_reads_total Table reads; concurrent scrapes share one read.
-# TYPE tcptable_scrape_table_reads_total counter
-tcptable_scrape_table_reads_total 1
-`
+` + scrapeStatus(nil, 1) + readsWant(1)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), tableSeries...))
 }
 
@@ -173,20 +152,14 @@ func TestTopProcesses(t *testing.T) {
 		}
 	}
 	c := newCollector(t, mock.New(rows...), metrics.WithTopProcesses(2))
-	want := `
-# HELP tcptable_process_connections TCP endpoints by owning process name and state: the top N processes by endpoints, the rest as process="other", ownerless endpoints as "[kernel]", "[hidden]" and "[unknown]".
-# TYPE tcptable_process_connections gauge
-tcptable_process_connections{process="other",state="established"} 6
+	want := processHeader + `tcptable_process_connections{process="other",state="established"} 6
 tcptable_process_connections{process="proc-a",state="established"} 5
 tcptable_process_connections{process="proc-b",state="established"} 4
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "tcptable_process_connections"))
 
 	c0 := newCollector(t, mock.New(rows...), metrics.WithTopProcesses(0))
-	want0 := `
-# HELP tcptable_process_connections TCP endpoints by owning process name and state: the top N processes by endpoints, the rest as process="other", ownerless endpoints as "[kernel]", "[hidden]" and "[unknown]".
-# TYPE tcptable_process_connections gauge
-tcptable_process_connections{process="other",state="established"} 15
+	want0 := processHeader + `tcptable_process_connections{process="other",state="established"} 15
 `
 	require.NoError(t, testutil.CollectAndCompare(c0, strings.NewReader(want0), "tcptable_process_connections"))
 }
@@ -198,14 +171,9 @@ func TestListenerCap(t *testing.T) {
 			Local: netip.AddrPortFrom(netip.MustParseAddr("0.0.0.0"), uint16(9005-i)), PID: 1, Module: tcptable.Module{Name: "srv"}})
 	}
 	c := newCollector(t, mock.New(rows...), metrics.WithMaxListeners(2))
-	want := `
-# HELP tcptable_listener_info Listening endpoints by local address, port and owning process (always 1), at most the configured number, lowest ports first.
-# TYPE tcptable_listener_info gauge
-tcptable_listener_info{address="0.0.0.0",port="9001",process="srv"} 1
+	want := listenerInfoHeader + `tcptable_listener_info{address="0.0.0.0",port="9001",process="srv"} 1
 tcptable_listener_info{address="0.0.0.0",port="9002",process="srv"} 1
-# HELP tcptable_listeners_omitted Distinct listening endpoints left out of tcptable_listener_info by its cap.
-# TYPE tcptable_listeners_omitted gauge
-tcptable_listeners_omitted 3
+` + listenersOmittedHeader + `tcptable_listeners_omitted 3
 `
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want), "tcptable_listener_info", "tcptable_listeners_omitted"))
 }
@@ -245,15 +213,29 @@ func (p inconsistent) Table(ctx context.Context, q tcptable.Query) ([]tcptable.C
 
 func TestInconsistentExportsPartialTable(t *testing.T) {
 	c := newCollector(t, inconsistent{mock.New(fixture()...)})
-	want := `
-# HELP tcptable_connections TCP endpoints (connections and listeners) by state and address family.
-# TYPE tcptable_connections gauge
-tcptable_connections{family="ipv4",state="listen"} 1
+	want := connectionsHeader + `tcptable_connections{family="ipv4",state="listen"} 1
 tcptable_connections{family="ipv6",state="listen"} 1
 ` + scrapeStatus(map[string]int{"inconsistent": 1}, 1)
 	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want),
 		"tcptable_connections", "tcptable_scrape_errors_total", "tcptable_scrape_success"))
 }
+
+// The HELP and TYPE lines of series that several expected expositions
+// show.
+const (
+	connectionsHeader = `# HELP tcptable_connections TCP endpoints (connections and listeners) by state and address family.
+# TYPE tcptable_connections gauge
+`
+	listenerInfoHeader = `# HELP tcptable_listener_info Listening endpoints by local address, port and owning process (always 1), at most the configured number, lowest ports first.
+# TYPE tcptable_listener_info gauge
+`
+	listenersOmittedHeader = `# HELP tcptable_listeners_omitted Distinct listening endpoints left out of tcptable_listener_info by its cap.
+# TYPE tcptable_listeners_omitted gauge
+`
+	processHeader = `# HELP tcptable_process_connections TCP endpoints by owning process name and state: the top N processes by endpoints, the rest as process="other", ownerless endpoints as "[kernel]", "[hidden]" and "[unknown]".
+# TYPE tcptable_process_connections gauge
+`
+)
 
 // scrapeStatus is the expected exposition of tcptable_scrape_errors_total
 // (errors by reason, the others 0) and tcptable_scrape_success.

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/metrics"
 	"github.com/tcptable/tcptable/providers/linux"
 )
@@ -38,20 +35,16 @@ func TestMain(m *testing.M) {
 }
 
 func dumpMain() int {
-	p, err := linux.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer p.Close()
-	c := metrics.NewCollector(p, metrics.WithoutTrace(), metrics.WithMaxListeners(1000))
-	defer c.Close()
-	s := series(dumpTB{}, c)
-	if err := json.NewEncoder(os.Stdout).Encode(s); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return netnstest.DumpMain(func() (any, error) {
+		p, err := linux.New()
+		if err != nil {
+			return nil, err
+		}
+		defer p.Close()
+		c := metrics.NewCollector(p, metrics.WithoutTrace(), metrics.WithMaxListeners(1000))
+		defer c.Close()
+		return series(dumpTB{}, c), nil
+	})
 }
 
 // dumpTB lets dumpMain use series: it fails by exiting.
@@ -81,27 +74,14 @@ func newNS(t *testing.T, exe string) *netnstest.NS {
 // children of exe building specs hold, or skips.
 func newNSWith(t *testing.T, suffix, exe string, specs ...netnstest.Spec) *netnstest.NS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
 	if suffix != "" {
 		suffix = "-" + suffix
 	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-metrics%s-%d", suffix, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
-	var children []*netnstest.Child
-	t.Cleanup(func() {
-		for _, c := range children {
-			c.Close()
-		}
-		assert.NoError(t, ns.Close())
-	})
+	ns := netnstest.NewForTest(t, "tcptable-metrics"+suffix)
 	for _, spec := range specs {
 		c, err := netnstest.Start(ns, exe, spec, false, time.Minute)
 		require.NoError(t, err)
-		children = append(children, c)
+		t.Cleanup(func() { c.Close() })
 	}
 	return ns
 }
@@ -186,20 +166,13 @@ func TestNetNSAgainstSS(t *testing.T) {
 // where root's children hold every socket: it must work, count every
 // owned row as hidden, and put those rows under process="[hidden]".
 func TestNetNSUnprivileged(t *testing.T) {
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
-	ns := newNS(t, exe)
-	id := strconv.Itoa(netnstest.Unprivileged)
+	nobody := netnstest.NewNobodyExe(t)
+	ns := newNS(t, nobody.Path)
 
 	var want, got map[string]float64
 	for range 5 {
 		want = ssSeries(t, ns, "[hidden]", "[kernel]")
-		cmd := ns.Exec(setpriv, "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(ns)
 		cmd.Env = append(os.Environ(), envDump+"=1")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

@@ -172,11 +172,8 @@ func growAll(spaces []*bench, sockets int) error {
 
 // runEach times one run of tool over every namespace.
 func runEach(tool string, spaces []*bench) (result, error) {
-	switch tool {
-	case toolProviderAll:
-		return runSelf("poll", "allnetns")
-	case toolProviderAllP:
-		return runSelf("poll", "allnetns procfs")
+	if words, ok := providerWords(tool); ok {
+		return runSelf("poll", words)
 	}
 	var r result
 	start := time.Now()

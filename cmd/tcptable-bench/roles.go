@@ -213,28 +213,22 @@ func runTool(tool string) (result, error) {
 	switch tool {
 	case toolSS, toolSSP, toolSSL, toolSSI:
 		return runSS(strings.Fields(tool)[1])
-	case toolProvider:
-		return runSelf("poll", "all")
-	case toolProviderL:
-		return runSelf("poll", "listeners")
-	case toolProviderF:
-		return runSelf("poll", "listeners procfs first")
-	case toolProviderR:
-		return runSelf("poll", "reuse")
-	case toolProviderP:
-		return runSelf("poll", "procfs")
-	case toolProviderLP:
-		return runSelf("poll", "listeners procfs")
-	case toolProviderS:
-		return runSelf("poll", "stats")
-	case toolProviderN:
-		return runSelf("poll", "none")
-	case toolProviderNS:
-		return runSelf("poll", "none stats")
 	case toolGopsutil:
 		return runSelf("gopsutil", "")
 	}
+	if words, ok := providerWords(tool); ok {
+		return runSelf("poll", words)
+	}
 	return result{}, fmt.Errorf("unknown tool %q", tool)
+}
+
+// providerWords returns the words of a provider tool ("provider
+// listeners procfs" is "listeners procfs"), which are pollRole's.
+func providerWords(tool string) (string, bool) {
+	if tool == toolProvider {
+		return "", true
+	}
+	return strings.CutPrefix(tool, toolProvider+" ")
 }
 
 // runSS times ss writing its output to a temporary file (as the provider
@@ -293,29 +287,35 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // pollRole creates a provider and polls twice: the first poll is what a
 // fresh process pays (like ss), the second a steady-state poll. arg holds
-// words: "listeners" asks for listeners only (else the whole table),
-// "procfs" forces the /proc owner scan, "first" adds WithFirstOwnerOnly,
-// "reuse" hands the first answer back to TableInto for the second,
-// "stats" sets Query.Stats, "none" asks for no owners, "allnetns" reads
-// every network namespace (WithAllNetNS).
+// the words of a provider tool's name: "listeners" asks for listeners
+// only (else the whole table), "procfs" forces the /proc owner scan,
+// "first-owner" adds WithFirstOwnerOnly, "reuse" hands the first answer
+// back to TableInto for the second, "stats" sets Query.Stats, "no-owners"
+// asks for no owners, "allnetns" reads every network namespace
+// (WithAllNetNS).
 func pollRole(arg string) (result, error) {
 	q := tcptable.Query{}
 	var opts []linux.Option
 	words := strings.Fields(arg)
+	for _, w := range words {
+		if !slices.Contains([]string{"listeners", "procfs", "first-owner", "reuse", "stats", "no-owners", "allnetns"}, w) {
+			return result{}, fmt.Errorf("poll: unknown word %q in %q", w, arg)
+		}
+	}
 	if slices.Contains(words, "listeners") {
 		q.Class = tcptable.ClassListeners
 	}
 	if slices.Contains(words, "procfs") {
 		opts = append(opts, linux.WithOwnerScan(linux.OwnerScanProcfs))
 	}
-	if slices.Contains(words, "first") {
+	if slices.Contains(words, "first-owner") {
 		opts = append(opts, linux.WithFirstOwnerOnly())
 	}
 	q.Stats = slices.Contains(words, "stats")
 	if slices.Contains(words, "allnetns") {
 		opts = append(opts, linux.WithAllNetNS())
 	}
-	if slices.Contains(words, "none") {
+	if slices.Contains(words, "no-owners") {
 		q.Owners = tcptable.OwnerNone
 	}
 	ctx := context.Background()

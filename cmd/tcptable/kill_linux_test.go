@@ -17,7 +17,6 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // TestHolderChild is not a test of its own: TestKillNetNS starts the test
@@ -62,14 +61,7 @@ type killNS struct {
 // namespaces cannot be made.
 func newKillNS(t *testing.T, prefix string) *killNS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("%s-%d", prefix, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, prefix)
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	h, err := netnstest.StartHolder(ns, exe, []string{"-test.run=^TestHolderChild$"},

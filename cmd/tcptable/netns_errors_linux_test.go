@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 const wantNS = " (want a name under /run/netns or a namespace file such as /proc/PID/ns/net)"
@@ -81,22 +80,11 @@ func TestNetNSErrorMessages(t *testing.T) {
 // TestNetNSUnprivileged runs "tcptable --netns NAME" as nobody on a
 // namespace this test makes: exit 1, and the one line says to run as root.
 func TestNetNSUnprivileged(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-unpriv-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
+	nobody := netnstest.NewNobodyExe(t)
+	ns := netnstest.NewForTest(t, "tcptable-cli-unpriv")
 	for _, arg := range []string{ns.Name, ns.Path} {
-		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+		cmd := nobody.Command(nil, "-test.run=^TestChildRun$")
 		cmd.Env = append(os.Environ(), childArgsEnv+"=--netns "+arg+" -l")
-		cmd.Dir = dir
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,7 +14,6 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 )
 
 // listenIn opens a listener of this process inside ns.
@@ -34,14 +31,7 @@ func listenIn(t *testing.T, ns *netnstest.NS) net.Listener {
 // TestNetNSRealOS runs --all-netns and --netns over the Linux provider
 // with a namespace this test makes, as root and (--all-netns) as nobody.
 func TestNetNSRealOS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-cli-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+	ns := netnstest.NewForTest(t, "tcptable-cli")
 	l := listenIn(t, ns)
 	addr := l.Addr().String()
 	var st unix.Stat_t
@@ -94,13 +84,8 @@ func TestNetNSRealOS(t *testing.T) {
 	assert.Equal(t, "tcptable: --netns "+ns.Name+"-missing: no such network namespace: /run/netns/"+ns.Name+"-missing does not exist (ip netns list shows the names)\n", stderr.String())
 
 	t.Run("nobody", func(t *testing.T) {
-		setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-		exe, dir, err := netnstest.PublicExecutable()
-		require.NoError(t, err)
-		defer os.RemoveAll(dir)
-		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+		cmd := netnstest.NewNobodyExe(t).Command(nil, "-test.run=^TestChildRun$")
 		cmd.Env = append(os.Environ(), childArgsEnv+"=--all-netns -l")
-		cmd.Dir = dir
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		require.NoError(t, cmd.Run(), "as nobody, --all-netns still lists the own namespace; stderr: %s", errOut.String())

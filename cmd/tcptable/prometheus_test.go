@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/nativetest"
 	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/mock"
 	"github.com/tcptable/tcptable/providers/native"
@@ -80,7 +80,7 @@ scrape_configs:
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	s := &promServer{api: "http://" + addr, out: &syncBuffer{}}
+	s := &promServer{api: "http://" + addr, out: newSyncBuffer()}
 	cmd := exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -294,12 +294,7 @@ func TestPrometheusScrapesServe(t *testing.T) {
 // test holds, owned by this process.
 func TestPrometheusScrapesRealTable(t *testing.T) {
 	bin := prometheusBinary(t)
-	if p, err := native.New(); errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider here: %v", err)
-	} else {
-		require.NoError(t, err)
-		p.Close()
-	}
+	nativetest.Skip(t, "serve is covered against the mock")
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()

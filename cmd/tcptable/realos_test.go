@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/conformance"
+	"github.com/tcptable/tcptable/internal/nativetest"
 	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/native"
 )
@@ -28,12 +28,7 @@ import (
 // listener the test opens must appear in --json output with this process'
 // PID.
 func TestRealOS(t *testing.T) {
-	p, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider on %s yet (%v); the command is covered against the mock", runtime.GOOS, err)
-	}
-	require.NoError(t, err)
-	require.NoError(t, p.Close())
+	nativetest.Skip(t, "the command is covered against the mock")
 	checkOwnListener(t, native.New)
 }
 
@@ -99,9 +94,7 @@ func TestUnprivileged(t *testing.T) {
 	}
 	testenv.MustBeRoot(t, "to drop privileges to nobody")
 	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-	if _, err := native.New(); errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider yet: %v", err)
-	}
+	nativetest.Skip(t, "the command is covered against the mock")
 	// nobody must be able to run a copy of this test binary.
 	dir, err := os.MkdirTemp("", "tcptable-unpriv-")
 	require.NoError(t, err)
@@ -142,13 +135,7 @@ func TestUnprivileged(t *testing.T) {
 // provider where it has kernel events: stderr names them, and a pair that
 // lives a few milliseconds is printed opened and closed.
 func TestWatchTracedRealOS(t *testing.T) {
-	p, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider on %s yet (%v)", runtime.GOOS, err)
-	}
-	require.NoError(t, err)
-	_, traces := p.(tcptable.Tracer)
-	require.NoError(t, p.Close())
+	_, traces := nativetest.New(t, "--watch is covered against the mock").(tcptable.Tracer)
 	if !traces {
 		t.Skipf("the native provider on %s has no kernel events; --watch with them is covered against the mock", runtime.GOOS)
 	}
@@ -222,12 +209,7 @@ func closedIn(ndjson, local, remote string) bool {
 // provider reports IPV6_V6ONLY (Linux); elsewhere the OS does not say
 // (docs/model.md) and -4 finds neither.
 func TestDualStackIPv4RealOS(t *testing.T) {
-	p, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider on %s yet (%v)", runtime.GOOS, err)
-	}
-	require.NoError(t, err)
-	require.NoError(t, p.Close())
+	nativetest.Skip(t, "-4 is covered against the mock")
 	env, ok := conformance.OSEnv().(conformance.DualStackEnv)
 	if !ok {
 		t.Skipf("OSEnv cannot open listeners on [::] on %s", runtime.GOOS)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,17 +24,10 @@ import (
 // As nobody, serve reads its own namespace only and says, in a series and
 // on stderr, that it skipped the others for want of permission.
 func TestServeAllNetNSRealOS(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
 	var nss []*netnstest.NS
 	var inodes []string
 	for _, suffix := range []string{"a", "b"} {
-		ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-serve-%s-%d", suffix, os.Getpid()))
-		if err != nil {
-			testenv.SkipOrFail(t, "cannot create a network namespace here: %v", err)
-		}
-		t.Cleanup(func() { assert.NoError(t, ns.Close()) })
+		ns := netnstest.NewForTest(t, "tcptable-serve-"+suffix)
 		listenIn(t, ns)
 		var st unix.Stat_t
 		require.NoError(t, unix.Stat(ns.Path, &st))
@@ -96,13 +88,8 @@ func TestServeAllNetNSRealOS(t *testing.T) {
 func serveAsNobody(t *testing.T, args string) (url string, next func() string) {
 	t.Helper()
 	testenv.MustBeRoot(t, "to drop privileges to nobody")
-	setpriv := testenv.LookPath(t, "setpriv", "apt-get install util-linux")
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", exe, "-test.run=^TestChildRun$")
+	cmd := netnstest.NewNobodyExe(t).Command(nil, "-test.run=^TestChildRun$")
 	cmd.Env = append(os.Environ(), childArgsEnv+"=serve --listen 127.0.0.1:0 "+args)
-	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -38,7 +38,7 @@ func startServe(t *testing.T, p tcptable.Provider, args ...string) *server {
 // startServeApp is startServe with the app given.
 func startServeApp(t *testing.T, a *app, args ...string) *server {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := newSyncBuffer()
 	a.stderr = stderr
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)

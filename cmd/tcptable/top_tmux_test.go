@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,9 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tcptable/tcptable"
+	"github.com/tcptable/tcptable/internal/nativetest"
 	"github.com/tcptable/tcptable/internal/testenv"
-	"github.com/tcptable/tcptable/providers/native"
 )
 
 // topChildEnv carries the command line for TestTopChild.
@@ -82,12 +80,7 @@ func (x *tmux) await(what string, cond func(lines []string) bool) []string {
 // resize, and Ctrl-C ends it with the terminal restored (main screen back,
 // cursor visible) and exit status 0. Needs tmux (apt-get install tmux).
 func TestTopTmux(t *testing.T) {
-	np, err := native.New()
-	if errors.Is(err, tcptable.ErrNotSupported) {
-		t.Skipf("no native provider here: %v", err)
-	}
-	require.NoError(t, err)
-	require.NoError(t, np.Close())
+	nativetest.Skip(t, "--top is covered against the mock")
 	bin := testenv.LookPath(t, "tmux", "apt-get install tmux; --top is covered against the mock without it")
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)

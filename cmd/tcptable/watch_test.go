@@ -139,39 +139,33 @@ func TestResolveTimeout(t *testing.T) {
 }
 
 // syncBuffer is an output that the command and a test's script may use at
-// once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// once: serve's lockedWriter over a buffer the script may read.
+type syncBuffer struct{ lockedWriter }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+func newSyncBuffer() *syncBuffer { return &syncBuffer{lockedWriter{w: new(bytes.Buffer)}} }
 
 func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.String()
+	return b.w.(*bytes.Buffer).String()
 }
 
 // waitFor waits until the output holds s, for at most a minute.
 func (b *syncBuffer) waitFor(t *testing.T, s string) {
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(b.String(), s); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Errorf("the output never said %q; it says:\n%s", s, b.String())
-			return
-		}
-	}
+	b.waitUntil(t, fmt.Sprintf("said %q", s), func(out string) bool { return strings.Contains(out, s) })
 }
 
 // waitLines waits until the output holds n lines, for at most a minute.
 func (b *syncBuffer) waitLines(t *testing.T, n int) {
-	for deadline := time.Now().Add(time.Minute); strings.Count(b.String(), "\n") < n; time.Sleep(time.Millisecond) {
+	b.waitUntil(t, fmt.Sprintf("had %d lines", n), func(out string) bool { return strings.Count(out, "\n") >= n })
+}
+
+// waitUntil waits until ok holds for the output, for at most a minute; it
+// fails the test saying the output never did what.
+func (b *syncBuffer) waitUntil(t *testing.T, what string, ok func(out string) bool) {
+	for deadline := time.Now().Add(time.Minute); !ok(b.String()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Errorf("the output never had %d lines; it has:\n%s", n, b.String())
+			t.Errorf("the output never %s; it is:\n%s", what, b.String())
 			return
 		}
 	}
@@ -181,7 +175,7 @@ func (b *syncBuffer) waitLines(t *testing.T, n int) {
 // stands still (how often a traced watch reads it depends on timing).
 func tracedApp(p tcptable.Provider) (*app, *syncBuffer, *syncBuffer) {
 	a, _, _ := testApp(p)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := newSyncBuffer(), newSyncBuffer()
 	a.stdout, a.stderr = stdout, stderr
 	a.now = func() time.Time { return t0.Add(time.Second) }
 	return a, stdout, stderr

@@ -88,7 +88,7 @@ func StartHolder(ns *NS, exe string, args []string, spec HolderSpec, timeout tim
 		return nil, err
 	}
 	cmd := ns.Exec(exe, args...)
-	stdin, stdout, err := startPiped(cmd, envHolder+"="+string(js))
+	stdin, stdout, err := StartPiped(cmd, envHolder+"="+string(js))
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (h *Holder) Ends() []End {
 
 // Close makes the holder (and its grandchild) release everything and exit,
 // and waits for it.
-func (h *Holder) Close() error { return stop(h.cmd, h.stdin) }
+func (h *Holder) Close() error { return Stop(h.cmd, h.stdin) }
 
 // runHolder is the holder child's main: it makes spec's endpoints, prints
 // READY and a JSON holderReady, watches every endpoint until stdin closes

@@ -41,12 +41,11 @@ func Start(ns *NS, exe string, spec Spec, asUser bool, timeout time.Duration) (*
 	}
 	var args []string
 	if asUser {
-		id := strconv.Itoa(Unprivileged)
-		args = append(args, "setpriv", "--reuid="+id, "--regid="+id, "--clear-groups")
+		args = nobodyArgs("setpriv")
 	}
 	args = append(args, exe)
 	cmd := ns.Exec(args[0], args[1:]...)
-	stdin, stdout, err := startPiped(cmd, envChild+"="+string(js))
+	stdin, stdout, err := StartPiped(cmd, envChild+"="+string(js))
 	if err != nil {
 		return nil, err
 	}
@@ -73,12 +72,14 @@ func Start(ns *NS, exe string, spec Spec, asUser bool, timeout time.Duration) (*
 }
 
 // Close makes the child release its sockets and exit, and waits for it.
-func (c *Child) Close() error { return stop(c.cmd, c.stdin) }
+func (c *Child) Close() error { return Stop(c.cmd, c.stdin) }
 
-// startPiped starts cmd with env added to the environment, its stderr on
-// this process's, and pipes to its stdin and from its stdout.
-func startPiped(cmd *exec.Cmd, env string) (io.WriteCloser, io.Reader, error) {
-	cmd.Env = append(os.Environ(), env)
+// StartPiped starts cmd (a child the test controls through its stdin, such
+// as a socket holder or a re-run of the test binary in a role) with env
+// added to the environment, its stderr on this process's, and pipes to
+// its stdin and from its stdout. Stop ends it.
+func StartPiped(cmd *exec.Cmd, env ...string) (io.WriteCloser, io.Reader, error) {
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -94,9 +95,10 @@ func startPiped(cmd *exec.Cmd, env string) (io.WriteCloser, io.Reader, error) {
 	return stdin, stdout, nil
 }
 
-// stop closes a child's stdin, which tells it to release everything and
-// exit, and waits for it (killing it after 30 seconds).
-func stop(cmd *exec.Cmd, stdin io.Closer) error {
+// Stop closes a child's stdin, which tells it to release everything and
+// exit, and waits for it: its exit error, or, when it has not exited 30
+// seconds later, an error saying so (it is then killed and reaped).
+func Stop(cmd *exec.Cmd, stdin io.Closer) error {
 	stdin.Close()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -105,7 +107,8 @@ func stop(cmd *exec.Cmd, stdin io.Closer) error {
 		return err
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		return <-done
+		<-done
+		return fmt.Errorf("netnstest: %s does not end when its stdin closes (killed after 30s)", cmd.Path)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -28,15 +27,7 @@ import (
 // (after the cleanups registered later, such as the children's).
 func newTestNS(t *testing.T, suffix string) *netnstest.NS {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-all-%d-%s", os.Getpid(), suffix))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /run/netns): %v", err)
-	}
-	t.Cleanup(func() { assert.NoError(t, ns.Close()) })
-	return ns
+	return netnstest.NewForTest(t, "tcptable-all-"+suffix)
 }
 
 // startChild starts a socket-holding child in ns, stopped when the test ends.
@@ -326,43 +317,34 @@ type dumpedNS struct {
 }
 
 func dumpAllMain() int {
-	p, err := linux.New(linux.WithAllNetNS())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer p.Close()
-	var d allDump
-	if d.Rows, err = p.Table(context.Background(), tcptable.Query{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	for _, n := range p.NetNamespaces() {
-		dn := dumpedNS{Inode: n.Inode, Name: n.Name}
-		if n.Err != nil {
-			dn.Err, dn.Permission = n.Err.Error(), errors.Is(n.Err, tcptable.ErrPermission)
+	return netnstest.DumpMain(func() (any, error) {
+		p, err := linux.New(linux.WithAllNetNS())
+		if err != nil {
+			return nil, err
 		}
-		d.Namespaces = append(d.Namespaces, dn)
-	}
-	if err := json.NewEncoder(os.Stdout).Encode(d); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+		defer p.Close()
+		var d allDump
+		if d.Rows, err = p.Table(context.Background(), tcptable.Query{}); err != nil {
+			return nil, err
+		}
+		for _, n := range p.NetNamespaces() {
+			dn := dumpedNS{Inode: n.Inode, Name: n.Name}
+			if n.Err != nil {
+				dn.Err, dn.Permission = n.Err.Error(), errors.Is(n.Err, tcptable.ErrPermission)
+			}
+			d.Namespaces = append(d.Namespaces, dn)
+		}
+		return d, nil
+	})
 }
 
 // TestAllNetNSUnprivileged: nobody's WithAllNetNS table succeeds with the
 // rows of its own namespace only, and lists the namespaces it could not
 // enter with a permission error.
 func TestAllNetNSUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
+	nobody := netnstest.NewNobodyExe(t)
 	other := newTestNS(t, "priv")
-	startChild(t, other, exe, netnstest.Spec{Listeners: 1, Established: 2})
+	startChild(t, other, nobody.Path, netnstest.Spec{Listeners: 1, Established: 2})
 	otherIno, self := nsInode(t, other.Path), nsInode(t, "/proc/self/ns/net")
 	// A listener of root's in the own namespace: nobody sees the row but
 	// not its owner.
@@ -371,8 +353,7 @@ func TestAllNetNSUnprivileged(t *testing.T) {
 	defer l.Close()
 	port := uint16(l.Addr().(*net.TCPAddr).Port)
 
-	id := fmt.Sprint(netnstest.Unprivileged)
-	cmd := exec.Command("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+	cmd := nobody.Command(nil)
 	cmd.Env = append(os.Environ(), envDump+"="+dumpAll)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

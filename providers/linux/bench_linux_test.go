@@ -2,14 +2,12 @@ package linux_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -19,18 +17,11 @@ import (
 // default owner scan, the BPF one as root; "-stats" cases set Query.Stats
 // (tcp_info), to compare with the same case without.
 func BenchmarkTable(b *testing.B) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(b, "%v", err)
-	}
+	ns := netnstest.NewForTest(b, "tcptable-bench-table")
 	exe, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-bench-table-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(b, "cannot create a network namespace here: %v", err)
-	}
-	defer ns.Close()
 	for range 4 {
 		c, err := netnstest.Start(ns, exe, netnstest.Spec{Established: 2500}, false, time.Minute)
 		if err != nil {

@@ -102,12 +102,7 @@ const childEhash = 128
 // rare here (one in a few hundred reads of /proc/net/tcp); the crafted
 // text of TestProcNetDuplicateTuple shows it deterministically.
 func TestAcceptChurnUniqueKeys(t *testing.T) {
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	outer, err := netnstest.NewNS(fmt.Sprintf("tcptable-churn-%d", os.Getpid()))
-	require.NoError(t, err)
-	defer outer.Close()
+	outer := netnstest.NewForTest(t, "tcptable-churn")
 	set := fmt.Sprintf("echo %d > /proc/sys/net/ipv4/tcp_child_ehash_entries", childEhash)
 	if out, err := outer.Exec("sh", "-c", set).CombinedOutput(); err != nil {
 		testenv.SkipOrFail(t, "no per-namespace established hash size (Linux 6.1+): %v: %s", err, out)
@@ -115,14 +110,9 @@ func TestAcceptChurnUniqueKeys(t *testing.T) {
 	// The churn runs in a namespace made inside the outer one, which
 	// gets the small hash.
 	cmd := outer.Exec("unshare", "--net", "sh", "-c", `ip link set lo up && exec "$0" -test.run=^$`, os.Args[0])
-	cmd.Env = append(os.Environ(), envRole+"="+roleAcceptChurn)
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := netnstest.StartPiped(cmd, envRole+"="+roleAcceptChurn)
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	defer func() { stdin.Close(); cmd.Wait() }()
+	defer netnstest.Stop(cmd, stdin)
 	line := make([]byte, 64)
 	n, err := stdout.Read(line)
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -38,13 +37,7 @@ type killFixture struct {
 // namespaces are not available.
 func newKillFixture(t *testing.T, name string, spec netnstest.HolderSpec) *killFixture {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-kill-%s-%d", name, os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
+	ns := netnstest.NewForTest(t, "tcptable-kill-"+name)
 	f := &killFixture{ns: ns}
 	t.Cleanup(func() {
 		if f.p != nil {
@@ -53,7 +46,6 @@ func newKillFixture(t *testing.T, name string, spec netnstest.HolderSpec) *killF
 		if f.h != nil {
 			f.h.Close()
 		}
-		assert.NoError(t, ns.Close())
 	})
 	exe, err := os.Executable()
 	require.NoError(t, err)
@@ -388,19 +380,13 @@ func killMain(port string) int {
 // wraps ErrPermission and names the capability, for every row, and ends
 // nothing.
 func TestKillUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
+	nobody := netnstest.NewNobodyExe(t)
 	f := newKillFixture(t, "unpriv", netnstest.HolderSpec{Pairs: []string{"tcp4", "tcp6"}, Listeners: []string{"tcp4"}})
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
-	id := fmt.Sprint(netnstest.Unprivileged)
 	for _, h := range f.h.Held {
 		if h.Role == "server" {
 			continue // the client's port selects both ends
 		}
-		cmd := f.ns.Exec("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(f.ns)
 		cmd.Env = append(os.Environ(), envKill+"="+fmt.Sprint(h.Local.Port()))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/netnstest"
-	"github.com/tcptable/tcptable/internal/testenv"
 	"github.com/tcptable/tcptable/providers/linux"
 )
 
@@ -70,12 +68,7 @@ func TestKillOtherNetNS(t *testing.T) {
 	})
 
 	t.Run("Unprivileged", func(t *testing.T) {
-		exe, dir, err := netnstest.PublicExecutable()
-		require.NoError(t, err)
-		defer os.RemoveAll(dir)
-		id := fmt.Sprint(netnstest.Unprivileged)
-		cmd := exec.Command(testenv.LookPath(t, "setpriv", "apt-get install util-linux"),
-			"--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := netnstest.NewNobodyExe(t).Command(nil)
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", envKillNS, ino, lst.Local))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

@@ -2,8 +2,6 @@ package linux_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"testing"
 
@@ -37,20 +35,12 @@ func TestMain(m *testing.M) {
 }
 
 func dumpMain() int {
-	p, err := linux.New()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer p.Close()
-	rows, err := p.Table(context.Background(), tcptable.Query{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := json.NewEncoder(os.Stdout).Encode(rows); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return netnstest.DumpMain(func() (any, error) {
+		p, err := linux.New()
+		if err != nil {
+			return nil, err
+		}
+		defer p.Close()
+		return p.Table(context.Background(), tcptable.Query{})
+	})
 }

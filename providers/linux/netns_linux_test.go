@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -34,23 +33,12 @@ type nsFixture struct {
 // parallel to specs says which run as nobody), or skips with a hint.
 func newNSFixture(t *testing.T, exe string, specs []netnstest.Spec, asUser []bool) *nsFixture {
 	t.Helper()
-	if err := netnstest.Available(); err != nil {
-		testenv.SkipOrFail(t, "%v", err)
-	}
-	ns, err := netnstest.NewNS(fmt.Sprintf("tcptable-test-%d", os.Getpid()))
-	if err != nil {
-		testenv.SkipOrFail(t, "cannot create a network namespace here (needs CAP_SYS_ADMIN and a writable /var/run/netns): %v", err)
-	}
+	ns := netnstest.NewForTest(t, "tcptable-test")
 	f := &nsFixture{ns: ns}
-	t.Cleanup(func() {
-		for _, c := range f.children {
-			c.Close()
-		}
-		assert.NoError(t, ns.Close())
-	})
 	for i, spec := range specs {
 		c, err := netnstest.Start(ns, exe, spec, asUser[i], time.Minute)
 		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
 		f.children = append(f.children, c)
 	}
 	return f
@@ -276,22 +264,16 @@ func sortRows(rows []tcptable.Connection) {
 }
 
 func TestDifferentialUnprivileged(t *testing.T) {
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		testenv.SkipOrFail(t, "setpriv not found (apt-get install util-linux)")
-	}
-	exe, dir, err := netnstest.PublicExecutable()
-	require.NoError(t, err)
-	defer os.RemoveAll(dir)
+	nobody := netnstest.NewNobodyExe(t)
 	specs := append(slices.Clone(differentialSpecs), netnstest.Spec{Listeners: 5, Established: 20, HalfClosed: 5})
-	f := newNSFixture(t, exe, specs, []bool{false, false, true})
+	f := newNSFixture(t, nobody.Path, specs, []bool{false, false, true})
 	mine := uint32(f.children[2].PID)
 
-	id := fmt.Sprint(netnstest.Unprivileged)
 	var rows []tcptable.Connection
 	var diff string
 	for range 5 {
 		want := ssOwners(f.ssTable(t))
-		cmd := f.ns.Exec("setpriv", "--reuid="+id, "--regid="+id, "--clear-groups", exe)
+		cmd := nobody.Command(f.ns)
 		cmd.Env = append(os.Environ(), envDump+"=1")
 		cmd.Stderr = os.Stderr
 		out, err := cmd.Output()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcptable/tcptable/internal/netnstest"
 )
 
 // envRole makes the test binary play a part in a test instead of running
@@ -104,13 +106,9 @@ func forkChurn() int {
 func startRole(t *testing.T, role string, files ...*os.File) (cmd *exec.Cmd, stdin io.WriteCloser, line string) {
 	t.Helper()
 	cmd = exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"="+role)
 	cmd.ExtraFiles = files
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := netnstest.StartPiped(cmd, envRole+"="+role)
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
 	line, err = bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err, "%s said nothing", role)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/tcptable/tcptable/internal/netnstest"
 	"github.com/tcptable/tcptable/internal/testenv"
 )
 
@@ -142,17 +143,9 @@ func TestFDIterThreadFiles(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), envThreadFiles+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	stdin, stdout, err := netnstest.StartPiped(cmd, envThreadFiles+"=1")
 	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer func() {
-		stdin.Close()
-		assert.NoError(t, cmd.Wait())
-	}()
+	defer func() { assert.NoError(t, netnstest.Stop(cmd, stdin)) }()
 	var fd uint32
 	var ino uint64
 	_, err = fmt.Fscan(stdout, &fd, &ino)
