@@ -47,20 +47,27 @@ func (c *Collector) runTrace(ctx context.Context, tr tcptable.Tracer) {
 	delay := traceRetryMin
 	for {
 		err := c.trace1(ctx, tr)
+		// Say why the trace ends before the counters show it ended, so
+		// whoever sees the error counted finds its reason logged; an
+		// unsupported trace is said even when Close raced with it.
+		stopped := ctx.Err() != nil
+		final := true
+		switch {
+		case errors.Is(err, tcptable.ErrNotSupported):
+			c.log(slog.LevelWarn, "tracing not available; per-process opened and closed counters stay empty", "err", err)
+		case stopped:
+		case errors.Is(err, tcptable.ErrClosed):
+			c.log(slog.LevelWarn, "the provider was closed; tracing ends", "err", err)
+		default:
+			final = false
+		}
 		c.mu.Lock()
 		c.trace.up, c.trace.source = false, ""
-		if ctx.Err() == nil {
+		if !stopped {
 			c.trace.errors++
 		}
 		c.mu.Unlock()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, tcptable.ErrNotSupported):
-			c.log(slog.LevelWarn, "tracing not available; per-process opened and closed counters stay empty", "err", err)
-			return
-		case errors.Is(err, tcptable.ErrClosed):
-			c.log(slog.LevelWarn, "the provider was closed; tracing ends", "err", err)
+		if final {
 			return
 		}
 		c.log(slog.LevelWarn, "trace failed; retrying", "err", err, "retry", delay)

@@ -81,10 +81,18 @@ func netnsSkips(p tcptable.Provider) nsSkips {
 	if !ok {
 		return nsSkips{}
 	}
-	spaces := lp.NetNamespaces()
-	s := nsSkips{total: len(spaces)}
+	return skipsOf(lp.NetNamespaces())
+}
+
+// skipsOf counts the namespaces of spaces that were not read. One that
+// disappeared before it could be entered (fs.ErrNotExist) is neither read
+// nor skipped: it no longer exists, and nothing of the host is missing.
+func skipsOf(spaces []linux.NetNS) nsSkips {
+	var s nsSkips
 	for _, n := range spaces {
 		switch {
+		case errors.Is(n.Err, fs.ErrNotExist):
+			continue
 		case n.Err == nil:
 		case errors.Is(n.Err, tcptable.ErrPermission):
 			s.denied++
@@ -94,6 +102,7 @@ func netnsSkips(p tcptable.Provider) nsSkips {
 				s.first = n.Err
 			}
 		}
+		s.total++
 	}
 	return s
 }
