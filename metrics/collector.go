@@ -287,7 +287,7 @@ func (c *Collector) countersLocked() counters {
 		reads:        c.reads,
 		scrapeErrors: c.scrapeErrors,
 		traffic:      c.traffic.values(),
-		trafficSeen:  c.bytes.seen,
+		trafficSeen:  c.trafficSeen,
 		tracing:      c.trace.enabled,
 		traceUp:      c.trace.up,
 		traceSource:  c.trace.source,
