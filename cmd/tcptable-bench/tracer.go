@@ -31,13 +31,6 @@ func mountTracefs() error {
 	return nil
 }
 
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // tracerRole: "PORT MODE [notracefs]" (PORT the churn listener's port;
 // MODE births, trace or drain); it prints READY on standard error when
 // ready and reports at the end of its standard input (in drain mode,
@@ -79,10 +72,10 @@ func tracerRole(arg string) (tracerResult, error) {
 	switch mode {
 	case modeBirths:
 		// Only the recorder of birth times runs (as in any provider).
-		cpu0 := cpuTime()
+		cpu0 := selfCPU()
 		fmt.Fprintln(os.Stderr, "READY")
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 		r.Source = modeBirths
 		return r, nil
 	case modeTrace, modeDrain:
@@ -140,7 +133,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		return r, err
 	}
 	defer stopProfile()
-	cpu0 := cpuTime()
+	cpu0 := selfCPU()
 	fmt.Fprintln(os.Stderr, "READY")
 	if hold {
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -149,7 +142,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 			return r, fmt.Errorf("tracer: connections made: %q: %v", line, err)
 		}
 		want = n
-		cpu0 = cpuTime()
+		cpu0 = selfCPU()
 		released := time.Now()
 		close(release)
 		select {
@@ -160,7 +153,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		// Drained up to the last opening: the events after it, the
 		// closes of the last connections, are a few dozen.
 		r.DrainSecs = time.Since(released).Seconds()
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 		r.DrainEvents = events.Load()
 	} else {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -171,7 +164,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		return r, err
 	}
 	if !hold {
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 	}
 	return r, nil
 }
