@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -128,7 +127,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		})
 	}()
 	time.Sleep(300 * time.Millisecond) // the trace's first snapshot
-	stopProfile, err := profileTracer()
+	stopProfile, err := startProfile("tracer")
 	if err != nil {
 		return r, err
 	}
@@ -167,22 +166,4 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		r.CPUSec = (selfCPU() - cpu0).Seconds()
 	}
 	return r, nil
-}
-
-// profileTracer starts a CPU profile of the tracer, PATH.tracer, when
-// TCPTABLE_BENCH_CPUPROFILE is PATH, and returns what stops it.
-func profileTracer() (stop func(), err error) {
-	path := os.Getenv(envProfile)
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path + ".tracer")
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
