@@ -179,11 +179,7 @@ func measureRole(arg string) (map[string]result, error) {
 			runs[tool] = append(runs[tool], r)
 		}
 	}
-	out := map[string]result{}
-	for tool, rs := range runs {
-		out[tool] = median(rs)
-	}
-	return out, nil
+	return medians(runs), nil
 }
 
 func median(rs []result) result {
