@@ -195,15 +195,6 @@ func runEach(tool string, spaces []*bench) (result, error) {
 	return r, nil
 }
 
-// medians reduces each tool's runs to their median.
-func medians(runs map[string][]result) map[string]result {
-	out := map[string]result{}
-	for tool, rs := range runs {
-		out[tool] = median(rs)
-	}
-	return out
-}
-
 // rows returns the scenario's report lines.
 func (r *allNetNSResult) rows() [][]string {
 	name := fmt.Sprintf("%d netns × %d established", r.spec.count, r.spec.sockets)

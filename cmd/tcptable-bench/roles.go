@@ -182,6 +182,15 @@ func measureRole(arg string) (map[string]result, error) {
 	return medians(runs), nil
 }
 
+// medians reduces each tool's runs to their median.
+func medians(runs map[string][]result) map[string]result {
+	out := map[string]result{}
+	for tool, rs := range runs {
+		out[tool] = median(rs)
+	}
+	return out
+}
+
 func median(rs []result) result {
 	pick := func(f func(result) float64) float64 {
 		v := make([]float64, len(rs))
