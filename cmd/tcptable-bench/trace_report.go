@@ -103,10 +103,7 @@ func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, sc map
 		}
 		if l.traced {
 			opened, lost, evs = strconv.FormatInt(l.opened, 10), strconv.FormatInt(l.lost, 10), fmt.Sprintf("%.1f", l.eventsPerConn)
-			silent = "none"
-			if l.silent > 0 {
-				silent = strconv.FormatInt(l.silent, 10) + " (!)"
-			}
+			silent = silentStr(l.silent)
 		}
 		fmt.Fprintf(w, "%-9s %-7s %9.0f %8.2fs %8.2fs %9s %10.1f %11s %10s %9s %8s %12s\n",
 			l.rate, with, l.connsPerSec, l.churnCPU, l.kthreadCPU, tracer, l.cpuPerConn, over, opened, lost, evs, silent)
