@@ -22,7 +22,6 @@ type traceLine struct {
 	hasOverhead   bool
 	opened, lost  int64
 	silent        int64 // worst rep: connections neither reported nor counted lost
-	traced        bool
 	eventsPerConn float64
 }
 
@@ -70,7 +69,6 @@ func summarize(runs []traceRun, o options) []traceLine {
 		l.tracerCPU, l.cpuPerConn = medianOf(tr), medianOf(per)
 		l.overhead, l.hasOverhead = medianOf(over), len(over) > 0
 		l.opened, l.lost, l.eventsPerConn = int64(medianOf(opened)), int64(medianOf(lost)), medianOf(evs)
-		l.traced = k.mode == modeTrace
 		lines = append(lines, l)
 	}
 	return lines
@@ -101,7 +99,7 @@ func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, sc map
 		if l.mode != modeAlone {
 			tracer = fmt.Sprintf("%.2fs", l.tracerCPU)
 		}
-		if l.traced {
+		if l.mode == modeTrace {
 			opened, lost, evs = strconv.FormatInt(l.opened, 10), strconv.FormatInt(l.lost, 10), fmt.Sprintf("%.1f", l.eventsPerConn)
 			silent = silentStr(l.silent)
 		}
