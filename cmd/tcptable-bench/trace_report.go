@@ -27,7 +27,7 @@ type traceLine struct {
 
 // summarize reduces the runs to one line per rate and mode, in the order
 // they ran.
-func summarize(runs []traceRun, o options) []traceLine {
+func summarize(runs []traceRun) []traceLine {
 	type key struct {
 		rate int
 		mode string
