@@ -18,7 +18,7 @@ type traceLine struct {
 	kthreadCPU    float64
 	tracerCPU     float64
 	cpuPerConn    float64 // µs
-	overhead      float64 // median over reps of cpuPerConn / alone's - 1; NaN for alone
+	overhead      float64 // median over reps of cpuPerConn / alone's - 1, when hasOverhead (never for alone)
 	hasOverhead   bool
 	opened, lost  int64
 	silent        int64 // worst rep: connections neither reported nor counted lost
