@@ -3,10 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
-	"runtime/debug"
-	"time"
 
 	"github.com/tcptable/tcptable"
 	"github.com/tcptable/tcptable/internal/testenv"
@@ -100,9 +97,9 @@ func checkKill(s *session, network string) {
 	}
 }
 
-// kill calls Kill on another goroutine, so that a provider that panics or
-// hangs is reported instead of stopping the suite; ctx without a deadline
-// gets the suite's timeout.
+// kill calls Kill through guard, so that a provider that panics or hangs
+// is reported instead of stopping the suite; ctx without a deadline gets
+// the suite's timeout.
 func (s *session) kill(k tcptable.Killer, ctx context.Context, c tcptable.Connection) error {
 	s.t.Helper()
 	if _, ok := ctx.Deadline(); !ok {
@@ -110,32 +107,13 @@ func (s *session) kill(k tcptable.Killer, ctx context.Context, c tcptable.Connec
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.timeout)
 		defer cancel()
 	}
-	dl, _ := ctx.Deadline()
-	type result struct {
-		err    error
-		broken string
+	a := s.guard(ctx, func() string { return "Kill(" + describe(&c) + ")" }, func() answer {
+		return answer{err: k.Kill(ctx, c.Clone())}
+	})
+	if a.broken != "" {
+		s.t.Fatalf("%s", a.broken)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				ch <- result{broken: fmt.Sprintf("Kill(%s) panicked: %v\n%s", describe(&c), r, debug.Stack())}
-			}
-		}()
-		ch <- result{err: k.Kill(ctx, c.Clone())}
-	}()
-	timer := time.NewTimer(max(time.Until(dl), 0) + s.grace())
-	defer timer.Stop()
-	select {
-	case r := <-ch:
-		if r.broken != "" {
-			s.t.Fatalf("%s", r.broken)
-		}
-		return r.err
-	case <-timer.C:
-		s.t.Fatalf("Kill(%s) did not return within %v after its context's deadline: the provider hangs or ignores its context", describe(&c), s.grace())
-	}
-	return nil
+	return a.err
 }
 
 // killRefused ends the subtest when err says Kill cannot end the suite's

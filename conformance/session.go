@@ -37,27 +37,36 @@ type testingT interface {
 // the suite declares that it ignores its context.
 func (s *session) grace() time.Duration { return s.cfg.timeout }
 
-// answer is the outcome of one guarded Table call. broken, when not
-// empty, says that the call panicked or did not return in time.
+// answer is the outcome of one guarded call (guard): Table's rows and
+// error, or Kill's error. broken, when not empty, says that the call
+// panicked or did not return in time.
 type answer struct {
 	rows   []tcptable.Connection
 	err    error
 	broken string
 }
 
-// guarded runs Table(ctx, q) on a separate goroutine, so that a provider
-// that hangs or panics is reported instead of stopping the suite. It does
-// not touch s.t, so any goroutine may call it.
+// guarded runs Table(ctx, q) through guard. It does not touch s.t, so any
+// goroutine may call it.
 func (s *session) guarded(ctx context.Context, q tcptable.Query) answer {
+	return s.guard(ctx, func() string { return "Table(" + showQuery(q) + ")" }, func() answer {
+		rows, err := s.p.Table(ctx, q)
+		return answer{rows: rows, err: err}
+	})
+}
+
+// guard runs call, a provider call with ctx, on a separate goroutine, so
+// that a provider that hangs or panics is reported (in broken, naming the
+// call as what says) instead of stopping the suite. It does not touch s.t.
+func (s *session) guard(ctx context.Context, what func() string, call func() answer) answer {
 	ch := make(chan answer, 1)
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
-				ch <- answer{broken: fmt.Sprintf("Table(%s) panicked: %v\n%s", showQuery(q), r, debug.Stack())}
+				ch <- answer{broken: fmt.Sprintf("%s panicked: %v\n%s", what(), r, debug.Stack())}
 			}
 		}()
-		rows, err := s.p.Table(ctx, q)
-		ch <- answer{rows: rows, err: err}
+		ch <- call()
 	}()
 	limit := s.cfg.timeout + s.grace()
 	if dl, ok := ctx.Deadline(); ok {
@@ -69,7 +78,7 @@ func (s *session) guarded(ctx context.Context, q tcptable.Query) answer {
 	case a := <-ch:
 		return a
 	case <-timer.C:
-		return answer{broken: fmt.Sprintf("Table(%s) did not return within %v after its context's deadline: the provider hangs or ignores its context", showQuery(q), s.grace())}
+		return answer{broken: fmt.Sprintf("%s did not return within %v after its context's deadline: the provider hangs or ignores its context", what(), s.grace())}
 	}
 }
 

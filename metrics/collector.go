@@ -214,10 +214,10 @@ type result struct {
 	t        *tally // nil when the read gave no table
 	err      error
 	duration time.Duration
-	counters counters
 }
 
-// counters is the accumulated state as it stood after a read.
+// counters is a copy of the accumulated state, taken by each collect
+// (countersLocked).
 type counters struct {
 	reads        uint64
 	scrapeErrors [numReasons]uint64
@@ -287,7 +287,7 @@ func (c *Collector) countersLocked() counters {
 		reads:        c.reads,
 		scrapeErrors: c.scrapeErrors,
 		traffic:      c.traffic.values(),
-		trafficSeen:  c.bytes.seen,
+		trafficSeen:  c.trafficSeen,
 		tracing:      c.trace.enabled,
 		traceUp:      c.trace.up,
 		traceSource:  c.trace.source,

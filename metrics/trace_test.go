@@ -132,19 +132,7 @@ func TestTraceCounts(t *testing.T) {
 		// A listener is not a connection: not counted.
 		opened(tcptable.Connection{State: tcptable.StateListen, Local: ap("0.0.0.0:80"), Remote: ap("0.0.0.0:0"), PID: 9, Module: tcptable.Module{Name: "app"}}),
 	)
-	want := `
-# HELP tcptable_process_connections_closed_total TCP connections closed, by the process the trace last saw holding them, else by the closing row's owner ([kernel] after TIME-WAIT).
-# TYPE tcptable_process_connections_closed_total counter
-tcptable_process_connections_closed_total{process="[kernel]"} 1
-tcptable_process_connections_closed_total{process="app"} 2
-tcptable_process_connections_closed_total{process="batch"} 0
-tcptable_process_connections_closed_total{process="other"} 1
-# HELP tcptable_process_connections_opened_total TCP connections opened (connect or accept), as the kernel trace reports them, by the connecting or accepting process (an accepted connection counts once a process owns it).
-# TYPE tcptable_process_connections_opened_total counter
-tcptable_process_connections_opened_total{process="[kernel]"} 0
-tcptable_process_connections_opened_total{process="app"} 2
-tcptable_process_connections_opened_total{process="batch"} 1
-tcptable_process_connections_opened_total{process="other"} 1
+	want := churnWant("[kernel] 0 1", "app 2 2", "batch 1 0", "other 1 1") + `
 # HELP tcptable_trace_errors_total Kernel traces that ended with an error (each is retried, unless tracing is not supported).
 # TYPE tcptable_trace_errors_total counter
 tcptable_trace_errors_total 0

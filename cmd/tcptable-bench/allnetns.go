@@ -111,15 +111,15 @@ func allNetNSScenario(exe string, spec allNetNSSpec, reps int) (*allNetNSResult,
 	if res.one, err = measure(one.ns, exe, []string{toolProvider, toolProviderP}, reps); err != nil {
 		return nil, err
 	}
-	runs = map[string][]result{}
+	var fromHost []result
 	for range reps {
 		r, err := runSelf("poll", "allnetns")
 		if err != nil {
 			return nil, err
 		}
-		runs[toolProviderAll] = append(runs[toolProviderAll], r)
+		fromHost = append(fromHost, r)
 	}
-	res.one[toolProviderAll] = medians(runs)[toolProviderAll]
+	res.one[toolProviderAll] = median(fromHost)
 	return res, nil
 }
 
@@ -193,15 +193,6 @@ func runEach(tool string, spaces []*bench) (result, error) {
 	}
 	r.Ms = ms(time.Since(start))
 	return r, nil
-}
-
-// medians reduces each tool's runs to their median.
-func medians(runs map[string][]result) map[string]result {
-	out := map[string]result{}
-	for tool, rs := range runs {
-		out[tool] = median(rs)
-	}
-	return out
 }
 
 // rows returns the scenario's report lines.

@@ -84,7 +84,7 @@ func churnRole(arg string) (churnResult, error) {
 	var firstErr atomic.Value
 	start := time.Now()
 	deadline := start.Add(time.Duration(s.secs * float64(time.Second)))
-	cpu0 := cpuTime()
+	cpu0 := selfCPU()
 	var wg sync.WaitGroup
 	for w := range s.workers {
 		wg.Add(1)
@@ -101,7 +101,7 @@ func churnRole(arg string) (churnResult, error) {
 		}()
 	}
 	wg.Wait()
-	r := churnResult{Conns: n.Load(), Secs: time.Since(start).Seconds(), CPUSec: (cpuTime() - cpu0).Seconds()}
+	r := churnResult{Conns: n.Load(), Secs: time.Since(start).Seconds(), CPUSec: (selfCPU() - cpu0).Seconds()}
 	if err, ok := firstErr.Load().(error); ok {
 		return r, fmt.Errorf("churn: %d of %d workers failed: %w", fails.Load(), s.workers, err)
 	}

@@ -110,9 +110,9 @@ func timeTable(p *linux.Provider) (tableTiming, error) {
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	c0, t := cpuTime(), time.Now()
+	c0, t := selfCPU(), time.Now()
 	rows, err := p.Table(context.Background(), tcptable.Query{})
-	d, c := time.Since(t), cpuTime()-c0
+	d, c := time.Since(t), selfCPU()-c0
 	runtime.ReadMemStats(&m1)
 	if err != nil {
 		return tableTiming{}, err

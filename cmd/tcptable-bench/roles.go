@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,7 +29,8 @@ const (
 	envArg  = "TCPTABLE_BENCH_ARG"
 	// envProfile starts the name of a file for a CPU profile of the first
 	// poll of each provider poll process: PATH.poll-WORDS (the role's
-	// argument; the last run of a role writes it).
+	// argument; the last run of a role writes it), and of the tracer:
+	// PATH.tracer (startProfile).
 	envProfile = "TCPTABLE_BENCH_CPUPROFILE"
 )
 
@@ -177,11 +179,16 @@ func measureRole(arg string) (map[string]result, error) {
 			runs[tool] = append(runs[tool], r)
 		}
 	}
+	return medians(runs), nil
+}
+
+// medians reduces each tool's runs to their median.
+func medians(runs map[string][]result) map[string]result {
 	out := map[string]result{}
 	for tool, rs := range runs {
 		out[tool] = median(rs)
 	}
-	return out, nil
+	return out
 }
 
 func median(rs []result) result {
@@ -319,19 +326,11 @@ func pollRole(arg string) (result, error) {
 		q.Owners = tcptable.OwnerNone
 	}
 	ctx := context.Background()
-	stopProfile := func() {}
-	if path := os.Getenv(envProfile); path != "" {
-		f, err := os.Create(path + "." + strings.Join(append([]string{"poll"}, words...), "-"))
-		if err != nil {
-			return result{}, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return result{}, err
-		}
-		stopProfile = pprof.StopCPUProfile
-		defer stopProfile()
+	stopProfile, err := startProfile(strings.Join(append([]string{"poll"}, words...), "-"))
+	if err != nil {
+		return result{}, err
 	}
+	defer stopProfile()
 	t, cpu := time.Now(), selfCPU()
 	p, err := linux.New(opts...)
 	if err != nil {
@@ -369,6 +368,25 @@ func gopsutilRole() (result, error) {
 		return result{}, err
 	}
 	return result{Ms: ms(time.Since(t)), Rows: len(conns), RSSKB: selfMaxRSS()}, nil
+}
+
+// startProfile starts a CPU profile, PATH.suffix, when envProfile is
+// PATH, and returns what stops it (and closes the file; later calls do
+// nothing).
+func startProfile(suffix string) (stop func(), err error) {
+	path := os.Getenv(envProfile)
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path + "." + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return sync.OnceFunc(func() { pprof.StopCPUProfile(); f.Close() }), nil
 }
 
 // selfCPU is the CPU time this process has used so far, user and system.

@@ -153,7 +153,7 @@ func traceScenario(exe string, o options) error {
 	if err := json.Unmarshal(cr, &created); err != nil {
 		return fmt.Errorf("created: %w: %q", err, cr)
 	}
-	printTrace(os.Stdout, summarize(runs, o), drains, stats, sc, created, o)
+	printTrace(os.Stdout, summarize(runs), drains, stats, sc, created, o)
 	return nil
 }
 

@@ -18,17 +18,16 @@ type traceLine struct {
 	kthreadCPU    float64
 	tracerCPU     float64
 	cpuPerConn    float64 // µs
-	overhead      float64 // median over reps of cpuPerConn / alone's - 1; NaN for alone
+	overhead      float64 // median over reps of cpuPerConn / alone's - 1, when hasOverhead (never for alone)
 	hasOverhead   bool
 	opened, lost  int64
 	silent        int64 // worst rep: connections neither reported nor counted lost
-	traced        bool
 	eventsPerConn float64
 }
 
 // summarize reduces the runs to one line per rate and mode, in the order
 // they ran.
-func summarize(runs []traceRun, o options) []traceLine {
+func summarize(runs []traceRun) []traceLine {
 	type key struct {
 		rate int
 		mode string
@@ -70,7 +69,6 @@ func summarize(runs []traceRun, o options) []traceLine {
 		l.tracerCPU, l.cpuPerConn = medianOf(tr), medianOf(per)
 		l.overhead, l.hasOverhead = medianOf(over), len(over) > 0
 		l.opened, l.lost, l.eventsPerConn = int64(medianOf(opened)), int64(medianOf(lost)), medianOf(evs)
-		l.traced = k.mode == modeTrace
 		lines = append(lines, l)
 	}
 	return lines
@@ -101,12 +99,9 @@ func printTrace(w io.Writer, lines []traceLine, drains, stats []traceRun, sc map
 		if l.mode != modeAlone {
 			tracer = fmt.Sprintf("%.2fs", l.tracerCPU)
 		}
-		if l.traced {
+		if l.mode == modeTrace {
 			opened, lost, evs = strconv.FormatInt(l.opened, 10), strconv.FormatInt(l.lost, 10), fmt.Sprintf("%.1f", l.eventsPerConn)
-			silent = "none"
-			if l.silent > 0 {
-				silent = strconv.FormatInt(l.silent, 10) + " (!)"
-			}
+			silent = silentStr(l.silent)
 		}
 		fmt.Fprintf(w, "%-9s %-7s %9.0f %8.2fs %8.2fs %9s %10.1f %11s %10s %9s %8s %12s\n",
 			l.rate, with, l.connsPerSec, l.churnCPU, l.kthreadCPU, tracer, l.cpuPerConn, over, opened, lost, evs, silent)

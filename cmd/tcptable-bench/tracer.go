@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,13 +28,6 @@ func mountTracefs() error {
 		return fmt.Errorf("tracer: mount tracefs: %w", err)
 	}
 	return nil
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // tracerRole: "PORT MODE [notracefs]" (PORT the churn listener's port;
@@ -79,10 +71,10 @@ func tracerRole(arg string) (tracerResult, error) {
 	switch mode {
 	case modeBirths:
 		// Only the recorder of birth times runs (as in any provider).
-		cpu0 := cpuTime()
+		cpu0 := selfCPU()
 		fmt.Fprintln(os.Stderr, "READY")
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 		r.Source = modeBirths
 		return r, nil
 	case modeTrace, modeDrain:
@@ -135,12 +127,12 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		})
 	}()
 	time.Sleep(300 * time.Millisecond) // the trace's first snapshot
-	stopProfile, err := profileTracer()
+	stopProfile, err := startProfile("tracer")
 	if err != nil {
 		return r, err
 	}
 	defer stopProfile()
-	cpu0 := cpuTime()
+	cpu0 := selfCPU()
 	fmt.Fprintln(os.Stderr, "READY")
 	if hold {
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -149,7 +141,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 			return r, fmt.Errorf("tracer: connections made: %q: %v", line, err)
 		}
 		want = n
-		cpu0 = cpuTime()
+		cpu0 = selfCPU()
 		released := time.Now()
 		close(release)
 		select {
@@ -160,7 +152,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		// Drained up to the last opening: the events after it, the
 		// closes of the last connections, are a few dozen.
 		r.DrainSecs = time.Since(released).Seconds()
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 		r.DrainEvents = events.Load()
 	} else {
 		_, _ = io.Copy(io.Discard, os.Stdin)
@@ -171,25 +163,7 @@ func traceCount(p *linux.Provider, port uint16, hold bool) (tracerResult, error)
 		return r, err
 	}
 	if !hold {
-		r.CPUSec = (cpuTime() - cpu0).Seconds()
+		r.CPUSec = (selfCPU() - cpu0).Seconds()
 	}
 	return r, nil
-}
-
-// profileTracer starts a CPU profile of the tracer, PATH.tracer, when
-// TCPTABLE_BENCH_CPUPROFILE is PATH, and returns what stops it.
-func profileTracer() (stop func(), err error) {
-	path := os.Getenv(envProfile)
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(path + ".tracer")
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

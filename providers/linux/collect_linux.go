@@ -270,9 +270,18 @@ func (p *Provider) newDiagConn() (*diagConn, error) {
 	if p.nsFD < 0 {
 		return openDiag()
 	}
+	return openDiagIn(p.nsFD, nil)
+}
+
+// openDiagIn opens a sock_diag socket inside the namespace nsFD, from a
+// thread that enters it, and then runs then (if not nil) on that thread.
+// The socket is closed again if the thread cannot leave the namespace.
+func openDiagIn(nsFD int, then func()) (*diagConn, error) {
 	var d *diagConn
-	err := inNetNS(p.nsFD, func() (err error) {
-		d, err = openDiag()
+	err := inNetNS(nsFD, func() (err error) {
+		if d, err = openDiag(); err == nil && then != nil {
+			then()
+		}
 		return err
 	})
 	if err != nil && d != nil {

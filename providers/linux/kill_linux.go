@@ -51,14 +51,14 @@ func (p *Provider) kill(ctx context.Context, c *tcptable.Connection) error {
 		return p.killForeign(ctx, c)
 	}
 	if p.killConn == nil {
-		var f famState // a socket of its own, inside the namespace, as the dump's are
-		if err := p.openDiag(&f); err != nil {
+		d, err := p.newDiagConn() // a socket of its own, inside the namespace, as the dump's are
+		if err != nil {
 			if diagUnavailable(err) {
 				return fmt.Errorf("%w: %w", tcptable.ErrNotSupported, err)
 			}
 			return err
 		}
-		p.killConn = f.conn
+		p.killConn = d
 	}
 	err := killSocket(ctx, p.killConn.exact, c)
 	if errors.Is(err, errExchangeAborted) {

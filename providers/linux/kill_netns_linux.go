@@ -38,15 +38,8 @@ func (p *Provider) killInNetNS(ctx context.Context, c *tcptable.Connection) erro
 		return err
 	}
 	defer unix.Close(fd)
-	var d *diagConn
-	err = inNetNS(fd, func() (err error) {
-		d, err = openDiag()
-		return err
-	})
+	d, err := openDiagIn(fd, nil)
 	if err != nil {
-		if d != nil {
-			d.close()
-		}
 		if errors.Is(err, unix.EPERM) { // as fs.ErrPermission, tcptable.ErrPermission
 			return s.wrap(fmt.Errorf("%w (entering another network namespace needs CAP_SYS_ADMIN)", err))
 		}

@@ -226,17 +226,8 @@ func (p *Provider) openSpace(s *nsSpace) {
 		return
 	}
 	defer unix.Close(fd)
-	var d *diagConn
-	err = inNetNS(fd, func() (err error) {
-		if d, err = openDiag(); err == nil {
-			s.hint = sockstatCount("/proc/thread-self/net")
-		}
-		return err
-	})
+	d, err := openDiagIn(fd, func() { s.hint = sockstatCount("/proc/thread-self/net") })
 	if err != nil {
-		if d != nil {
-			d.close()
-		}
 		s.err = s.wrap(err)
 		return
 	}

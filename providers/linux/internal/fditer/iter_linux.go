@@ -45,7 +45,7 @@ func Open(procFD int) (*Iter, error) {
 	if strconv.IntSize != 64 {
 		return nil, fmt.Errorf("descriptor iterator: needs a 64-bit kernel and process (%s)", runtime.GOARCH)
 	}
-	if err := bpfCapable(); err != nil {
+	if err := BPFCapable(); err != nil {
 		return nil, fmt.Errorf("descriptor iterator: %w", err)
 	}
 	var link [32]byte
@@ -97,14 +97,10 @@ const (
 
 // BPFCapable reports, as an error wrapping EPERM that names what is
 // missing, whether the calling thread may load BPF tracing programs:
-// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN. The event tracer checks it
-// too before it reads anything.
-func BPFCapable() error { return bpfCapable() }
-
-// bpfCapable checks, before the BTF is read, that the calling thread has
-// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN: without them the kernel
-// refuses the program anyway.
-func bpfCapable() error {
+// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; without them the kernel
+// refuses the program anyway. Open checks it before the BTF is read; the
+// event tracer checks it too before it reads anything.
+func BPFCapable() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {

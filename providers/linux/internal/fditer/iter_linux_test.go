@@ -181,12 +181,12 @@ func TestBPFCapable(t *testing.T) {
 		runtime.UnlockOSThread()
 		testenv.SkipOrFail(t, "needs CAP_SYS_ADMIN (run as root)")
 	}
-	require.NoError(t, bpfCapable())
+	require.NoError(t, BPFCapable())
 	dropped := orig
 	dropped[0].Effective &^= 1 << capSysAdmin
 	dropped[1].Effective &^= 1<<(capBPF-32) | 1<<(capPerfmon-32)
 	require.NoError(t, unix.Capset(&hdr, &dropped[0]))
-	err := bpfCapable()
+	err := BPFCapable()
 	if unix.Capset(&hdr, &orig[0]) == nil {
 		runtime.UnlockOSThread() // else the thread dies with the test's goroutine
 	}
