@@ -54,15 +54,12 @@ func (p *Provider) openDestroy(q tcptable.Query) (*destroyConn, error) {
 // destroyAllowed reports why the destroy groups cannot be joined here
 // (the kernel asks for CAP_NET_ADMIN), or nil.
 func destroyAllowed() error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	d, err := openDiag()
 	if err != nil {
-		return fmt.Errorf("netlink sock_diag socket: %w", err)
+		return err
 	}
-	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("bind sock_diag socket: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, groupTCPDestroy); err != nil {
+	defer d.close()
+	if err := unix.SetsockoptInt(d.fd, unix.SOL_NETLINK, unix.NETLINK_ADD_MEMBERSHIP, groupTCPDestroy); err != nil {
 		return fmt.Errorf("join the destroy group (needs CAP_NET_ADMIN): %w", err)
 	}
 	return nil

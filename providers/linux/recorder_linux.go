@@ -2,7 +2,6 @@ package linux
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -24,11 +23,10 @@ type recorder struct {
 	rec     *events.Recorder
 	err     error // why there is no recorder
 	hub     *hub
-	stopped chan struct{} // closed by close
 }
 
 func newRecorder(o events.Options) *recorder {
-	return &recorder{opts: o, done: make(chan struct{}), stopped: make(chan struct{})}
+	return &recorder{opts: o, done: make(chan struct{})}
 }
 
 // start loads the recorder in the background, once.
@@ -85,7 +83,6 @@ func (r *recorder) close() error {
 		return nil
 	}
 	r.closed = true
-	close(r.stopped)
 	started := r.started
 	r.mu.Unlock()
 	if started {
@@ -128,6 +125,3 @@ func (r *recorder) birthTimes() (storage int, tw *events.TimeWaitBirths, clock e
 	tw.Sync()
 	return rec.BirthStorageFD(), tw, rec.Clock()
 }
-
-// errNoRecorder is wrapped when the recorder is not running.
-var errNoRecorder = errors.New("no kernel recorder")

@@ -594,8 +594,13 @@ func TestTraceSockDiag(t *testing.T) {
 	col := &collector{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Trace(ctx, tcptable.Query{}, col.add) }()
-	time.Sleep(200 * time.Millisecond) // the first snapshot
+	ready := make(chan string, 1)
+	go func() { done <- p.TraceReady(ctx, tcptable.Query{}, func(s string) { ready <- s }, col.add) }()
+	select {
+	case <-ready: // the groups are joined and the first snapshot taken
+	case err := <-done:
+		t.Fatalf("Trace: %v", err)
+	}
 	start := time.Now()
 	cl := startRoleIn(t, ns, fmt.Sprintf("client 127.0.0.1:%d 10", port))
 	require.Equal(t, "DONE", cl.line(t))

@@ -54,13 +54,6 @@ type owned struct {
 	module tcptable.Module
 }
 
-// row builds the row of r's socket in kernel state st with owner o.
-func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.Connection {
-	var c tcptable.Connection
-	cv.rowInto(&c, r, st, o)
-	return c
-}
-
 // recordRow returns r's socket as a dump would show it in kernel state st,
 // INET_DIAG_SKV6ONLY included: the kernel reports it for AF_INET6 sockets
 // in LISTEN and CLOSE (connFromRow makes a row on :: with IPV6_V6ONLY off
@@ -78,8 +71,9 @@ func recordRow(r *events.Record, st uint8) diagRow {
 	return d
 }
 
-// rowInto is row writing to *c. Traced rows read no tcp_info: their Stats
-// are not requested until a query's reduce says otherwise.
+// rowInto writes to *c the row of r's socket in kernel state st with
+// owner o. Traced rows read no tcp_info: their Stats are not requested
+// until a query's reduce says otherwise.
 func (cv *converter) rowInto(c *tcptable.Connection, r *events.Record, st uint8, o *events.Owner) {
 	d := recordRow(r, st)
 	*c, _ = cv.plain(&d)
@@ -121,13 +115,8 @@ func (cv *converter) setOwner(c *tcptable.Connection, o *events.Owner) {
 	}
 }
 
-// rows returns the row before and after the change r reports.
-func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) {
-	cv.rowsInto(&before, &after, r)
-	return before, after
-}
-
-// rowsInto is rows writing to *before and *after.
+// rowsInto writes to *before and *after the row before and after the
+// change r reports.
 func (cv *converter) rowsInto(before, after *tcptable.Connection, r *events.Record) {
 	cv.rowInto(after, r, r.New, &r.Owner)
 	if shapesRow(r.Old) || shapesRow(r.New) {

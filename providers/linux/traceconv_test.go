@@ -13,6 +13,19 @@ import (
 	"github.com/tcptable/tcptable/providers/linux/internal/events"
 )
 
+// row builds the row of r's socket in kernel state st with owner o.
+func (cv *converter) row(r *events.Record, st uint8, o *events.Owner) tcptable.Connection {
+	var c tcptable.Connection
+	cv.rowInto(&c, r, st, o)
+	return c
+}
+
+// rows returns the row before and after the change r reports.
+func (cv *converter) rows(r *events.Record) (before, after tcptable.Connection) {
+	cv.rowsInto(&before, &after, r)
+	return before, after
+}
+
 func TestClassify(t *testing.T) {
 	for _, c := range []struct {
 		kind     events.Kind

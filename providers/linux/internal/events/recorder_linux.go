@@ -95,24 +95,23 @@ func Open(o Options) (*Recorder, error) {
 		return nil, fmt.Errorf("the tracer object's TIME-WAIT slots are %d bytes, not %d", vs, twSlotSize)
 	}
 	spec.Maps[tracerMapTwBirths].MaxEntries = uint32(perCPU*cpus + cpus)
-	if err := spec.Variables[tracerVarTwSlots].Set(uint32(perCPU)); err != nil {
-		return nil, fmt.Errorf("configure the tracer: %w", err)
-	}
-	if err := spec.Variables[tracerVarTwRings].Set(uint32(cpus)); err != nil {
-		return nil, fmt.Errorf("configure the tracer: %w", err)
-	}
 	if vs := spec.Maps[tracerMapSkInfo].ValueSize; vs < 8 {
 		return nil, fmt.Errorf("the tracer object's socket storage is %d bytes, not a birth time and more", vs)
 	}
-	if err := spec.Variables[tracerVarAcceptNr].Set(acceptNR); err != nil {
-		return nil, fmt.Errorf("configure the tracer: %w", err)
-	}
-	if err := spec.Variables[tracerVarAccept4Nr].Set(accept4NR); err != nil {
-		return nil, fmt.Errorf("configure the tracer: %w", err)
-	}
-	// Records wake the reader when the ring is an eighth full.
-	if err := spec.Variables[tracerVarWakeAt].Set(uint64(spec.Maps[tracerMapEvents].MaxEntries / 8)); err != nil {
-		return nil, fmt.Errorf("configure the tracer: %w", err)
+	for _, v := range []struct {
+		name  string
+		value any
+	}{
+		{tracerVarTwSlots, uint32(perCPU)},
+		{tracerVarTwRings, uint32(cpus)},
+		{tracerVarAcceptNr, acceptNR},
+		{tracerVarAccept4Nr, accept4NR},
+		// Records wake the reader when the ring is an eighth full.
+		{tracerVarWakeAt, uint64(spec.Maps[tracerMapEvents].MaxEntries / 8)},
+	} {
+		if err := spec.Variables[v.name].Set(v.value); err != nil {
+			return nil, fmt.Errorf("configure the tracer: %w", err)
+		}
 	}
 	r := &Recorder{clock: clock, opts: o}
 	if err := spec.LoadAndAssign(&r.objs, nil); err != nil {
