@@ -89,6 +89,10 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready fun
 	defer tick.Stop()
 	cv := p.traceConverter()
 	var look *diagConn // for TIME-WAIT lookups
+	// The rows the last poll reported closed. The kernel sends a destroy
+	// message from a work queue, so a poll can find the socket gone before
+	// its message arrives; that end is already reported.
+	var gone []tcptable.Connection
 	defer func() {
 		if look != nil {
 			look.close()
@@ -106,7 +110,7 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready fun
 				continue
 			}
 			var err error
-			if prev, err = p.destroyedRow(q, prev, &d, &cv, &look, fn); err != nil {
+			if prev, err = p.destroyedRow(q, prev, gone, &d, &cv, &look, fn); err != nil {
 				return err
 			}
 		case now := <-tick.C:
@@ -117,8 +121,12 @@ func (p *Provider) traceDestroy(ctx context.Context, q tcptable.Query, ready fun
 				}
 				continue // the next poll diffs against the last good one
 			}
+			gone = gone[:0]
 			for _, e := range tcptable.Diff(prev, next) {
 				e.Time = now.UTC()
+				if e.Kind == tcptable.EventClosed {
+					gone = append(gone, e.Before)
+				}
 				if err := fn(e); err != nil {
 					return err
 				}
@@ -162,13 +170,14 @@ func (dc *destroyConn) read(ctx context.Context, out chan<- destroyed) {
 }
 
 // destroyedRow reports the end of the socket d describes and returns the
-// snapshot without it. A connection whose full socket a TIME-WAIT
+// snapshot without it; nothing when the last poll reported it closed
+// (it is in gone). A connection whose full socket a TIME-WAIT
 // minisocket replaced lives on: that is a state change (found with a
 // lookup of its address pair), not an end. A connection no poll saw (it
 // opened and ended between two) is reported opened at its end, without
 // an owner: closed at once in the state the kernel reports at its
 // destruction (CLOSE), or in TIME-WAIT, where the snapshot keeps it.
-func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d *destroyed,
+func (p *Provider) destroyedRow(q tcptable.Query, prev, gone []tcptable.Connection, d *destroyed,
 	cv *converter, look **diagConn, fn func(tcptable.Event) error) ([]tcptable.Connection, error) {
 	c, ok := cv.plain(&d.row)
 	if !ok || !q.MatchFamily(c.Family()) && !c.Local.Addr().IsUnspecified() {
@@ -180,6 +189,11 @@ func (p *Provider) destroyedRow(q tcptable.Query, prev []tcptable.Connection, d 
 	i, ambiguous := findDestroyed(prev, &c)
 	if ambiguous {
 		return prev, nil // one of several listeners on the address: the poll tells which
+	}
+	if i < 0 {
+		if j, amb := findDestroyed(gone, &c); j >= 0 || amb {
+			return prev, nil // a poll saw it gone first and reported its end
+		}
 	}
 	var evs []tcptable.Event
 	if tw, ok := p.lookupTimeWait(look, &d.row, cv); ok {
