@@ -199,10 +199,10 @@ func (p *Provider) destroyedRow(q tcptable.Query, prev, gone []tcptable.Connecti
 	if tw, ok := p.lookupTimeWait(look, &d.row, cv); ok {
 		if i < 0 {
 			evs = viewEvents(evs, q, changeOpened, tcptable.Connection{}, tw, d.at)
-			r := tw
-			reduce(&r, q.Detail(), q.Stats)
-			if q.Match(r) {
-				prev = append(prev, r) // the poll must not report it again
+			r := [1]tcptable.Connection{tw}
+			reduce(r[:], q.Detail(), q.Stats)
+			if q.Match(r[0]) {
+				prev = append(prev, r[0]) // the poll must not report it again
 			}
 		} else {
 			evs = viewEvents(evs, q, changeUpdated, prev[i], tw, d.at)

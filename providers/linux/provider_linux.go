@@ -296,22 +296,9 @@ func (p *Provider) table(ctx context.Context, q tcptable.Query, buf []tcptable.C
 	if resErr != nil {
 		return nil, fmt.Errorf("owners: %w", resErr)
 	}
-	markNotRequested(rows, detail)
+	detail.Apply(rows) // the statuses of the detail q did not ask for
 	if q.PID != 0 || q.Process != "" {
 		rows = q.Filter(rows)
 	}
 	return rows, tableErr
-}
-
-// markNotRequested sets the statuses of the detail the query did not ask for.
-func markNotRequested(rows []tcptable.Connection, d tcptable.OwnerDetail) {
-	if d.WantModules() {
-		return
-	}
-	for i := range rows {
-		if !d.WantPIDs() {
-			rows[i].OwnerStatus = tcptable.OwnerNotRequested
-		}
-		rows[i].ModuleStatus = tcptable.OwnerNotRequested
-	}
 }

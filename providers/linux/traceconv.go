@@ -154,10 +154,9 @@ func viewEvents(dst []tcptable.Event, q tcptable.Query, ch change, before, after
 // change: rows are copied only when q asks for less than they carry.
 func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, after *tcptable.Connection, t time.Time) []tcptable.Event {
 	if d := q.Detail(); !reduced(before, d, q.Stats) || !reduced(after, d, q.Stats) {
-		b, a := *before, *after
-		reduce(&b, d, q.Stats)
-		reduce(&a, d, q.Stats)
-		before, after = &b, &a
+		pair := [2]tcptable.Connection{*before, *after}
+		reduce(pair[:], d, q.Stats)
+		before, after = &pair[0], &pair[1]
 	}
 	mb := ch != changeOpened && q.Match(*before)
 	ma := ch != changeClosed && q.Match(*after)
@@ -178,17 +177,15 @@ func viewEventsOf(dst []tcptable.Event, q *tcptable.Query, ch change, before, af
 	return dst
 }
 
-// reduce clears the owner detail d does not ask for, as Table does, and
-// says why the row has no Stats: not requested, or (stats, Query.Stats)
-// not supported, since a trace reads no tcp_info.
-func reduce(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
-	c.Stats, c.StatsStatus = nil, reducedStats(stats)
-	if !d.WantPIDs() {
-		c.PID, c.OwnerStatus = 0, tcptable.OwnerNotRequested
+// reduce clears the owner detail d does not ask for, as Table does
+// (OwnerDetail.Apply), and says why the rows have no Stats: not
+// requested, or (stats, Query.Stats) not supported, since a trace reads
+// no tcp_info.
+func reduce(rows []tcptable.Connection, d tcptable.OwnerDetail, stats bool) {
+	for i := range rows {
+		rows[i].Stats, rows[i].StatsStatus = nil, reducedStats(stats)
 	}
-	if !d.WantModules() {
-		c.Module, c.ModuleStatus, c.ModuleSource = tcptable.Module{}, tcptable.OwnerNotRequested, tcptable.SourceNone
-	}
+	d.Apply(rows)
 }
 
 // reducedStats is the StatsStatus reduce gives a row.
@@ -199,7 +196,7 @@ func reducedStats(stats bool) tcptable.StatsStatus {
 	return tcptable.StatsNotRequested
 }
 
-// reduced reports whether reduce(c, d, stats) would leave *c as it is.
+// reduced reports whether reduce(d, stats) would leave *c as it is.
 func reduced(c *tcptable.Connection, d tcptable.OwnerDetail, stats bool) bool {
 	return d.WantPIDs() && d.WantModules() && c.Stats == nil && c.StatsStatus == reducedStats(stats)
 }
